@@ -1,0 +1,5 @@
+"""`python -m tuner_app ...`"""
+
+from tuner_app.cli import main
+
+raise SystemExit(main())
