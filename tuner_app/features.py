@@ -1,0 +1,142 @@
+"""Vocabularies and the encoded tf.data pipelines, built once per search.
+
+The tutorial's towers look strings up inside the model (`StringLookup` on user
+ids and titles) on every batch of every epoch, and each trial re-adapts its
+text vectorizer. Here the lookups are done once, over the whole data set,
+before any trial starts; the towers take integer ids. What the model computes
+is unchanged: the same lookup tables, the same token ids, the same layers.
+
+Candidate (title) ids: 0 is the out-of-vocabulary id, `1..num_titles` are the
+sorted unique titles, as `StringLookup(vocabulary=titles, mask_token=None)`
+numbers them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from tuner_app.data import Ratings
+
+#: The tutorial's TextVectorization size.
+MAX_TOKENS = 10_000
+#: The tutorial's number of timestamp bucket boundaries.
+NUM_TIMESTAMP_BUCKETS = 1000
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Everything the towers need to know about the data, as plain arrays.
+
+    Attributes:
+        user_ids: sorted unique user ids (str); user id `i + 1` is `user_ids[i]`.
+        titles: sorted unique titles (str); candidate id `i + 1` is `titles[i]`.
+        timestamp_buckets: the tutorial's `np.linspace(min, max, 1000)` boundaries.
+        timestamp_mean, timestamp_variance: the tutorial's adapted Normalization.
+        title_tokens: `[num_titles + 1, max_len]` int64 token ids of each title
+            from the tutorial's TextVectorization (0 pads); row 0, the unknown
+            title, holds the out-of-vocabulary token.
+        max_tokens: the text vectorizer's vocabulary size.
+    """
+
+    user_ids: np.ndarray
+    titles: np.ndarray
+    timestamp_buckets: np.ndarray
+    timestamp_mean: float
+    timestamp_variance: float
+    title_tokens: np.ndarray
+    max_tokens: int = MAX_TOKENS
+
+    @property
+    def num_users(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def num_titles(self) -> int:
+        return len(self.titles)
+
+
+def build_vocabulary(ratings: Ratings) -> Vocabulary:
+    """Builds the tutorial's vocabularies from the whole data set, once.
+
+    As in the tutorial, user ids and timestamp statistics come from all
+    ratings, titles and title words from the movie catalogue.
+    """
+    user_ids = np.unique(ratings.user_id.astype(str))
+    titles = np.unique(ratings.movie_catalog.astype(str))
+    timestamps = ratings.timestamp
+    buckets = np.linspace(timestamps.min(), timestamps.max(), num=NUM_TIMESTAMP_BUCKETS)
+
+    normalization = tf.keras.layers.Normalization(axis=None)
+    normalization.adapt(timestamps)
+
+    vectorizer = tf.keras.layers.TextVectorization(max_tokens=MAX_TOKENS)
+    vectorizer.adapt(tf.data.Dataset.from_tensor_slices(ratings.movie_catalog.astype(str)).batch(1000))
+    tokens = vectorizer(titles.astype(str)).numpy().astype(np.int64)
+    if tokens.shape[1] == 0:  # no title has a word: keep one column of out-of-vocabulary ids
+        tokens = np.ones((len(titles), 1), np.int64)
+    oov_row = np.zeros((1, tokens.shape[1]), np.int64)
+    oov_row[0, 0] = 1  # the vectorizer's out-of-vocabulary token
+    # A title with no word at all would average over nothing; give it the OOV token too.
+    tokens[tokens.sum(axis=1) == 0, 0] = 1
+    return Vocabulary(
+        user_ids=user_ids,
+        titles=titles,
+        timestamp_buckets=buckets,
+        timestamp_mean=float(normalization.mean.numpy().reshape(-1)[0]),
+        timestamp_variance=float(normalization.variance.numpy().reshape(-1)[0]),
+        title_tokens=np.concatenate([oov_row, tokens]),
+    )
+
+
+def make_user_lookup(vocab: Vocabulary) -> tf.keras.layers.StringLookup:
+    """The tutorial's user-id lookup: 0 for unknown users, then 1..num_users."""
+    return tf.keras.layers.StringLookup(vocabulary=vocab.user_ids, mask_token=None)
+
+
+def make_title_lookup(vocab: Vocabulary) -> tf.keras.layers.StringLookup:
+    """The tutorial's title lookup: 0 for unknown titles, then 1..num_titles."""
+    return tf.keras.layers.StringLookup(vocabulary=vocab.titles, mask_token=None)
+
+
+@dataclass(frozen=True)
+class EncodedRatings:
+    """Ratings with ids in place of strings: what the towers consume."""
+
+    user: np.ndarray  # int64 user id (0 = unknown)
+    timestamp: np.ndarray  # int64 seconds
+    title: np.ndarray  # int64 candidate id (0 = unknown)
+
+    def __len__(self) -> int:
+        return len(self.title)
+
+    def take(self, rows: np.ndarray) -> EncodedRatings:
+        return EncodedRatings(self.user[rows], self.timestamp[rows], self.title[rows])
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        return {"user": self.user, "timestamp": self.timestamp, "title": self.title}
+
+
+def encode_ratings(vocab: Vocabulary, ratings: Ratings) -> EncodedRatings:
+    """Looks up every rating's user and title once, with the tutorial's lookup layers."""
+    users = make_user_lookup(vocab)(ratings.user_id.astype(str)).numpy().astype(np.int64)
+    titles = make_title_lookup(vocab)(ratings.movie_title.astype(str)).numpy().astype(np.int64)
+    return EncodedRatings(users, ratings.timestamp.astype(np.int64), titles)
+
+
+def make_train_dataset(data: EncodedRatings, batch_size: int, seed: int | None) -> tf.data.Dataset:
+    """The tutorial's `train.shuffle(100_000).batch(2048)`: reshuffled every epoch."""
+    return (
+        tf.data.Dataset.from_tensor_slices(data.as_dict())
+        .cache()
+        .shuffle(len(data), seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def make_eval_dataset(data: EncodedRatings, batch_size: int) -> tf.data.Dataset:
+    """The tutorial's `test.batch(4096).cache()`."""
+    return tf.data.Dataset.from_tensor_slices(data.as_dict()).batch(batch_size).cache()

@@ -1,0 +1,175 @@
+"""The tutorial's two-tower model, with a configurable dense stack.
+
+TFRS's *Building deep retrieval models* defines UserModel, QueryModel,
+MovieModel, CandidateModel and MovielensModel. These are the same classes with
+three changes that leave what they compute untouched:
+
+* string lookups happen once in the input pipeline (`features.py`), so the
+  towers take integer ids instead of strings;
+* the title's words come from a table of the tutorial's TextVectorization
+  output computed once, instead of re-vectorizing each batch;
+* validation ranks the true title among all unique titles by id
+  (`evaluation.ExactTopK`) instead of TFRS's score-based streaming top-k.
+
+The dense stack takes a list of widths and a hidden activation; the last
+layer stays linear, as the tutorial argues. `MovielensModel(vocab, [32])`
+compiled with Adagrad(0.1) is the tutorial's shallow model.
+
+This module takes plain arguments only; `hypermodel.py` maps hyperparameters
+onto them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import tensorflow as tf
+import tensorflow_recommenders as tfrs
+
+from tuner_app.evaluation import ExactTopK
+from tuner_app.features import Vocabulary
+from tuner_app.space import TOP_KS
+
+#: The tutorial's embedding width for every feature.
+EMBEDDING_DIM = 32
+
+
+class UserModel(tf.keras.Model):
+    """User id embedding, timestamp bucket embedding and normalized timestamp."""
+
+    def __init__(self, vocab: Vocabulary, embedding_dim: int = EMBEDDING_DIM):
+        super().__init__()
+        self.user_embedding = tf.keras.layers.Embedding(vocab.num_users + 1, embedding_dim)
+        self.timestamp_embedding = tf.keras.Sequential(
+            [
+                tf.keras.layers.Discretization(vocab.timestamp_buckets.tolist()),
+                tf.keras.layers.Embedding(len(vocab.timestamp_buckets) + 1, embedding_dim),
+            ]
+        )
+        self.normalized_timestamp = tf.keras.layers.Normalization(
+            axis=None, mean=vocab.timestamp_mean, variance=vocab.timestamp_variance
+        )
+
+    def call(self, inputs):
+        return tf.concat(
+            [
+                self.user_embedding(inputs["user"]),
+                self.timestamp_embedding(inputs["timestamp"]),
+                tf.reshape(self.normalized_timestamp(inputs["timestamp"]), (-1, 1)),
+            ],
+            axis=1,
+        )
+
+
+def make_dense_stack(layer_sizes: Sequence[int], activation: str) -> tf.keras.Sequential:
+    """Dense layers of the given widths: `activation` between them, the last linear."""
+    if not layer_sizes:
+        raise ValueError("layer_sizes must name at least one layer")
+    stack = tf.keras.Sequential()
+    for size in layer_sizes[:-1]:
+        stack.add(tf.keras.layers.Dense(size, activation=activation))
+    stack.add(tf.keras.layers.Dense(layer_sizes[-1]))
+    return stack
+
+
+class QueryModel(tf.keras.Model):
+    """The query tower: UserModel topped by the dense stack."""
+
+    def __init__(self, vocab: Vocabulary, layer_sizes: Sequence[int], activation: str = "relu",
+                 embedding_dim: int = EMBEDDING_DIM):
+        super().__init__()
+        self.embedding_model = UserModel(vocab, embedding_dim)
+        self.dense_layers = make_dense_stack(layer_sizes, activation)
+
+    def call(self, inputs):
+        return self.dense_layers(self.embedding_model(inputs))
+
+
+class MovieModel(tf.keras.Model):
+    """Title id embedding concatenated with the average embedding of the title's words."""
+
+    def __init__(self, vocab: Vocabulary, embedding_dim: int = EMBEDDING_DIM):
+        super().__init__()
+        self.title_embedding = tf.keras.layers.Embedding(vocab.num_titles + 1, embedding_dim)
+        self.title_tokens = tf.constant(vocab.title_tokens, dtype=tf.int64)
+        self.title_text_embedding = tf.keras.Sequential(
+            [
+                tf.keras.layers.Embedding(vocab.max_tokens, embedding_dim, mask_zero=True),
+                tf.keras.layers.GlobalAveragePooling1D(),
+            ]
+        )
+
+    def call(self, title_ids):
+        return tf.concat(
+            [
+                self.title_embedding(title_ids),
+                self.title_text_embedding(tf.gather(self.title_tokens, title_ids)),
+            ],
+            axis=1,
+        )
+
+
+class CandidateModel(tf.keras.Model):
+    """The candidate tower: MovieModel topped by the dense stack."""
+
+    def __init__(self, vocab: Vocabulary, layer_sizes: Sequence[int], activation: str = "relu",
+                 embedding_dim: int = EMBEDDING_DIM):
+        super().__init__()
+        self.embedding_model = MovieModel(vocab, embedding_dim)
+        self.dense_layers = make_dense_stack(layer_sizes, activation)
+
+    def call(self, title_ids):
+        return self.dense_layers(self.embedding_model(title_ids))
+
+
+class MovielensModel(tfrs.models.Model):
+    """The two-tower retrieval model with an in-batch softmax Retrieval task.
+
+    Features are dicts with int64 `user`, `timestamp` and `title` (see
+    `features.EncodedRatings`). `evaluate()` reports
+    `factorized_top_k/top_{k}_categorical_accuracy` for k in `ks`: the share
+    of queries whose true title ranks among the k best of all unique titles.
+    """
+
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        layer_sizes: Sequence[int],
+        activation: str = "relu",
+        embedding_dim: int = EMBEDDING_DIM,
+        ks: Sequence[int] = TOP_KS,
+    ):
+        super().__init__()
+        self.query_model = QueryModel(vocab, layer_sizes, activation, embedding_dim)
+        self.candidate_model = CandidateModel(vocab, layer_sizes, activation, embedding_dim)
+        self.candidate_ids = tf.range(1, vocab.num_titles + 1, dtype=tf.int64)
+        self.top_k = ExactTopK(self.candidate_embeddings, ks=ks)
+        self.task = tfrs.tasks.Retrieval(
+            metrics=[self.top_k], loss_metrics=[tf.keras.metrics.Mean(name="mean_loss")]
+        )
+        self.build_towers()
+
+    def build_towers(self) -> None:
+        """Creates every variable now (Keras would wait for the first batch)."""
+        self.query_model({"user": tf.zeros([1], tf.int64), "timestamp": tf.zeros([1], tf.int64)})
+        self.candidate_embeddings()
+
+    def candidate_embeddings(self) -> tf.Tensor:
+        """Embeddings of every unique title; row i is candidate id i + 1."""
+        return self.candidate_model(self.candidate_ids)
+
+    def compute_loss(self, features, training=False):
+        query_embeddings = self.query_model(features)
+        movie_embeddings = self.candidate_model(features["title"])
+        return self.task(
+            query_embeddings,
+            movie_embeddings,
+            candidate_ids=features["title"],
+            compute_metrics=not training,
+        )
+
+    def test_step(self, features):
+        # Validation needs only the top-k metrics; skipping the in-batch loss on
+        # 4096 x 4096 logits makes a validation pass several times cheaper.
+        self.top_k.update_state(self.query_model(features), None, features["title"])
+        return {metric.name: metric.result() for metric in self.top_k.metrics}
