@@ -416,7 +416,12 @@ class _Validator:
         if algorithm not in ALGORITHMS:
             self.fail("tuner.algorithm", "one of " + ", ".join(ALGORITHMS), algorithm)
         defaults = TUNER_KEYS[algorithm]
-        raw = self.mapping(raw, "tuner", ("algorithm", *defaults))
+        for key in raw:
+            if key != "algorithm" and key not in defaults:
+                raise SpaceError(
+                    f"{self.where}: tuner.{key} is not a known key for algorithm {algorithm}; "
+                    f"expected one of {', '.join(defaults)}."
+                )
         values = {**defaults, **{k: v for k, v in raw.items() if k != "algorithm"}}
         for key in ("max_trials", "max_epochs", "hyperband_iterations", "num_initial_points"):
             if key in values and values[key] is not None:
