@@ -1,0 +1,426 @@
+"""Tests for tuner_app.data: GroupLens parsing, synthetic data, `--data` and the split.
+
+Every GroupLens file here is a tiny one written by the test; the real ml-100k is only read
+(never copied) by the `realdata` test, which skips when the folder is absent.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tuner_app.data import (
+    DataSpec,
+    Ratings,
+    SyntheticSpec,
+    load_grouplens,
+    make_synthetic,
+    parse_data_arg,
+    split_indices,
+)
+from tuner_app.errors import DataError
+
+FLAGS = "|".join("0" * 19)
+# ml-100k u.item rows: a latin-1 title, a title with a trailing space (as ml-100k has) and
+# a repeated title under another id (ml-100k has 18 such).
+U_ITEM = [
+    (1, "Toy Story (1995)"),
+    (2, "Misérables, Les (1995)"),
+    (3, "Two Friends (1986) "),
+    (4, "Toy Story (1995)"),
+    (5, "Kolya (1996)"),
+]
+U_DATA = b"196\t5\t3\t881250949\n186\t2\t4\t891717742\n22\t3\t1\t878887116\n196\t4\t5\t1\n"
+
+
+def write_100k(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [f"{i}|{t}|01-Jan-1995||http://us.imdb.com/M/title-exact?x|{FLAGS}" for i, t in U_ITEM]
+    (folder / "u.item").write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
+    (folder / "u.data").write_bytes(U_DATA)
+    return folder
+
+
+def write_1m(folder: Path, encoding: str = "latin-1", users: bool = True) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    movies = (
+        "1::Toy Story (1995)::Animation\n2::Misérables, Les (1995)::Drama\n3::Star Trek: ::Sci-Fi\n"
+    )
+    (folder / "movies.dat").write_bytes(movies.encode(encoding))
+    (folder / "ratings.dat").write_bytes(b"1::1::5::978300760\n10::3::4::978301968\n1::2::2::7\n")
+    if users:
+        (folder / "users.dat").write_bytes(b"1::F::1::10::48067\n10::M::25::15::55117\n")
+    return folder
+
+
+MOVIES_CSV = (
+    "movieId,title,genres\n"
+    "1,Toy Story (1995),Adventure|Animation\n"
+    '2,"Misérables, Les (1995)",Drama\n'
+    '3,"""Great"" Cats (1998)",Musical\n'
+)
+RATINGS_CSV = "userId,movieId,rating,timestamp\n1,1,4.0,964982703\n1,2,3.5,964981247\n7,3,0.5,5\n"
+
+
+def write_csv(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "movies.csv").write_text(MOVIES_CSV, encoding="utf-8")
+    (folder / "ratings.csv").write_text(RATINGS_CSV, encoding="utf-8")
+    return folder
+
+
+def zip_folder(folder: Path, archive: Path, top: str | None) -> Path:
+    with zipfile.ZipFile(archive, "w") as zf:
+        if top:
+            zf.writestr(f"{top}/", "")
+        for file in sorted(folder.iterdir()):
+            zf.write(file, f"{top}/{file.name}" if top else file.name)
+    return archive
+
+
+def check_schema(ratings: Ratings) -> None:
+    n = len(ratings)
+    assert ratings.user_id.dtype == object and ratings.movie_title.dtype == object
+    assert ratings.timestamp.dtype == np.int64 and ratings.user_rating.dtype == np.float32
+    assert ratings.movie_catalog.dtype == object
+    assert len(ratings.movie_title) == len(ratings.timestamp) == len(ratings.user_rating) == n
+    assert all(type(u) is str for u in ratings.user_id[:50])
+    assert all(type(t) is str for t in ratings.movie_title[:50])
+    assert len(ratings.fingerprint) == 64
+
+
+# ------------------------------------------------------------------------ GroupLens
+
+
+def test_ml_100k_folder(tmp_path: Path) -> None:
+    ratings = load_grouplens(write_100k(tmp_path / "ml-100k"))
+    check_schema(ratings)
+    assert list(ratings.user_id) == ["196", "186", "22", "196"]
+    assert list(ratings.movie_title) == [
+        "Kolya (1996)",
+        "Misérables, Les (1995)",
+        "Two Friends (1986) ",  # TFDS keeps the trailing space
+        "Toy Story (1995)",
+    ]
+    assert list(ratings.timestamp) == [881250949, 891717742, 878887116, 1]
+    assert list(ratings.user_rating) == [3.0, 4.0, 1.0, 5.0]
+    assert list(ratings.movie_catalog) == [t for _, t in U_ITEM]  # order and repeats kept
+    assert ratings.description.startswith("MovieLens ml-100k (GroupLens files in ")
+
+
+def test_ml_1m_dat_latin1(tmp_path: Path) -> None:
+    ratings = load_grouplens(write_1m(tmp_path / "ml-1m"))
+    check_schema(ratings)
+    assert list(ratings.user_id) == ["1", "10", "1"]
+    # '::' splits as TFDS's str.split('::') does, so "Star Trek: " keeps its colon and space.
+    assert list(ratings.movie_title) == [
+        "Toy Story (1995)",
+        "Star Trek: ",
+        "Misérables, Les (1995)",
+    ]
+    assert list(ratings.timestamp) == [978300760, 978301968, 7]
+    assert list(ratings.user_rating) == [5.0, 4.0, 2.0]
+    assert "ml-1m" in ratings.description
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
+def test_ml_10m_dat_utf8_with_latin1_fallback(tmp_path: Path, encoding: str) -> None:
+    ratings = load_grouplens(write_1m(tmp_path / "ml-10M100K", encoding=encoding, users=False))
+    assert ratings.movie_catalog[1] == "Misérables, Les (1995)"
+
+
+def test_csv_format_with_quoted_titles(tmp_path: Path) -> None:
+    ratings = load_grouplens(write_csv(tmp_path / "ml-latest-small"))
+    check_schema(ratings)
+    assert list(ratings.user_id) == ["1", "1", "7"]
+    assert list(ratings.movie_title) == [
+        "Toy Story (1995)",
+        "Misérables, Les (1995)",
+        '"Great" Cats (1998)',
+    ]
+    assert list(ratings.user_rating) == [4.0, 3.5, 0.5]
+    assert list(ratings.timestamp) == [964982703, 964981247, 5]
+    assert "ml-latest-small" in ratings.description
+
+
+@pytest.mark.parametrize("top", ["ml-latest-small", None])
+def test_zip_read_in_place(tmp_path: Path, top: str | None) -> None:
+    folder = write_csv(tmp_path / "files")
+    archive = zip_folder(folder, tmp_path / "ml-latest-small.zip", top)
+    from_zip, from_folder = load_grouplens(archive), load_grouplens(folder)
+    for field in ("user_id", "movie_title", "timestamp", "user_rating", "movie_catalog"):
+        assert np.array_equal(getattr(from_zip, field), getattr(from_folder, field))
+    assert from_zip.fingerprint == from_folder.fingerprint  # content, not location
+    assert "ml-latest-small.zip" in from_zip.description
+    assert not (tmp_path / "ml-latest-small").exists()  # nothing extracted
+
+
+def test_ml_100k_zip_and_parent_folder(tmp_path: Path) -> None:
+    archive = zip_folder(write_100k(tmp_path / "src"), tmp_path / "ml-100k.zip", "ml-100k")
+    assert list(load_grouplens(archive).movie_title) == list(
+        load_grouplens(tmp_path / "src").movie_title
+    )
+    parent = tmp_path / "downloads"
+    write_100k(parent / "ml-100k")
+    ratings = load_grouplens(parent)  # a folder holding one release folder
+    assert len(ratings) == 4 and "ml-100k" in ratings.description
+
+
+def test_fingerprint_follows_content(tmp_path: Path) -> None:
+    a = load_grouplens(write_100k(tmp_path / "a")).fingerprint
+    assert load_grouplens(write_100k(tmp_path / "b")).fingerprint == a
+    (tmp_path / "b" / "u.data").write_bytes(U_DATA.replace(b"\t3\t", b"\t2\t", 1))
+    assert load_grouplens(tmp_path / "b").fingerprint != a
+
+
+def _unknown_id(folder: Path) -> None:
+    write_100k(folder)
+    (folder / "u.data").write_bytes(U_DATA + b"5\t99\t3\t1\n")
+
+
+def _bad_ratings_line(folder: Path) -> None:
+    write_100k(folder)
+    (folder / "u.data").write_bytes(U_DATA + b"5\tx\t3\t1\n")
+
+
+def _bad_dat_line(folder: Path) -> None:
+    write_1m(folder)
+    (folder / "ratings.dat").write_bytes(b"1::1::5::978300760\n1::2::3\n")
+
+
+def _bad_movies_line(folder: Path) -> None:
+    write_1m(folder)
+    (folder / "movies.dat").write_bytes(b"1::Toy Story (1995)::Animation\n2::Heat (1995)\n")
+
+
+def _not_utf8_csv(folder: Path) -> None:
+    write_csv(folder)
+    (folder / "movies.csv").write_bytes(MOVIES_CSV.encode("latin-1"))
+
+
+def _bad_csv_header(folder: Path) -> None:
+    write_csv(folder)
+    (folder / "ratings.csv").write_text("user,movie,rating,time\n1,1,4.0,1\n")
+
+
+def _empty_ratings(folder: Path) -> None:
+    write_100k(folder)
+    (folder / "u.data").write_bytes(b"")
+
+
+def _no_movies(folder: Path) -> None:
+    write_100k(folder)
+    (folder / "u.item").unlink()
+
+
+def _two_releases(folder: Path) -> None:
+    write_100k(folder / "ml-100k")
+    write_csv(folder / "ml-latest-small")
+
+
+def _unrelated_files(folder: Path) -> None:
+    folder.mkdir()
+    (folder / "notes.txt").write_text("hello")
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda f: f.mkdir(), r"expected MovieLens files \(u\.data \+ u\.item, .*found nothing"),
+        (_unrelated_files, r"found notes\.txt; download a release from https://grouplens"),
+        (_no_movies, r"u\.item: expected next to u\.data .* but it is missing; download"),
+        (_unknown_id, r"u\.data: rating 5 is of movie id 99, which is not in u\.item"),
+        (_bad_ratings_line, r"u\.data: line 5 should be tab-separated .* found '5\\tx\\t3\\t1'"),
+        (_bad_dat_line, r"ratings\.dat: line 2 should be 'user::movie::rating::timestamp'"),
+        (_bad_movies_line, r"movies\.dat: line 2 should be id::title::genres, found '2::Heat"),
+        (_not_utf8_csv, r"movies\.csv: expected UTF-8 text, found byte 0xe9 on line 3"),
+        (_bad_csv_header, r"ratings\.csv: expected a header with columns userId,movieId"),
+        (_empty_ratings, r"u\.data: expected tab-separated .* found no ratings"),
+        (_two_releases, r"found several sub-folders .*ml-100k, ml-latest-small"),
+    ],
+)
+def test_malformed_folders(tmp_path: Path, make, message: str) -> None:
+    folder = tmp_path / "data"
+    make(folder)
+    with pytest.raises(DataError, match=message) as caught:
+        load_grouplens(folder)
+    assert "\n" not in str(caught.value)
+
+
+def test_corrupt_zip_and_missing_path(tmp_path: Path) -> None:
+    bogus = tmp_path / "ml-100k.zip"
+    bogus.write_text("not a zip")
+    with pytest.raises(DataError, match=r"ml-100k\.zip: expected a \.zip archive .*download it"):
+        load_grouplens(bogus)
+    with pytest.raises(DataError, match=r"nope: no such file or folder; give a GroupLens"):
+        load_grouplens(tmp_path / "nope")
+
+
+# ---------------------------------------------------------------------- --data values
+
+
+def test_parse_data_arg_good(tmp_path: Path) -> None:
+    assert parse_data_arg(None) == DataSpec("tfds")
+    assert parse_data_arg("tfds") == DataSpec("tfds")
+    assert parse_data_arg("tfds:movielens/1m") == DataSpec("tfds", tfds_name="movielens/1m")
+    assert parse_data_arg("synthetic") == DataSpec("synthetic", synthetic=SyntheticSpec())
+    assert parse_data_arg("synthetic:users=50, seed=3") == DataSpec(
+        "synthetic", synthetic=SyntheticSpec(users=50, seed=3)
+    )
+    folder = write_csv(tmp_path / "ml")
+    assert parse_data_arg(str(folder)) == DataSpec("grouplens", path=str(folder.resolve()))
+    archive = zip_folder(folder, tmp_path / "ml.zip", "ml")
+    assert parse_data_arg(str(archive)).kind == "grouplens"
+
+
+@pytest.mark.parametrize(
+    ("arg", "message"),
+    [
+        (
+            "synthetic:users=x",
+            r"--data: synthetic option 'users' must be a positive integer; got 'x'",
+        ),
+        ("synthetic:movies=0", r"option 'movies' must be a positive integer; got '0'"),
+        ("synthetic:seed=-1", r"option 'seed' must be an integer >= 0; got '-1'"),
+        ("synthetic:colour=3", r"keys users, movies, ratings, seed .*got 'colour=3'"),
+        ("synthetic:users=2,users=3", r"option 'users' is given twice"),
+        ("synthetic:users=2,movies=3,ratings=7", r"ratings=7 is more than users\*movies=6"),
+        ("tfds:movielens/2m", r"tfds name must be one of movielens/100k, .*got 'movielens/2m'"),
+        ("tfds:movielens/1m-ratings", r"without '-ratings'; write 'tfds:movielens/1m'"),
+        (
+            "foo",
+            r"--data: no such file or folder: 'foo'; give a GroupLens MovieLens folder or \.zip",
+        ),
+    ],
+)
+def test_parse_data_arg_bad(arg: str, message: str) -> None:
+    with pytest.raises(DataError, match=message):
+        parse_data_arg(arg)
+
+
+def test_parse_data_arg_plain_file(tmp_path: Path) -> None:
+    file = write_csv(tmp_path / "ml") / "ratings.csv"
+    with pytest.raises(DataError, match=r"got the file .*ratings\.csv'; give the folder"):
+        parse_data_arg(str(file))
+
+
+def test_import_is_light() -> None:
+    code = "import sys, tuner_app.data; print('tensorflow' in sys.modules, 'pandas' in sys.modules)"
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=False, cwd=root, capture_output=True, text=True
+    )
+    assert out.stdout.split() == ["False", "False"], out.stderr
+
+
+# -------------------------------------------------------------------------- synthetic
+
+
+def frame(ratings: Ratings) -> pd.DataFrame:
+    return pd.DataFrame({"user": ratings.user_id, "title": ratings.movie_title})
+
+
+def test_synthetic_schema_and_shape() -> None:
+    ratings = make_synthetic(SyntheticSpec(users=300, movies=400, ratings=20_000, seed=0))
+    check_schema(ratings)
+    assert len(ratings) == 20_000
+    table = frame(ratings)
+    assert not table.duplicated().any()  # no user rates a title twice
+    per_user = table.groupby("user").size()
+    assert per_user.min() >= 5 and per_user.max() > 4 * per_user.median()  # long tail
+    assert set(ratings.user_id) == {str(i) for i in range(1, 301)}
+    assert set(ratings.movie_title) <= set(ratings.movie_catalog)
+    assert len(ratings.movie_catalog) == 400
+    assert len(set(ratings.movie_catalog)) >= 396  # a few MovieLens-like repeats at most
+    shares = table["title"].value_counts().to_numpy() / len(ratings)
+    assert shares[:40].sum() > 0.2  # the top 10% of movies get well over 10% of ratings
+    assert set(np.unique(ratings.user_rating)) == {1.0, 2.0, 3.0, 4.0, 5.0}
+    assert 852_076_800 <= ratings.timestamp.min() <= ratings.timestamp.max() < 1_072_915_200
+    words = pd.Series(ratings.movie_catalog).str.split().explode()
+    assert words.value_counts().iloc[0] > 10  # titles share words
+    assert all(t.endswith(")") and t[-6] == "(" for t in ratings.movie_catalog)
+
+
+def test_synthetic_is_deterministic_per_seed() -> None:
+    a, b = (make_synthetic(SyntheticSpec(50, 80, 2000, seed=3)) for _ in range(2))
+    c = make_synthetic(SyntheticSpec(50, 80, 2000, seed=4))
+    for field in ("user_id", "movie_title", "timestamp", "user_rating", "movie_catalog"):
+        assert np.array_equal(getattr(a, field), getattr(b, field))
+    assert a.fingerprint == b.fingerprint != c.fingerprint
+    assert not np.array_equal(a.movie_title, c.movie_title)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        SyntheticSpec(10, 10, 100),
+        SyntheticSpec(100, 10, 30),
+        SyntheticSpec(3, 200, 7),
+        SyntheticSpec(1, 1, 1),
+    ],
+)
+def test_synthetic_exact_count_at_the_edges(spec: SyntheticSpec) -> None:
+    ratings = make_synthetic(spec)
+    assert len(ratings) == spec.ratings
+    assert not frame(ratings).duplicated().any()
+    users = sorted(set(ratings.user_id), key=int)
+    assert users == [str(i) for i in range(1, len(users) + 1)]
+
+
+def test_synthetic_rejects_impossible_sizes() -> None:
+    with pytest.raises(DataError, match=r"synthetic data: synthetic ratings=11 is more than"):
+        make_synthetic(SyntheticSpec(users=2, movies=5, ratings=11))
+    with pytest.raises(DataError, match=r"option 'users' must be a positive integer; got 0"):
+        make_synthetic(SyntheticSpec(users=0))
+
+
+def test_synthetic_large_is_fast() -> None:
+    start = time.perf_counter()
+    ratings = make_synthetic(SyntheticSpec(users=5000, movies=2000, ratings=500_000))
+    assert len(ratings) == 500_000
+    assert time.perf_counter() - start < 5.0
+
+
+# ------------------------------------------------------------------------------ split
+
+
+def test_split_indices() -> None:
+    train, test = split_indices(1000)
+    assert train.dtype == test.dtype == np.int64
+    assert len(train) == 800 and len(test) == 200
+    assert not set(train) & set(test)
+    assert sorted(np.concatenate([train, test])) == list(range(1000))
+    again = split_indices(1000)
+    assert np.array_equal(train, again[0]) and np.array_equal(test, again[1])
+    assert np.array_equal(train, np.random.default_rng(42).permutation(1000)[:800])
+    assert not np.array_equal(train, split_indices(1000, seed=1)[0])
+    small_train, small_test = split_indices(10, 0.5, 0.3, seed=0)
+    assert len(small_train) == 5 and len(small_test) == 3
+    assert len(split_indices(3, 0.5, 0.5)[1]) == 1  # rounding never runs past n
+
+
+# --------------------------------------------------------------------------- real data
+
+ML100K = Path(
+    os.environ.get("TUNER_APP_ML100K", Path(__file__).resolve().parents[2] / "shared/data/ml-100k")
+)
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not (ML100K / "u.data").is_file(), reason=f"no MovieLens 100K at {ML100K}")
+def test_real_ml_100k() -> None:
+    ratings = load_grouplens(ML100K)
+    check_schema(ratings)
+    assert len(ratings) == 100_000
+    assert len(set(ratings.user_id)) == 943
+    assert len(set(ratings.movie_title)) == 1664
+    assert len(ratings.movie_catalog) == 1682
+    assert ratings.movie_catalog[0] == "Toy Story (1995)"  # movie id 1
