@@ -215,6 +215,12 @@ def run_search(spec: SearchSpec, data_spec: DataSpec, options: SearchOptions,
     from tuner_app.training import Trainer
     from tuner_app.tuning import RetrievalTuner, SearchStopped, make_oracle
 
+    import tensorflow as tf
+
+    # Each trial traces its own tf.functions by design; TensorFlow's "retracing"
+    # warnings about that (and its other chatter) would drown the progress lines.
+    tf.get_logger().setLevel("ERROR")
+
     train_rows, test_rows = data_mod.split_indices(
         len(ratings), spec.split.train_fraction, spec.split.test_fraction, spec.split.seed
     )

@@ -1,0 +1,135 @@
+"""The towers: the tutorial's model, unchanged in what it computes; exact top-k."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tuner_app  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+import tensorflow as tf  # noqa: E402
+
+from benchmarks import tutorial  # noqa: E402
+from tuner_app import features  # noqa: E402
+from tuner_app.data import SyntheticSpec, make_synthetic  # noqa: E402
+from tuner_app.evaluation import ExactTopK, metric_name, true_title_ranks  # noqa: E402
+from tuner_app.hypermodel import ModelConfig, build_model  # noqa: E402
+from tuner_app.models import MovielensModel  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def ratings():
+    return make_synthetic(SyntheticSpec(users=60, movies=80, ratings=1500, seed=3))
+
+
+@pytest.fixture(scope="module")
+def vocab(ratings):
+    return features.build_vocabulary(ratings)
+
+
+@pytest.fixture(scope="module")
+def encoded(vocab, ratings):
+    return features.encode_ratings(vocab, ratings)
+
+
+def test_vocabulary_matches_the_tutorials_preprocessing(ratings, vocab):
+    ratings_ds, movies_ds = tutorial.tutorial_datasets(ratings)
+    ref = tutorial.TutorialData(ratings_ds, movies_ds)
+    np.testing.assert_array_equal(vocab.user_ids, ref.unique_user_ids.astype(str))
+    np.testing.assert_array_equal(vocab.titles, ref.unique_movie_titles.astype(str))
+    np.testing.assert_array_equal(vocab.timestamp_buckets, ref.timestamp_buckets)
+    assert vocab.title_tokens.shape[0] == vocab.num_titles + 1
+    assert (vocab.title_tokens[1:] > 0).any(axis=1).all(), "every title has at least one token"
+
+
+def _copy_tutorial_weights(ref: tutorial.MovielensModel, ours: MovielensModel) -> None:
+    """Gives our model the reference model's weights, layer by layer."""
+    rq, rc = ref.query_model, ref.candidate_model
+    oq, oc = ours.query_model, ours.candidate_model
+    pairs = [
+        (rq.embedding_model.user_embedding.layers[1], oq.embedding_model.user_embedding),
+        (rq.embedding_model.timestamp_embedding.layers[1], oq.embedding_model.timestamp_embedding.layers[1]),
+        (rc.embedding_model.title_embedding.layers[1], oc.embedding_model.title_embedding),
+        (rc.embedding_model.title_text_embedding.layers[1], oc.embedding_model.title_text_embedding.layers[0]),
+        *zip(rq.dense_layers.layers, oq.dense_layers.layers),
+        *zip(rc.dense_layers.layers, oc.dense_layers.layers),
+    ]
+    for src, dst in pairs:
+        dst.set_weights(src.get_weights())
+
+
+@pytest.mark.parametrize("layer_sizes", [[32], [64, 32]])
+def test_same_computation_as_the_tutorial(ratings, vocab, encoded, layer_sizes):
+    """Same weights in, same embeddings, loss and Adagrad step out."""
+    ratings_ds, movies_ds = tutorial.tutorial_datasets(ratings)
+    ref = tutorial.MovielensModel(layer_sizes, tutorial.TutorialData(ratings_ds, movies_ds))
+    rows = np.arange(256)
+    raw = next(iter(ratings_ds.batch(256)))
+    ref.compute_loss(raw)  # builds the reference's variables
+    ours = MovielensModel(vocab, layer_sizes)
+    _copy_tutorial_weights(ref, ours)
+    batch = {k: tf.constant(v) for k, v in encoded.take(rows).as_dict().items()}
+
+    ref_query = ref.query_model({"user_id": raw["user_id"], "timestamp": raw["timestamp"]})
+    np.testing.assert_allclose(ours.query_model(batch), ref_query, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        ours.candidate_model(batch["title"]), ref.candidate_model(raw["movie_title"]), rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(ours.compute_loss(batch, training=True), ref.compute_loss(raw, training=True),
+                               rtol=1e-5)
+
+    for model in (ref, ours):
+        model.compile(optimizer=tf.keras.optimizers.Adagrad(0.1))
+    ref.train_step(raw)
+    ours.train_step(batch)
+    np.testing.assert_allclose(ours.query_model(batch), ref.query_model(
+        {"user_id": raw["user_id"], "timestamp": raw["timestamp"]}), rtol=1e-4, atol=1e-5)
+
+
+def test_trains_one_epoch_with_finite_loss_and_metric_keys(vocab, encoded):
+    model = build_model(vocab, ModelConfig((32,), "relu", "adagrad", 0.1))
+    train = features.make_train_dataset(encoded.take(np.arange(1200)), 256, seed=0)
+    test = features.make_eval_dataset(encoded.take(np.arange(1200, 1500)), 128)
+    history = model.fit(train, validation_data=test, epochs=1, verbose=0).history
+    assert np.isfinite(history["loss"][0]) and np.isfinite(history["mean_loss"][0])
+    for k in (1, 5, 10, 50, 100):
+        value = history[f"val_{metric_name(k)}"][0]
+        assert 0.0 <= value <= 1.0
+    assert history[f"val_{metric_name(100)}"][0] == 1.0  # only 80 titles: all are in the top 100
+    assert history[f"val_{metric_name(1)}"][0] < 1.0
+
+
+def test_dense_stack_is_linear_on_top_with_the_chosen_activation(vocab):
+    model = MovielensModel(vocab, [64, 16, 8], activation="tanh")
+    layers = model.query_model.dense_layers.layers
+    assert [layer.units for layer in layers] == [64, 16, 8]
+    assert [layer.activation.__name__ for layer in layers] == ["tanh", "tanh", "linear"]
+    assert model.candidate_embeddings().shape == (vocab.num_titles, 8)
+
+
+def test_ranks_count_strictly_higher_scores():
+    scores = tf.constant([[0.1, 0.5, 0.3, 0.5], [2.0, 1.0, 0.0, -1.0]])
+    ranks = true_title_ranks(scores, tf.constant([2, 0]))
+    np.testing.assert_array_equal(ranks, [2, 0])
+    # A tie with the true title does not push it down.
+    np.testing.assert_array_equal(true_title_ranks(scores, tf.constant([1, 3])), [0, 3])
+
+
+def test_exact_top_k_equals_a_brute_force_reference():
+    rng = np.random.default_rng(0)
+    candidates = rng.normal(size=(300, 8)).astype(np.float32)
+    queries = rng.normal(size=(500, 8)).astype(np.float32)
+    true_ids = rng.integers(1, 301, size=500)
+    metric = ExactTopK(lambda: tf.constant(candidates), ks=(1, 5, 10, 50, 100))
+    metric.update_state(tf.constant(queries[:250]), None, tf.constant(true_ids[:250]))
+    metric.update_state(tf.constant(queries[250:]), None, tf.constant(true_ids[250:]))
+    scores = queries @ candidates.T
+    order = np.argsort(-scores, axis=1, kind="stable")
+    for k, result in zip((1, 5, 10, 50, 100), metric.result()):
+        expected = np.mean([(true_ids[i] - 1) in order[i, :k] for i in range(500)])
+        assert float(result) == pytest.approx(expected, abs=1e-7)
+
+
+def test_unknown_true_id_is_never_a_hit():
+    metric = ExactTopK(lambda: tf.eye(3), ks=(3,))
+    metric.update_state(tf.ones([2, 3]), None, tf.constant([0, 2]))
+    assert float(metric.result()[0]) == 0.5
