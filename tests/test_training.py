@@ -1,0 +1,107 @@
+"""Trainer: best-epoch objective, NaN failures, Hyperband warm starts, stop and continue."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import tuner_app  # noqa: F401
+from tuner_app import features  # noqa: E402
+from tuner_app.data import SyntheticSpec, make_synthetic, split_indices  # noqa: E402
+from tuner_app.hypermodel import ModelConfig  # noqa: E402
+from tuner_app.training import (  # noqa: E402
+    EpochPlan, StopRequested, Trainer, TrialFailed, TrialRecord, validation_epochs,
+)
+
+SHALLOW = ModelConfig((16,), "relu", "adagrad", 0.1)
+
+
+@pytest.fixture(scope="module")
+def prepared():
+    ratings = make_synthetic(SyntheticSpec(users=80, movies=100, ratings=4000, seed=2))
+    vocab = features.build_vocabulary(ratings)
+    encoded = features.encode_ratings(vocab, ratings)
+    train_rows, test_rows = split_indices(len(ratings), 0.8, 0.2, 42)
+    train = features.make_train_dataset(encoded.take(train_rows), 256, seed=0)
+    test = features.make_eval_dataset(encoded.take(test_rows), 512)
+    return vocab, train, test
+
+
+def make_trainer(prepared, tmp_path, objective="val_top_10", freq=1):
+    vocab, train, test = prepared
+    return Trainer(vocab, train, test, objective, freq, tmp_path)
+
+
+def test_validation_epochs_every_freq_and_the_last():
+    assert validation_epochs(0, 300, 5)[:3] == [5, 10, 15] and validation_epochs(0, 300, 5)[-1] == 300
+    assert validation_epochs(0, 7, 5) == [5, 7]
+    assert validation_epochs(3, 9, 1) == [4, 5, 6, 7, 8, 9]
+
+
+def test_objective_is_the_best_validated_epoch(prepared, tmp_path):
+    trainer = make_trainer(prepared, tmp_path, freq=2)
+    record = trainer.run("a", SHALLOW, EpochPlan(epochs=5))
+    validated = [e for e in record.history if "val_top_10" in e]
+    assert [e["epoch"] for e in record.history] == [1, 2, 3, 4, 5]
+    assert [e["epoch"] for e in validated] == [2, 4, 5]
+    best = max(validated, key=lambda e: e["val_top_10"])
+    assert record.best_epoch == best["epoch"]
+    assert record.best["val_top_10"] == best["val_top_10"]
+    assert record.status == "completed" and record.params > 0 and record.seconds > 0
+    on_disk = json.loads((tmp_path / "trial_a" / "record.json").read_text())
+    assert on_disk["best_epoch"] == record.best_epoch
+    checkpoints = sorted(p.name for p in (tmp_path / "trial_a" / "checkpoints").iterdir())
+    assert checkpoints == sorted({f"best-{record.best_epoch:04d}", "last-0005"})
+
+
+def test_nan_loss_fails_the_trial_with_its_reason(prepared, tmp_path):
+    trainer = make_trainer(prepared, tmp_path)
+    with pytest.raises(TrialFailed, match=r"loss became (nan|inf) at epoch 1"):
+        trainer.run("b", ModelConfig((16,), "relu", "adam", 1.0e30), EpochPlan(epochs=3))
+    record = TrialRecord.load(tmp_path / "trial_b" / "record.json")
+    assert record.status == "failed" and "loss became" in record.reason
+
+
+def test_hyperband_child_continues_from_its_parents_weights(prepared, tmp_path):
+    trainer = make_trainer(prepared, tmp_path)
+    parent = trainer.run("p", SHALLOW, EpochPlan(epochs=3))
+    child = trainer.run("c", SHALLOW, EpochPlan(epochs=5, initial_epoch=3, parent="p"))
+    fresh = trainer.run("f", SHALLOW, EpochPlan(epochs=1))
+    assert [e["epoch"] for e in child.history] == [4, 5]
+    assert child.initial_epoch == 3 and child.parent == "p"
+    # A warm start goes on falling from the parent's last loss; a fresh model starts above it.
+    parent_last, child_first, fresh_first = (
+        parent.history[-1]["loss"], child.history[0]["loss"], fresh.history[0]["loss"]
+    )
+    assert child_first < parent_last < fresh_first
+
+
+def test_stopped_trial_continues_from_its_last_epoch(prepared, tmp_path):
+    trainer = make_trainer(prepared, tmp_path)
+
+    def stop_after_second_epoch(record, entry):
+        if entry["epoch"] == 2:
+            trainer.request_stop()
+
+    trainer.epoch_listeners.append(stop_after_second_epoch)
+    with pytest.raises(StopRequested):
+        trainer.run("s", SHALLOW, EpochPlan(epochs=4))
+    record = TrialRecord.load(tmp_path / "trial_s" / "record.json")
+    assert record.status == "interrupted" and record.epochs_trained == 2
+
+    resumed = make_trainer(prepared, tmp_path).run("s", SHALLOW, EpochPlan(epochs=4))
+    assert [e["epoch"] for e in resumed.history] == [1, 2, 3, 4]
+    assert resumed.status == "completed" and resumed.deaths == 0
+
+
+def test_a_trial_the_process_keeps_dying_in_is_failed(prepared, tmp_path):
+    trainer = make_trainer(prepared, tmp_path)
+    trial_dir = tmp_path / "trial_d"
+    trial_dir.mkdir()
+    config = json.loads(json.dumps(SHALLOW.__dict__))
+    TrialRecord("d", config, 3, status="running", deaths=1).save(trial_dir)
+    with pytest.raises(TrialFailed, match=r"the process died 2 times while this trial was running"):
+        trainer.run("d", SHALLOW, EpochPlan(epochs=3))
+    assert np.isclose(TrialRecord.load(trial_dir / "record.json").deaths, 2)
