@@ -19,12 +19,18 @@ from pathlib import Path
 
 import keras_tuner as kt
 import tensorflow as tf
+from keras_tuner.src import config as kt_config
 from keras_tuner.src.engine import trial as trial_module
 
 from tuner_app import reporter
 from tuner_app.hypermodel import MovielensHyperModel
 from tuner_app.space import SearchSpec
 from tuner_app.training import EpochPlan, StopRequested, Trainer, TrialFailed, TrialRecord
+
+
+# keras-tuner prints the traceback of every failed trial when DEBUG is set (its
+# default); the reason goes to the CSV and, for crashes, to trial_<id>/error.txt.
+kt_config.DEBUG = False
 
 
 class SearchStopped(kt.errors.FatalError):

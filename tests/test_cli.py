@@ -1,0 +1,153 @@
+"""End to end through `python -m tuner_app`, in subprocesses, on tiny synthetic data."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+DATA = "synthetic:users=40,movies=60,ratings=2000,seed=5"
+
+SPACES = {
+    "hyperband": """
+        tuner: {algorithm: hyperband, max_epochs: 3, factor: 3, seed: 1}
+        objective: val_top_10
+        training: {batch_size: 256, eval_batch_size: 512}
+        hyperparameters:
+          num_layers: {min: 1, max: 2}
+          units: {values: [8, 16]}
+          learning_rate: {min: 0.02, max: 0.2, sampling: log}
+    """,
+    "bayesian": """
+        tuner: {algorithm: bayesian, max_trials: 3, num_initial_points: 2, seed: 1}
+        objective: val_top_5
+        training: {epochs: 2, batch_size: 256, eval_batch_size: 512}
+        hyperparameters:
+          num_layers: {min: 1, max: 2}
+          units: {min: 8, max: 24, step: 8}
+          optimizer: {values: [adagrad, adam]}
+          learning_rate: {min: 0.01, max: 0.2, sampling: log}
+    """,
+    "random": """
+        tuner: {algorithm: random, max_trials: 3, seed: 1}
+        training: {epochs: 2, batch_size: 256, eval_batch_size: 512}
+        hyperparameters:
+          num_layers: {min: 1, max: 3}
+          units: {values: [8, 16]}
+          activation: {values: [relu, gelu, tanh]}
+    """,
+    "grid": """
+        tuner: {algorithm: grid}
+        training: {epochs: 2, batch_size: 256, eval_batch_size: 512, validation_freq: 2}
+        hyperparameters:
+          layer_sizes: {values: ["16", "32,16"]}
+    """,
+}
+
+
+def run_cli(*args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "tuner_app", *args], cwd=cwd, env=env, capture_output=True, text=True,
+        timeout=timeout,
+    )
+
+
+def write_space(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algorithm,expected_trials", [("hyperband", 6), ("bayesian", 3), ("random", 3), ("grid", 2)])
+def test_search_writes_a_ranked_csv(tmp_path, algorithm, expected_trials):
+    space = write_space(tmp_path, algorithm, SPACES[algorithm])
+    proc = run_cli("search", "--space", str(space), "--data", DATA, "--results-dir", "out", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = read_rows(tmp_path / "out" / f"{algorithm}.csv")
+    assert len(rows) == expected_trials
+    assert len({r["trial_id"] for r in rows}) == expected_trials
+    assert all(r["status"] == "COMPLETED" for r in rows)
+    assert [int(r["rank"]) for r in rows] == list(range(1, expected_trials + 1))
+    objectives = [float(r["objective"]) for r in rows]
+    assert objectives == sorted(objectives, reverse=True)
+    metric = rows[0]["objective_name"]
+    assert all(float(r[metric]) == float(r["objective"]) for r in rows)
+    for r in rows:
+        assert 1 <= int(r["best_epoch"]) <= int(r["epochs_trained"])
+        assert int(r["params"]) > 0 and float(r["seconds"]) > 0
+    if algorithm == "hyperband":
+        children = [r for r in rows if r["parent_trial"]]
+        assert children, "Hyperband promoted no trial"
+        for child in children:
+            parent = next(r for r in rows if r["trial_id"] == child["parent_trial"])
+            assert int(child["initial_epoch"]) == int(parent["target_epochs"])
+            assert child["learning_rate"] == parent["learning_rate"]
+        assert {r["target_epochs"] for r in rows} == {"1", "3"}
+    if algorithm == "grid":
+        assert sorted(r["layer_sizes"] for r in rows) == ["16", "32,16"]
+    if algorithm == "random":
+        for r in rows:  # widths of layers that do not exist stay empty
+            depth = int(r["num_layers"])
+            assert all(r[f"units_{i}"] for i in range(1, depth + 1))
+            assert not any(r[f"units_{i}"] for i in range(depth + 1, 4))
+    report = run_cli("report", f"out/{algorithm}.csv", "--top", "2", cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    lines = report.stdout.strip().splitlines()
+    assert lines[0].startswith(f"out/{algorithm}.csv: {expected_trials} trial(s); objective {metric}")
+    assert len(lines) == 4  # title, header, two rows
+
+
+@pytest.mark.slow
+def test_diverging_trials_are_failed_with_reasons_and_the_search_exits_nonzero(tmp_path):
+    space = write_space(tmp_path, "diverge", """
+        tuner: {algorithm: random, max_trials: 2, seed: 1, max_consecutive_failed_trials: 5}
+        training: {epochs: 2, batch_size: 256, eval_batch_size: 512}
+        hyperparameters:
+          optimizer: adam
+          learning_rate: {values: [1.0e+30, 1.0e+31]}
+    """)
+    proc = run_cli("search", "--space", str(space), "--data", DATA, "--results-dir", "out", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "finished without a completed trial" in proc.stderr
+    assert "loss became" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    rows = read_rows(tmp_path / "out" / "diverge.csv")
+    assert len(rows) == 2
+    assert all(r["status"] == "FAILED" and r["rank"] == "" and "loss became" in r["reason"] for r in rows)
+
+
+def test_bad_data_path_is_one_sentence_and_nothing_written(tmp_path):
+    proc = run_cli("search", "--space", "smoke.yaml", "--data", "no/such/folder", "--results-dir", "out",
+                   cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "no/such/folder" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("content,pattern", [
+    ("a,b\n1,2\n", "lacks the column(s) rank, trial_id, status, objective, objective_name, reason"),
+    ("", "is not a results CSV written by tuner_app"),
+])
+def test_report_on_a_file_that_is_not_a_results_csv(tmp_path, content, pattern):
+    (tmp_path / "x.csv").write_text(content)
+    proc = run_cli("report", "x.csv", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert pattern in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_report_on_a_missing_file(tmp_path):
+    proc = run_cli("report", "missing.csv", cwd=tmp_path)
+    assert proc.returncode == 2 and "missing.csv: no such results file" in proc.stderr
