@@ -55,6 +55,32 @@ def test_good_space_parses_with_defaults():
     assert spec.max_layers == 3
 
 
+def test_every_knob_validates_together():
+    spec = space("""
+        tuner: {algorithm: bayesian, max_trials: 5}
+        objective: val_filtered_top_100
+        evaluation: {exclude_seen: true}
+        split: {holdout_fraction: 0.5}
+        hyperparameters:
+          num_layers: {min: 1, max: 2}
+          units: {values: [32, 64]}
+          embedding_dim: {values: [32, 64]}
+          user_embedding_dim: 48
+          batch_size: {values: [1024, 4096]}
+          epochs: {min: 5, max: 20}
+          early_stopping_patience: 2
+          l2: {min: 1.0e-6, max: 1.0e-3, sampling: log}
+          dropout: {min: 0.0, max: 0.5}
+          temperature: {min: 0.05, max: 1.0, sampling: log}
+          remove_accidental_hits: {values: [true, false]}
+          num_hard_negatives: {values: [64, 256]}
+          logq_correction: true
+    """)
+    assert spec.evaluation.exclude_seen and spec.split.holdout_fraction == 0.5
+    assert spec.hyperparameters["remove_accidental_hits"] == Choice((True, False))
+    assert spec.hyperparameters["logq_correction"] == Fixed(True)
+
+
 def test_lookup_by_name_in_search_spaces(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert load_space("deep.yaml").name == "deep"
@@ -77,9 +103,9 @@ BAD = [
     ("tuner: {algorithm: hyperband, factor: 1}\nhyperparameters: {}\n",
      r"tuner\.factor must be an integer >= 2; got 1\."),
     ("tuner: {algorithm: random}\nobjective: val_top_20\nhyperparameters: {}\n",
-     r"objective must be one of val_top_1, val_top_5, val_top_10, val_top_50, val_top_100 \(maximised\); got 'val_top_20'"),
+     r"objective must be one of val_top_1, val_top_5, val_top_10, val_top_50, val_top_100, val_filtered_top_1, .* \(maximised\); got 'val_top_20'"),
     ("tuner: {algorithm: random}\nhyperparameters:\n  learning_rate: {min: 1e-3, max: 0.1}\n",
-     r"hyperparameters\.learning_rate\.min must be a number; got '1e-3' \(a string: YAML reads 1e-3 as text"),
+     r"hyperparameters\.learning_rate\.min must be a number > 0; got '1e-3' \(a string: YAML reads 1e-3 as text"),
     ("tuner: {algorithm: random}\nhyperparameters:\n  learning_rate: {min: 0.5, max: 0.1}\n",
      r"hyperparameters\.learning_rate\.min must be <= hyperparameters\.learning_rate\.max; got min 0\.5 > max 0\.1"),
     ("tuner: {algorithm: random}\nhyperparameters:\n  units: {min: 0, max: 64, sampling: log}\n",
@@ -94,8 +120,24 @@ BAD = [
      r"hyperparameters\.activation\.values must be one of relu, gelu, swish.*; got 'mish'"),
     ("tuner: {algorithm: random}\nhyperparameters:\n  optimizer: sgd\n",
      r"hyperparameters\.optimizer must be one of adagrad, adam; got 'sgd'"),
-    ("tuner: {algorithm: random}\nhyperparameters:\n  dropout: 0.1\n",
-     r"hyperparameters\.dropout is not a known key; expected one of num_layers, units"),
+    ("tuner: {algorithm: random}\nhyperparameters:\n  momentum: 0.1\n",
+     r"hyperparameters\.momentum is not a known key; expected one of num_layers, units"),
+    ("tuner: {algorithm: random}\nhyperparameters:\n  dropout: {min: 0.0, max: 1.0}\n",
+     r"hyperparameters\.dropout\.max must be a number >= 0 and < 1; got 1\.0"),
+    ("tuner: {algorithm: random}\nhyperparameters:\n  logq_correction: 'yes'\n",
+     r"hyperparameters\.logq_correction must be true or false; got 'yes'"),
+    ("tuner: {algorithm: random}\nhyperparameters:\n  remove_accidental_hits: {min: 0, max: 1}\n",
+     r"hyperparameters\.remove_accidental_hits must be a value or \{values: \[...\]\}; got a mapping"),
+    ("tuner: {algorithm: random}\nhyperparameters:\n  temperature: 0\n",
+     r"hyperparameters\.temperature must be a number > 0; got 0"),
+    ("tuner: {algorithm: hyperband}\nhyperparameters:\n  epochs: 5\n",
+     r"hyperparameters\.epochs cannot be searched with Hyperband"),
+    ("tuner: {algorithm: random}\nobjective: val_filtered_top_100\nhyperparameters: {}\n",
+     r"objective val_filtered_top_100 needs evaluation\.exclude_seen: true; got exclude_seen False"),
+    ("tuner: {algorithm: random}\nsplit: {holdout_fraction: 1.5}\nhyperparameters: {}\n",
+     r"split\.holdout_fraction must be a number >= 0 and < 1; got 1\.5"),
+    ("tuner: {algorithm: random}\nevaluation: {exclude_seen: 1}\nhyperparameters: {}\n",
+     r"evaluation\.exclude_seen must be true or false; got 1"),
     ("tuner: {algorithm: random}\nhyperparameters:\n  num_layers: {min: 1}\n",
      r"hyperparameters\.num_layers needs both 'min' and 'max'.*'max' is missing"),
     ("tuner: {algorithm: random}\nhyperparameters:\n  num_layers: {min: 1, max: 12}\n",
@@ -161,6 +203,6 @@ def test_cli_reports_bad_space_without_traceback_or_tensorflow(tmp_path):
     )
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().count("\n") == 0
-    assert "hyperparameters.learning_rate.min must be a number; got '1e-3'" in proc.stderr
+    assert "hyperparameters.learning_rate.min must be a number > 0; got '1e-3'" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not results.exists()

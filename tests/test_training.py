@@ -10,28 +10,25 @@ import pytest
 import tuner_app  # noqa: F401
 from tuner_app import features  # noqa: E402
 from tuner_app.data import SyntheticSpec, make_synthetic, split_indices  # noqa: E402
-from tuner_app.hypermodel import ModelConfig  # noqa: E402
+from tuner_app.hypermodel import ModelConfig, TrainingConfig  # noqa: E402
 from tuner_app.training import (  # noqa: E402
     EpochPlan, StopRequested, Trainer, TrialFailed, TrialRecord, validation_epochs,
 )
 
 SHALLOW = ModelConfig((16,), "relu", "adagrad", 0.1)
+BATCH = TrainingConfig(batch_size=256, epochs=5)
 
 
 @pytest.fixture(scope="module")
 def prepared():
     ratings = make_synthetic(SyntheticSpec(users=80, movies=100, ratings=4000, seed=2))
-    vocab = features.build_vocabulary(ratings)
-    encoded = features.encode_ratings(vocab, ratings)
     train_rows, test_rows = split_indices(len(ratings), 0.8, 0.2, 42)
-    train = features.make_train_dataset(encoded.take(train_rows), 256, seed=0)
-    test = features.make_eval_dataset(encoded.take(test_rows), 512)
-    return vocab, train, test
+    return features.prepare(ratings, train_rows, test_rows)
 
 
-def make_trainer(prepared, tmp_path, objective="val_top_10", freq=1):
-    vocab, train, test = prepared
-    return Trainer(vocab, train, test, objective, freq, tmp_path)
+def make_trainer(prepared, tmp_path, objective="val_top_10", freq=1, exclude_seen=False):
+    return Trainer(prepared, objective, freq, tmp_path, eval_batch_size=512, exclude_seen=exclude_seen,
+                   shuffle_seed=0)
 
 
 def test_validation_epochs_every_freq_and_the_last():
@@ -42,7 +39,7 @@ def test_validation_epochs_every_freq_and_the_last():
 
 def test_objective_is_the_best_validated_epoch(prepared, tmp_path):
     trainer = make_trainer(prepared, tmp_path, freq=2)
-    record = trainer.run("a", SHALLOW, EpochPlan(epochs=5))
+    record = trainer.run("a", SHALLOW, EpochPlan(epochs=5), BATCH)
     validated = [e for e in record.history if "val_top_10" in e]
     assert [e["epoch"] for e in record.history] == [1, 2, 3, 4, 5]
     assert [e["epoch"] for e in validated] == [2, 4, 5]
@@ -59,16 +56,16 @@ def test_objective_is_the_best_validated_epoch(prepared, tmp_path):
 def test_nan_loss_fails_the_trial_with_its_reason(prepared, tmp_path):
     trainer = make_trainer(prepared, tmp_path)
     with pytest.raises(TrialFailed, match=r"loss became (nan|inf) at epoch 1"):
-        trainer.run("b", ModelConfig((16,), "relu", "adam", 1.0e30), EpochPlan(epochs=3))
+        trainer.run("b", ModelConfig((16,), "relu", "adam", 1.0e30), EpochPlan(epochs=3), BATCH)
     record = TrialRecord.load(tmp_path / "trial_b" / "record.json")
     assert record.status == "failed" and "loss became" in record.reason
 
 
 def test_hyperband_child_continues_from_its_parents_weights(prepared, tmp_path):
     trainer = make_trainer(prepared, tmp_path)
-    parent = trainer.run("p", SHALLOW, EpochPlan(epochs=3))
-    child = trainer.run("c", SHALLOW, EpochPlan(epochs=5, initial_epoch=3, parent="p"))
-    fresh = trainer.run("f", SHALLOW, EpochPlan(epochs=1))
+    parent = trainer.run("p", SHALLOW, EpochPlan(epochs=3), BATCH)
+    child = trainer.run("c", SHALLOW, EpochPlan(epochs=5, initial_epoch=3, parent="p"), BATCH)
+    fresh = trainer.run("f", SHALLOW, EpochPlan(epochs=1), BATCH)
     assert [e["epoch"] for e in child.history] == [4, 5]
     assert child.initial_epoch == 3 and child.parent == "p"
     # A warm start goes on falling from the parent's last loss; a fresh model starts above it.
@@ -87,11 +84,11 @@ def test_stopped_trial_continues_from_its_last_epoch(prepared, tmp_path):
 
     trainer.epoch_listeners.append(stop_after_second_epoch)
     with pytest.raises(StopRequested):
-        trainer.run("s", SHALLOW, EpochPlan(epochs=4))
+        trainer.run("s", SHALLOW, EpochPlan(epochs=4), BATCH)
     record = TrialRecord.load(tmp_path / "trial_s" / "record.json")
     assert record.status == "interrupted" and record.epochs_trained == 2
 
-    resumed = make_trainer(prepared, tmp_path).run("s", SHALLOW, EpochPlan(epochs=4))
+    resumed = make_trainer(prepared, tmp_path).run("s", SHALLOW, EpochPlan(epochs=4), BATCH)
     assert [e["epoch"] for e in resumed.history] == [1, 2, 3, 4]
     assert resumed.status == "completed" and resumed.deaths == 0
 
@@ -101,7 +98,27 @@ def test_a_trial_the_process_keeps_dying_in_is_failed(prepared, tmp_path):
     trial_dir = tmp_path / "trial_d"
     trial_dir.mkdir()
     config = json.loads(json.dumps(SHALLOW.__dict__))
-    TrialRecord("d", config, 3, status="running", deaths=1).save(trial_dir)
+    TrialRecord("d", config, 3, BATCH.__dict__, status="running", deaths=1).save(trial_dir)
     with pytest.raises(TrialFailed, match=r"the process died 2 times while this trial was running"):
-        trainer.run("d", SHALLOW, EpochPlan(epochs=3))
+        trainer.run("d", SHALLOW, EpochPlan(epochs=3), BATCH)
     assert np.isclose(TrialRecord.load(trial_dir / "record.json").deaths, 2)
+
+
+def test_early_stopping_ends_the_trial_after_patience_validations(prepared, tmp_path):
+    trainer = make_trainer(prepared, tmp_path)
+    # A learning rate this small barely moves: the objective stops improving at once.
+    record = trainer.run("e", ModelConfig((16,), "relu", "adagrad", 1e-6), EpochPlan(epochs=30),
+                         TrainingConfig(batch_size=256, epochs=30, early_stopping_patience=2))
+    assert record.stopped_early and record.status == "completed"
+    assert record.epochs_trained < 30
+    after_best = [e for e in record.history if e["epoch"] > record.best_epoch]
+    assert len(after_best) == 2
+
+
+def test_filtered_metrics_are_reported_when_seen_titles_are_excluded(prepared, tmp_path):
+    trainer = make_trainer(prepared, tmp_path, objective="val_filtered_top_10", exclude_seen=True)
+    record = trainer.run("g", SHALLOW, EpochPlan(epochs=1), BATCH)
+    entry = record.history[0]
+    for k in (1, 5, 10, 50, 100):
+        assert entry[f"val_filtered_top_{k}"] >= entry[f"val_top_{k}"]
+    assert record.best_epoch == 1 and "val_filtered_top_10" in record.best

@@ -10,6 +10,12 @@ the k best-scored unique titles", by counting, for each query, how many
 titles score strictly higher than the true one. One matmul and one
 comparison give every k at once, with no top_k at all. Ties are resolved in
 the true title's favour.
+
+Seen-item filtering (what a deployed recommender does: never recommend what
+the user already rated) removes, per user, the titles they rated in the
+training split from the ranking. It needs no mask over all titles: the
+filtered rank is the unfiltered rank minus the number of the user's seen
+titles that score above the true one, gathered sparsely per batch.
 """
 
 from __future__ import annotations
@@ -19,18 +25,37 @@ from collections.abc import Callable, Sequence
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
+from tuner_app.features import SeenTitles
+
 METRIC_PREFIX = "factorized_top_k"
+FILTERED_PREFIX = "filtered_top_k"
 
 
-def metric_name(k: int) -> str:
-    """The Keras metric name TFRS uses for top-k accuracy."""
-    return f"{METRIC_PREFIX}/top_{k}_categorical_accuracy"
+def metric_name(k: int, filtered: bool = False) -> str:
+    """The Keras metric name: TFRS's for top-k accuracy, or its seen-filtered twin."""
+    return f"{FILTERED_PREFIX if filtered else METRIC_PREFIX}/top_{k}_categorical_accuracy"
 
 
 def true_title_ranks(scores: tf.Tensor, true_columns: tf.Tensor) -> tf.Tensor:
     """For each row of `scores`, how many columns score strictly above the true column."""
     true_scores = tf.gather(scores, true_columns, axis=1, batch_dims=1)
     return tf.reduce_sum(tf.cast(scores > true_scores[:, tf.newaxis], tf.int32), axis=1)
+
+
+def seen_above_true(scores: tf.Tensor, true_columns: tf.Tensor, seen_columns: tf.RaggedTensor) -> tf.Tensor:
+    """For each row, how many of its seen columns (other than the true one) score above the true one.
+
+    Args:
+        scores: `[batch, num_candidates]`.
+        true_columns: `[batch]` column of each row's true candidate.
+        seen_columns: ragged `[batch, None]` columns each row's user has seen.
+    """
+    rows = seen_columns.value_rowids()
+    columns = seen_columns.flat_values
+    seen_scores = tf.gather_nd(scores, tf.stack([rows, columns], axis=1))
+    true_scores = tf.gather(scores, true_columns, axis=1, batch_dims=1)
+    above = tf.logical_and(seen_scores > tf.gather(true_scores, rows), columns != tf.gather(true_columns, rows))
+    return tf.math.unsorted_segment_sum(tf.cast(above, tf.int32), rows, tf.shape(scores)[0])
 
 
 class ExactTopK(tfrs.metrics.Factorized):
@@ -41,12 +66,15 @@ class ExactTopK(tfrs.metrics.Factorized):
             embeddings; row i belongs to candidate id `i + 1` (id 0 is the
             unknown candidate and is never a hit).
         ks: the cut-offs to report.
+        seen: when given, also report the seen-filtered accuracies; then
+            `update_state` needs the queries' user ids.
     """
 
     def __init__(
         self,
         candidate_embeddings: Callable[[], tf.Tensor],
         ks: Sequence[int] = (1, 5, 10, 50, 100),
+        seen: SeenTitles | None = None,
         name: str = METRIC_PREFIX,
     ):
         super().__init__(name=name)
@@ -54,6 +82,12 @@ class ExactTopK(tfrs.metrics.Factorized):
         self._candidate_embeddings = lambda: candidate_embeddings()
         self._ks = tuple(ks)
         self._top_k_metrics = [tf.keras.metrics.Mean(name=metric_name(k)) for k in self._ks]
+        self._seen = None
+        if seen is not None:
+            self._seen = tf.RaggedTensor.from_row_splits(
+                tf.constant(seen.columns, tf.int64), tf.constant(seen.row_splits, tf.int64)
+            )
+            self._top_k_metrics += [tf.keras.metrics.Mean(name=metric_name(k, True)) for k in self._ks]
 
     @property
     def ks(self) -> tuple[int, ...]:
@@ -65,6 +99,7 @@ class ExactTopK(tfrs.metrics.Factorized):
         true_candidate_embeddings: tf.Tensor | None = None,
         true_candidate_ids: tf.Tensor | None = None,
         sample_weight: tf.Tensor | None = None,
+        users: tf.Tensor | None = None,
     ) -> tf.Operation:
         """Counts hits for a batch of queries.
 
@@ -75,6 +110,7 @@ class ExactTopK(tfrs.metrics.Factorized):
                 compared exactly.
             true_candidate_ids: `[batch]` int ids of the true candidates (required).
             sample_weight: optional `[batch]` weights.
+            users: `[batch]` user ids (required for the filtered metrics).
         """
         if true_candidate_ids is None:
             raise ValueError("ExactTopK is id-based: pass true_candidate_ids.")
@@ -82,9 +118,17 @@ class ExactTopK(tfrs.metrics.Factorized):
         scores = tf.linalg.matmul(query_embeddings, self._candidate_embeddings(), transpose_b=True)
         # Id 0 (unknown) has no column; clamp it to column 0 and never count it as a hit.
         known = ids > 0
-        ranks = true_title_ranks(scores, tf.maximum(ids - 1, 0))
+        true_columns = tf.maximum(ids - 1, 0)
+        ranks = [true_title_ranks(scores, true_columns)]
+        if self._seen is not None:
+            if users is None:
+                raise ValueError("the filtered metrics need the queries' user ids")
+            seen = tf.gather(self._seen, tf.cast(users, tf.int64))
+            ranks.append(ranks[0] - seen_above_true(scores, true_columns, seen))
         update_ops = []
-        for k, metric in zip(self._ks, self._top_k_metrics):
-            hits = tf.cast(tf.logical_and(known, ranks < k), tf.float32)
-            update_ops.append(metric.update_state(hits, sample_weight))
+        metrics = iter(self._top_k_metrics)
+        for rank in ranks:
+            for k in self._ks:
+                hits = tf.cast(tf.logical_and(known, rank < k), tf.float32)
+                update_ops.append(next(metrics).update_state(hits, sample_weight))
         return tf.group(update_ops)

@@ -126,6 +126,69 @@ def encode_ratings(vocab: Vocabulary, ratings: Ratings) -> EncodedRatings:
     return EncodedRatings(users, ratings.timestamp.astype(np.int64), titles)
 
 
+@dataclass(frozen=True)
+class SeenTitles:
+    """Each user's training titles, as candidate columns (id - 1), CSR-style.
+
+    User id u's titles are `columns[row_splits[u]:row_splits[u + 1]]`, unique
+    and sorted; row 0 (unknown user) is empty.
+    """
+
+    row_splits: np.ndarray  # int64 [num_users + 2]
+    columns: np.ndarray  # int64
+
+    def of(self, user: int) -> np.ndarray:
+        return self.columns[self.row_splits[user]:self.row_splits[user + 1]]
+
+
+def build_seen_titles(train: EncodedRatings, num_users: int) -> SeenTitles:
+    """The titles each user rated in the training split (unknown titles left out)."""
+    known = train.title > 0
+    pairs = np.unique(np.stack([train.user[known], train.title[known] - 1], axis=1), axis=0)
+    counts = np.bincount(pairs[:, 0], minlength=num_users + 1)
+    row_splits = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return SeenTitles(row_splits, pairs[:, 1].astype(np.int64))
+
+
+def title_frequencies(train: EncodedRatings, num_titles: int) -> np.ndarray:
+    """`[num_titles + 1]` share of training ratings per candidate id (the logQ correction's Q).
+
+    Titles never rated in training get half a rating's share, so that their
+    log stays finite if one turns up as an in-batch candidate.
+    """
+    counts = np.bincount(train.title, minlength=num_titles + 1).astype(np.float64)
+    counts[counts == 0] = 0.5
+    return (counts / counts.sum()).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class SplitData:
+    """Everything trials share, computed once per search."""
+
+    vocab: Vocabulary
+    train: EncodedRatings
+    validation: EncodedRatings
+    holdout: EncodedRatings | None
+    seen: SeenTitles
+    title_frequency: np.ndarray
+
+
+def prepare(ratings: Ratings, train_rows: np.ndarray, validation_rows: np.ndarray,
+            holdout_rows: np.ndarray | None = None) -> SplitData:
+    """Vocabularies, encoded splits, seen titles and title frequencies, once per search."""
+    vocab = build_vocabulary(ratings)
+    encoded = encode_ratings(vocab, ratings)
+    train = encoded.take(train_rows)
+    return SplitData(
+        vocab=vocab,
+        train=train,
+        validation=encoded.take(validation_rows),
+        holdout=None if holdout_rows is None or not len(holdout_rows) else encoded.take(holdout_rows),
+        seen=build_seen_titles(train, vocab.num_users),
+        title_frequency=title_frequencies(train, vocab.num_titles),
+    )
+
+
 def make_train_dataset(data: EncodedRatings, batch_size: int, seed: int | None) -> tf.data.Dataset:
     """The tutorial's `train.shuffle(100_000).batch(2048)`: reshuffled every epoch."""
     return (

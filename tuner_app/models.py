@@ -13,7 +13,10 @@ three changes that leave what they compute untouched:
 
 The dense stack takes a list of widths and a hidden activation; the last
 layer stays linear, as the tutorial argues. `MovielensModel(vocab, [32])`
-compiled with Adagrad(0.1) is the tutorial's shallow model.
+compiled with Adagrad(0.1) is the tutorial's shallow model. Every other
+argument defaults to the tutorial's choice: 32-wide feature embeddings, no
+dropout or L2, and TFRS's plain in-batch softmax (temperature 1, no
+accidental-hit removal, no hard-negative mining, no logQ correction).
 
 This module takes plain arguments only; `hypermodel.py` maps hyperparameters
 onto them.
@@ -26,24 +29,36 @@ from collections.abc import Sequence
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
+from dataclasses import dataclass
+
 from tuner_app.evaluation import ExactTopK
-from tuner_app.features import Vocabulary
+from tuner_app.features import SeenTitles, Vocabulary
 from tuner_app.space import TOP_KS
 
 #: The tutorial's embedding width for every feature.
 EMBEDDING_DIM = 32
 
 
+@dataclass(frozen=True)
+class EmbeddingDims:
+    """Width of each feature's embedding (the tutorial: 32 each)."""
+
+    user: int = EMBEDDING_DIM
+    timestamp: int = EMBEDDING_DIM
+    title: int = EMBEDDING_DIM
+    title_text: int = EMBEDDING_DIM
+
+
 class UserModel(tf.keras.Model):
     """User id embedding, timestamp bucket embedding and normalized timestamp."""
 
-    def __init__(self, vocab: Vocabulary, embedding_dim: int = EMBEDDING_DIM):
+    def __init__(self, vocab: Vocabulary, dims: EmbeddingDims = EmbeddingDims()):
         super().__init__()
-        self.user_embedding = tf.keras.layers.Embedding(vocab.num_users + 1, embedding_dim)
+        self.user_embedding = tf.keras.layers.Embedding(vocab.num_users + 1, dims.user)
         self.timestamp_embedding = tf.keras.Sequential(
             [
                 tf.keras.layers.Discretization(vocab.timestamp_buckets.tolist()),
-                tf.keras.layers.Embedding(len(vocab.timestamp_buckets) + 1, embedding_dim),
+                tf.keras.layers.Embedding(len(vocab.timestamp_buckets) + 1, dims.timestamp),
             ]
         )
         self.normalized_timestamp = tf.keras.layers.Normalization(
@@ -61,14 +76,24 @@ class UserModel(tf.keras.Model):
         )
 
 
-def make_dense_stack(layer_sizes: Sequence[int], activation: str) -> tf.keras.Sequential:
-    """Dense layers of the given widths: `activation` between them, the last linear."""
+def make_dense_stack(layer_sizes: Sequence[int], activation: str = "relu", l2: float = 0.0,
+                     dropout: float = 0.0) -> tf.keras.Sequential:
+    """Dense layers of the given widths: `activation` between them, the last linear.
+
+    Args:
+        l2: L2 penalty on every kernel (0: none, as in the tutorial).
+        dropout: dropout rate on the input of every dense layer (0: none).
+    """
     if not layer_sizes:
         raise ValueError("layer_sizes must name at least one layer")
+    regularizer = tf.keras.regularizers.l2(l2) if l2 else None
     stack = tf.keras.Sequential()
-    for size in layer_sizes[:-1]:
-        stack.add(tf.keras.layers.Dense(size, activation=activation))
-    stack.add(tf.keras.layers.Dense(layer_sizes[-1]))
+    for i, size in enumerate(layer_sizes):
+        if dropout:
+            stack.add(tf.keras.layers.Dropout(dropout))
+        last = i == len(layer_sizes) - 1
+        stack.add(tf.keras.layers.Dense(size, activation=None if last else activation,
+                                        kernel_regularizer=regularizer))
     return stack
 
 
@@ -76,25 +101,25 @@ class QueryModel(tf.keras.Model):
     """The query tower: UserModel topped by the dense stack."""
 
     def __init__(self, vocab: Vocabulary, layer_sizes: Sequence[int], activation: str = "relu",
-                 embedding_dim: int = EMBEDDING_DIM):
+                 dims: EmbeddingDims = EmbeddingDims(), l2: float = 0.0, dropout: float = 0.0):
         super().__init__()
-        self.embedding_model = UserModel(vocab, embedding_dim)
-        self.dense_layers = make_dense_stack(layer_sizes, activation)
+        self.embedding_model = UserModel(vocab, dims)
+        self.dense_layers = make_dense_stack(layer_sizes, activation, l2, dropout)
 
-    def call(self, inputs):
-        return self.dense_layers(self.embedding_model(inputs))
+    def call(self, inputs, training=False):
+        return self.dense_layers(self.embedding_model(inputs), training=training)
 
 
 class MovieModel(tf.keras.Model):
     """Title id embedding concatenated with the average embedding of the title's words."""
 
-    def __init__(self, vocab: Vocabulary, embedding_dim: int = EMBEDDING_DIM):
+    def __init__(self, vocab: Vocabulary, dims: EmbeddingDims = EmbeddingDims()):
         super().__init__()
-        self.title_embedding = tf.keras.layers.Embedding(vocab.num_titles + 1, embedding_dim)
+        self.title_embedding = tf.keras.layers.Embedding(vocab.num_titles + 1, dims.title)
         self.title_tokens = tf.constant(vocab.title_tokens, dtype=tf.int64)
         self.title_text_embedding = tf.keras.Sequential(
             [
-                tf.keras.layers.Embedding(vocab.max_tokens, embedding_dim, mask_zero=True),
+                tf.keras.layers.Embedding(vocab.max_tokens, dims.title_text, mask_zero=True),
                 tf.keras.layers.GlobalAveragePooling1D(),
             ]
         )
@@ -113,13 +138,13 @@ class CandidateModel(tf.keras.Model):
     """The candidate tower: MovieModel topped by the dense stack."""
 
     def __init__(self, vocab: Vocabulary, layer_sizes: Sequence[int], activation: str = "relu",
-                 embedding_dim: int = EMBEDDING_DIM):
+                 dims: EmbeddingDims = EmbeddingDims(), l2: float = 0.0, dropout: float = 0.0):
         super().__init__()
-        self.embedding_model = MovieModel(vocab, embedding_dim)
-        self.dense_layers = make_dense_stack(layer_sizes, activation)
+        self.embedding_model = MovieModel(vocab, dims)
+        self.dense_layers = make_dense_stack(layer_sizes, activation, l2, dropout)
 
-    def call(self, title_ids):
-        return self.dense_layers(self.embedding_model(title_ids))
+    def call(self, title_ids, training=False):
+        return self.dense_layers(self.embedding_model(title_ids), training=training)
 
 
 class MovielensModel(tfrs.models.Model):
@@ -128,7 +153,21 @@ class MovielensModel(tfrs.models.Model):
     Features are dicts with int64 `user`, `timestamp` and `title` (see
     `features.EncodedRatings`). `evaluate()` reports
     `factorized_top_k/top_{k}_categorical_accuracy` for k in `ks`: the share
-    of queries whose true title ranks among the k best of all unique titles.
+    of queries whose true title ranks among the k best of all unique titles;
+    with `seen` also `filtered_top_k/...`, the same with each user's training
+    titles left out of the ranking.
+
+    Args:
+        vocab: the search's vocabularies.
+        layer_sizes, activation, l2, dropout: the dense stack of each tower.
+        dims: feature embedding widths.
+        temperature, remove_accidental_hits, num_hard_negatives: passed to
+            `tfrs.tasks.Retrieval` (None / False / None: the tutorial's).
+        candidate_probability: `[num_titles + 1]` share of training ratings of
+            each title; when given, the loss subtracts its log from the logits
+            (logQ correction of the popularity bias of in-batch negatives).
+        seen: each user's training titles, for the filtered metrics.
+        ks: top-k cut-offs to report.
     """
 
     def __init__(
@@ -136,16 +175,31 @@ class MovielensModel(tfrs.models.Model):
         vocab: Vocabulary,
         layer_sizes: Sequence[int],
         activation: str = "relu",
-        embedding_dim: int = EMBEDDING_DIM,
+        *,
+        dims: EmbeddingDims = EmbeddingDims(),
+        l2: float = 0.0,
+        dropout: float = 0.0,
+        temperature: float | None = None,
+        remove_accidental_hits: bool = False,
+        num_hard_negatives: int | None = None,
+        candidate_probability=None,
+        seen: SeenTitles | None = None,
         ks: Sequence[int] = TOP_KS,
     ):
         super().__init__()
-        self.query_model = QueryModel(vocab, layer_sizes, activation, embedding_dim)
-        self.candidate_model = CandidateModel(vocab, layer_sizes, activation, embedding_dim)
+        self.query_model = QueryModel(vocab, layer_sizes, activation, dims, l2, dropout)
+        self.candidate_model = CandidateModel(vocab, layer_sizes, activation, dims, l2, dropout)
         self.candidate_ids = tf.range(1, vocab.num_titles + 1, dtype=tf.int64)
-        self.top_k = ExactTopK(self.candidate_embeddings, ks=ks)
+        self.candidate_probability = (
+            None if candidate_probability is None else tf.constant(candidate_probability, tf.float32)
+        )
+        self.top_k = ExactTopK(self.candidate_embeddings, ks=ks, seen=seen)
         self.task = tfrs.tasks.Retrieval(
-            metrics=[self.top_k], loss_metrics=[tf.keras.metrics.Mean(name="mean_loss")]
+            metrics=[self.top_k],
+            loss_metrics=[tf.keras.metrics.Mean(name="mean_loss")],
+            temperature=temperature,
+            remove_accidental_hits=remove_accidental_hits,
+            num_hard_negatives=num_hard_negatives,
         )
         self.build_towers()
 
@@ -159,11 +213,15 @@ class MovielensModel(tfrs.models.Model):
         return self.candidate_model(self.candidate_ids)
 
     def compute_loss(self, features, training=False):
-        query_embeddings = self.query_model(features)
-        movie_embeddings = self.candidate_model(features["title"])
+        query_embeddings = self.query_model(features, training=training)
+        movie_embeddings = self.candidate_model(features["title"], training=training)
+        sampling_probability = None
+        if self.candidate_probability is not None:
+            sampling_probability = tf.gather(self.candidate_probability, features["title"])
         return self.task(
             query_embeddings,
             movie_embeddings,
+            candidate_sampling_probability=sampling_probability,
             candidate_ids=features["title"],
             compute_metrics=not training,
         )
@@ -171,5 +229,5 @@ class MovielensModel(tfrs.models.Model):
     def test_step(self, features):
         # Validation needs only the top-k metrics; skipping the in-batch loss on
         # 4096 x 4096 logits makes a validation pass several times cheaper.
-        self.top_k.update_state(self.query_model(features), None, features["title"])
+        self.top_k.update_state(self.query_model(features), None, features["title"], users=features["user"])
         return {metric.name: metric.result() for metric in self.top_k.metrics}

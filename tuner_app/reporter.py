@@ -4,11 +4,17 @@ One row per ended trial. Completed trials are ranked by the objective (best
 first); failed trials follow, unranked, with their reason. Columns:
 
     rank, trial_id, status, objective, objective_name,
+    lift                           (objective / the popularity baseline's)
     val_top_1 ... val_top_100      (at the best validated epoch)
+    val_filtered_top_1 ... _100    (the same with seen titles excluded, when evaluated)
     best_epoch, epochs_trained, seconds, params,
     <one column per hyperparameter, empty where inactive>,
     bracket, round, initial_epoch, target_epochs, parent_trial   (Hyperband's own)
     reason
+
+Beside `<name>.csv` the search keeps `<name>.history.csv` (every trial's
+validation figures per epoch, for plots) and `<name>.json` (the search's
+settings, the baselines and the best trial's held-back score).
 
 This module does not import TensorFlow, so `report` is fast.
 """
@@ -27,8 +33,8 @@ from tuner_app import storage
 from tuner_app.errors import ResultsError
 from tuner_app.space import TOP_KS
 
-METRIC_COLUMNS = tuple(f"val_top_{k}" for k in TOP_KS)
-LEADING_COLUMNS = ("rank", "trial_id", "status", "objective", "objective_name")
+METRIC_COLUMNS = tuple(f"val_top_{k}" for k in TOP_KS) + tuple(f"val_filtered_top_{k}" for k in TOP_KS)
+LEADING_COLUMNS = ("rank", "trial_id", "status", "objective", "objective_name", "lift")
 RUN_COLUMNS = ("best_epoch", "epochs_trained", "seconds", "params")
 #: keras-tuner's Hyperband bookkeeping, renamed for the CSV.
 HYPERBAND_COLUMNS = {
@@ -38,7 +44,16 @@ HYPERBAND_COLUMNS = {
     "tuner/epochs": "target_epochs",
     "tuner/trial_id": "parent_trial",
 }
-REQUIRED_COLUMNS = LEADING_COLUMNS + ("reason",)
+REQUIRED_COLUMNS = ("rank", "trial_id", "status", "objective", "objective_name", "reason")
+
+
+def history_path(csv_path: str | Path) -> Path:
+    csv_path = Path(csv_path)
+    return csv_path.with_name(f"{csv_path.stem}.history.csv")
+
+
+def meta_path(csv_path: str | Path) -> Path:
+    return Path(csv_path).with_suffix(".json")
 
 
 @dataclass
@@ -81,8 +96,12 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def render_csv(rows: Iterable[TrialRow], hyperparameter_names: Sequence[str]) -> str:
-    """The CSV text for `rows`; hyperparameter columns in the given order."""
+def render_csv(rows: Iterable[TrialRow], hyperparameter_names: Sequence[str], baseline: float | None = None) -> str:
+    """The CSV text for `rows`; hyperparameter columns in the given order.
+
+    Args:
+        baseline: the popularity baseline's value of the objective, for `lift`.
+    """
     hp_names = [n for n in hyperparameter_names if n not in HYPERBAND_COLUMNS]
     header = [*LEADING_COLUMNS, *METRIC_COLUMNS, *RUN_COLUMNS, *hp_names, *HYPERBAND_COLUMNS.values(), "reason"]
     out = io.StringIO()
@@ -93,6 +112,7 @@ def render_csv(rows: Iterable[TrialRow], hyperparameter_names: Sequence[str]) ->
         writer.writerow(
             [
                 _cell(rank), row.trial_id, row.status, _cell(row.objective), row.objective_name,
+                _cell(row.objective / baseline if row.objective is not None and baseline else None),
                 *(_cell(row.metrics.get(m)) for m in METRIC_COLUMNS),
                 _cell(row.best_epoch), _cell(row.epochs_trained),
                 _cell(None if row.seconds is None else round(row.seconds, 2)), _cell(row.params),
@@ -104,9 +124,34 @@ def render_csv(rows: Iterable[TrialRow], hyperparameter_names: Sequence[str]) ->
     return out.getvalue()
 
 
-def write_results(path: str | Path, rows: Iterable[TrialRow], hyperparameter_names: Sequence[str]) -> None:
+def write_results(path: str | Path, rows: Iterable[TrialRow], hyperparameter_names: Sequence[str],
+                  baseline: float | None = None) -> None:
     """Rewrites the results CSV atomically."""
-    storage.write_text_atomic(path, render_csv(rows, hyperparameter_names))
+    storage.write_text_atomic(path, render_csv(rows, hyperparameter_names, baseline))
+
+
+HISTORY_COLUMNS = ("trial_id", "epoch", "loss", "seconds", *METRIC_COLUMNS)
+
+
+def write_history(path: str | Path, histories: dict[str, list[dict[str, float]]]) -> None:
+    """Rewrites `<name>.history.csv`: one row per (trial, epoch), atomically."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(HISTORY_COLUMNS)
+    for trial_id in sorted(histories, key=lambda t: (len(t), t)):
+        for entry in histories[trial_id]:
+            writer.writerow([trial_id, *(_cell(entry.get(c)) for c in HISTORY_COLUMNS[1:])])
+    storage.write_text_atomic(path, out.getvalue())
+
+
+def read_meta(csv_path: str | Path) -> dict[str, Any]:
+    """The search's sidecar JSON, or {} when there is none."""
+    path = meta_path(csv_path)
+    return storage.read_json(path, "the search summary") if path.exists() else {}
+
+
+def write_meta(csv_path: str | Path, meta: dict[str, Any]) -> None:
+    storage.write_json_atomic(meta_path(csv_path), meta)
 
 
 def read_results(path: str | Path):
@@ -145,6 +190,8 @@ def format_table(frame, top: int | None = None) -> str:
     if top is not None:
         frame = frame.head(top)
     hidden = {"objective_name", "reason", *HYPERBAND_COLUMNS.values()}
+    if "lift" in frame.columns:
+        frame["lift"] = frame["lift"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}x")
     columns = [c for c in frame.columns if c not in hidden and not frame[c].isna().all()]
     shown = frame[columns].copy()
     for column in shown.columns:

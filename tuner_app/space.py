@@ -49,12 +49,16 @@ SEARCH_SPACES_DIR = Path(__file__).resolve().parent.parent / "search_spaces"
 
 ALGORITHMS = ("hyperband", "bayesian", "random", "grid")
 TOP_KS = (1, 5, 10, 50, 100)
-OBJECTIVES = tuple(f"val_top_{k}" for k in TOP_KS)
+#: `val_top_k`: the tutorial's metric; `val_filtered_top_k`: the same with each user's
+#: training titles excluded from the ranking (needs `evaluation.exclude_seen`).
+OBJECTIVES = tuple(f"val_top_{k}" for k in TOP_KS) + tuple(f"val_filtered_top_{k}" for k in TOP_KS)
 ACTIVATIONS = ("relu", "gelu", "swish", "silu", "tanh", "elu", "selu", "sigmoid", "leaky_relu")
 OPTIMIZERS = ("adagrad", "adam")
 SAMPLINGS = ("linear", "log", "reverse_log")
 
-TOP_LEVEL_KEYS = ("name", "description", "tuner", "objective", "split", "training", "hyperparameters")
+TOP_LEVEL_KEYS = (
+    "name", "description", "tuner", "objective", "split", "training", "evaluation", "hyperparameters",
+)
 
 # Keys each algorithm accepts under `tuner:`, with their defaults.
 _COMMON_TUNER = {"seed": 42, "max_consecutive_failed_trials": 3, "max_trials": None}
@@ -71,7 +75,8 @@ TUNER_KEYS: dict[str, dict[str, Any]] = {
     "grid": {**_COMMON_TUNER},
 }
 
-SPLIT_DEFAULTS = {"train_fraction": 0.8, "test_fraction": 0.2, "seed": 42}
+SPLIT_DEFAULTS = {"train_fraction": 0.8, "test_fraction": 0.2, "seed": 42, "holdout_fraction": 0.0}
+EVALUATION_DEFAULTS = {"exclude_seen": False}
 TRAINING_DEFAULTS = {
     "epochs": 20,
     "batch_size": 2048,
@@ -85,10 +90,27 @@ TRAINING_DEFAULTS = {
 class ParamRule:
     """What a hyperparameter may hold: its type and, for strings, the allowed words."""
 
-    kind: Literal["int", "float", "str"]
-    minimum: float | None = None  # smallest allowed value (ranges and choices)
+    kind: Literal["int", "float", "str", "bool"]
+    minimum: float | None = None  # smallest allowed value
+    open_minimum: bool = False  # True: the minimum itself is not allowed
+    below: float | None = None  # values must be smaller than this
     words: tuple[str, ...] = ()  # allowed strings for kind == "str"
     help: str = ""
+
+    def expectation(self) -> str:
+        """'an integer >= 1', 'a number > 0 and < 1', ... for messages."""
+        noun = {"int": "an integer", "float": "a number", "bool": "true or false"}.get(self.kind, "a string")
+        bounds = []
+        if self.minimum is not None:
+            bounds.append(f"{'>' if self.open_minimum else '>='} {self.minimum:g}")
+        if self.below is not None:
+            bounds.append(f"< {self.below:g}")
+        return noun + (" " + " and ".join(bounds) if bounds else "")
+
+    def admits(self, value: float) -> bool:
+        if self.minimum is not None and (value < self.minimum or (self.open_minimum and value == self.minimum)):
+            return False
+        return self.below is None or value < self.below
 
 
 #: The hyperparameters the HyperModel understands. `units` is a template: each
@@ -101,7 +123,29 @@ PARAM_RULES: dict[str, ParamRule] = {
     ),
     "activation": ParamRule("str", words=ACTIVATIONS, help="activation between dense layers"),
     "optimizer": ParamRule("str", words=OPTIMIZERS, help="optimizer"),
-    "learning_rate": ParamRule("float", minimum=0.0, help="learning rate"),
+    "learning_rate": ParamRule("float", minimum=0.0, open_minimum=True, help="learning rate"),
+    # Feature embeddings (the tutorial uses 32 for each).
+    "embedding_dim": ParamRule("int", minimum=1, help="width of every feature embedding"),
+    "user_embedding_dim": ParamRule("int", minimum=1, help="user id embedding width"),
+    "timestamp_embedding_dim": ParamRule("int", minimum=1, help="timestamp bucket embedding width"),
+    "title_embedding_dim": ParamRule("int", minimum=1, help="title id embedding width"),
+    "title_text_embedding_dim": ParamRule("int", minimum=1, help="title word embedding width"),
+    # Training.
+    "batch_size": ParamRule("int", minimum=2, help="training batch size (the in-batch negatives)"),
+    "epochs": ParamRule("int", minimum=1, help="epochs per trial (not with Hyperband)"),
+    "early_stopping_patience": ParamRule(
+        "int", minimum=0, help="stop after this many validations without a better objective (0: never)"
+    ),
+    # Regularisation of the dense stack.
+    "l2": ParamRule("float", minimum=0.0, help="L2 penalty on dense kernels"),
+    "dropout": ParamRule("float", minimum=0.0, below=1.0, help="dropout rate between dense layers"),
+    # The retrieval task.
+    "temperature": ParamRule("float", minimum=0.0, open_minimum=True, help="softmax temperature"),
+    "remove_accidental_hits": ParamRule("bool", help="drop in-batch negatives that are the positive's title"),
+    "num_hard_negatives": ParamRule("int", minimum=1, help="keep only the hardest in-batch negatives"),
+    "logq_correction": ParamRule(
+        "bool", help="subtract log(title frequency) from logits to counter in-batch popularity bias"
+    ),
 }
 
 #: Used when a space file leaves a hyperparameter out: the tutorial's values.
@@ -151,9 +195,23 @@ class TunerSpec:
 
 @dataclass(frozen=True)
 class SplitSpec:
+    """The tutorial's split, plus an optional held-back part no trial is selected on.
+
+    `holdout_fraction` of the test rows (0 by default) are held back: the tuner
+    validates on the rest, and the best trial is scored on them at the end.
+    """
+
     train_fraction: float = 0.8
     test_fraction: float = 0.2
     seed: int = 42
+    holdout_fraction: float = 0.0
+
+
+@dataclass(frozen=True)
+class EvaluationSpec:
+    """`exclude_seen`: also rank with each user's training titles removed (val_filtered_top_k)."""
+
+    exclude_seen: bool = False
 
 
 @dataclass(frozen=True)
@@ -177,6 +235,7 @@ class SearchSpec:
     split: SplitSpec
     training: TrainingSpec
     hyperparameters: dict[str, ParamSpec]
+    evaluation: EvaluationSpec = EvaluationSpec()
     source_text: str = field(repr=False, default="")
 
     @property
@@ -404,6 +463,7 @@ class _Validator:
             split=self.split(raw.get("split")),
             training=self.training(raw.get("training")),
             hyperparameters=self.hyperparameters(raw["hyperparameters"]),
+            evaluation=self.evaluation(raw.get("evaluation")),
             source_text=text,
         )
         self._cross_checks(spec)
@@ -460,7 +520,17 @@ class _Validator:
                 f"got {values['train_fraction']} + {values['test_fraction']}."
             )
         self.integer(values["seed"], "split.seed", minimum=0)
-        return SplitSpec(float(values["train_fraction"]), float(values["test_fraction"]), values["seed"])
+        holdout = self.number(values["holdout_fraction"], "split.holdout_fraction")
+        if not 0.0 <= holdout < 1.0:
+            self.fail("split.holdout_fraction", "a number >= 0 and < 1", values["holdout_fraction"])
+        return SplitSpec(float(values["train_fraction"]), float(values["test_fraction"]), values["seed"], holdout)
+
+    def evaluation(self, raw: Any) -> EvaluationSpec:
+        raw = self.mapping(raw, "evaluation", tuple(EVALUATION_DEFAULTS))
+        values = {**EVALUATION_DEFAULTS, **raw}
+        if not isinstance(values["exclude_seen"], bool):
+            self.fail("evaluation.exclude_seen", "true or false", values["exclude_seen"])
+        return EvaluationSpec(**values)
 
     def training(self, raw: Any) -> TrainingSpec:
         raw = self.mapping(raw, "training", tuple(TRAINING_DEFAULTS))
@@ -493,7 +563,7 @@ class _Validator:
             if default is not None and default not in checked:
                 self.fail(f"{key}.default", "one of its values", default)
             return Choice(checked, default)
-        if rule.kind == "str":
+        if rule.kind in ("str", "bool"):
             self.fail(key, "a value or {values: [...]}" + self._words(rule), raw)
         raw = self.mapping(raw, key, ("min", "max", "step", "sampling", "default"))
         for bound in ("min", "max"):
@@ -528,14 +598,15 @@ class _Validator:
         return f" with values from {', '.join(rule.words)}" if rule.words else ""
 
     def param_value(self, value: Any, key: str, rule: ParamRule) -> Any:
-        if rule.kind == "int":
-            self.integer(value, key, minimum=int(rule.minimum) if rule.minimum is not None else None)
+        if rule.kind == "bool":
+            if not isinstance(value, bool):
+                self.fail(key, "true or false", value)
             return value
-        if rule.kind == "float":
-            number = self.number(value, key)
-            if rule.minimum is not None and number <= rule.minimum:
-                self.fail(key, f"a number > {rule.minimum:g}", value)
-            return number
+        if rule.kind in ("int", "float"):
+            ok = _is_int(value) if rule.kind == "int" else _is_number(value)
+            if not ok or not rule.admits(value):
+                self.fail(key, rule.expectation(), value)
+            return value if rule.kind == "int" else float(value)
         if not isinstance(value, str):
             self.fail(key, "a string" + self._words(rule), value)
         if rule.words and value not in rule.words:
@@ -557,6 +628,16 @@ class _Validator:
         if spec.max_layers > MAX_LAYERS:
             raise SpaceError(
                 f"{self.where}: hyperparameters.num_layers must be at most {MAX_LAYERS}; got {spec.max_layers}."
+            )
+        if spec.tuner.algorithm == "hyperband" and "epochs" in params:
+            raise SpaceError(
+                f"{self.where}: hyperparameters.epochs cannot be searched with Hyperband, which sets each "
+                "trial's epochs itself (tuner.max_epochs); remove it or use another tuner.algorithm."
+            )
+        if spec.objective.startswith("val_filtered_") and not spec.evaluation.exclude_seen:
+            raise SpaceError(
+                f"{self.where}: objective {spec.objective} needs evaluation.exclude_seen: true; got "
+                f"exclude_seen {spec.evaluation.exclude_seen}."
             )
         float_ranges = [n for n, p in params.items() if isinstance(p, Range) and p.kind == "float"]
         if spec.tuner.algorithm == "grid" and float_ranges:

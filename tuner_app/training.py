@@ -29,20 +29,22 @@ from typing import Any
 
 import tensorflow as tf
 
-from tuner_app import storage
+from tuner_app import features, storage
 from tuner_app.evaluation import metric_name
-from tuner_app.hypermodel import ModelConfig, build_model
+from tuner_app.hypermodel import ModelConfig, TrainingConfig, build_model
 from tuner_app.space import TOP_KS
 
 RECORD_FILE = "record.json"
 
 
-def val_key(k: int) -> str:
+def val_key(k: int, filtered: bool = False) -> str:
     """Short name of the validation top-k accuracy, as in the CSV and history."""
-    return f"val_top_{k}"
+    return f"val_filtered_top_{k}" if filtered else f"val_top_{k}"
 
 
-_KERAS_TO_SHORT = {f"val_{metric_name(k)}": val_key(k) for k in TOP_KS}
+_KERAS_TO_SHORT = {
+    f"val_{metric_name(k, filtered)}": val_key(k, filtered) for k in TOP_KS for filtered in (False, True)
+}
 
 
 class TrialFailed(Exception):
@@ -60,6 +62,7 @@ class TrialRecord:
     trial_id: str
     config: dict[str, Any]
     target_epochs: int
+    training: dict[str, Any] = field(default_factory=dict)
     initial_epoch: int = 0
     parent: str | None = None
     status: str = "running"  # running | interrupted | completed | failed
@@ -73,6 +76,7 @@ class TrialRecord:
     params: int = 0
     reason: str | None = None
     deaths: int = 0  # times the process died while this trial was running
+    stopped_early: bool = False  # early stopping ended it before target_epochs
 
     @classmethod
     def load(cls, path: Path) -> TrialRecord:
@@ -120,17 +124,22 @@ def restore_checkpoint(model: tf.keras.Model, folder: Path, with_optimizer: bool
 class _TrialProgress(tf.keras.callbacks.Callback):
     """Records each epoch, watches for NaN, checkpoints, and honours stop requests."""
 
-    def __init__(self, trainer: Trainer, record: TrialRecord, trial_dir: Path, started: float):
+    def __init__(self, trainer: Trainer, record: TrialRecord, trial_dir: Path, started: float, patience: int = 0):
         super().__init__()
         self.trainer = trainer
         self.record = record
         self.trial_dir = trial_dir
+        self.patience = patience
         # Seconds spent on this trial before this run (an interrupted trial continues).
         self._seconds_before = record.seconds
         self._started = started
         self.bad_loss: tuple[int, float] | None = None
         self.stopped_by_request = False
         self._epoch_started = time.perf_counter()
+
+    def _validations_since_best(self, record: TrialRecord) -> int:
+        objective = self.trainer.objective
+        return sum(1 for e in record.history if objective in e and e["epoch"] > record.best_epoch)
 
     def seconds(self) -> float:
         return self._seconds_before + (time.perf_counter() - self._started)
@@ -168,6 +177,9 @@ class _TrialProgress(tf.keras.callbacks.Callback):
             if not old_best or entry[objective] > old_best[objective]:
                 record.best_epoch = number
                 record.best = {k: v for k, v in entry.items() if k.startswith("val_")}
+            elif self.patience and self._validations_since_best(record) >= self.patience:
+                record.stopped_early = True
+                self.model.stop_training = True
         ckpt_dir = self.trial_dir / "checkpoints"
         stale = []
         if record.best_epoch == number:
@@ -203,25 +215,43 @@ class Trainer:
     """Trains trials of one search on data prepared once.
 
     Args:
-        vocab: the search's vocabularies.
-        train, validation: `tf.data` pipelines of encoded ratings.
+        data: the search's vocabularies and encoded splits.
         objective: the short validation metric to maximise, e.g. "val_top_100".
         validation_freq: validate every this many epochs (and at a trial's last).
         search_dir: folder holding the `trial_<id>` folders.
+        eval_batch_size: validation batch size.
+        exclude_seen: also report the seen-filtered metrics.
+        shuffle_seed: seed of the per-epoch shuffling (None: a fresh order each run).
         max_deaths: a trial during which the process died this many times is failed.
     """
 
-    def __init__(self, vocab, train: tf.data.Dataset, validation: tf.data.Dataset, objective: str,
-                 validation_freq: int, search_dir: Path, max_deaths: int = 2):
-        self.vocab = vocab
-        self.train = train
-        self.validation = validation
+    def __init__(self, data: features.SplitData, objective: str, validation_freq: int, search_dir: Path,
+                 eval_batch_size: int = 4096, exclude_seen: bool = False, shuffle_seed: int | None = None,
+                 max_deaths: int = 2):
+        self.data = data
         self.objective = objective
         self.validation_freq = validation_freq
         self.search_dir = Path(search_dir)
+        self.exclude_seen = exclude_seen
+        self.shuffle_seed = shuffle_seed
         self.max_deaths = max_deaths
+        self.validation = features.make_eval_dataset(data.validation, eval_batch_size)
+        self.holdout = None if data.holdout is None else features.make_eval_dataset(data.holdout, eval_batch_size)
+        self._train_sets: dict[int, tf.data.Dataset] = {}
         self._stop = False
         self.epoch_listeners: list = []
+
+    def train_dataset(self, batch_size: int) -> tf.data.Dataset:
+        """The training pipeline for a batch size, built once and shared by trials."""
+        if batch_size not in self._train_sets:
+            self._train_sets[batch_size] = features.make_train_dataset(self.data.train, batch_size, self.shuffle_seed)
+        return self._train_sets[batch_size]
+
+    def build(self, config: ModelConfig):
+        return build_model(
+            self.data.vocab, config, title_frequency=self.data.title_frequency,
+            seen=self.data.seen if self.exclude_seen else None,
+        )
 
     # -- stopping ------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -242,7 +272,8 @@ class Trainer:
         return TrialRecord.load(path) if path.exists() else None
 
     # -- one trial -----------------------------------------------------------------
-    def run(self, trial_id: str, config: ModelConfig, plan: EpochPlan) -> TrialRecord:
+    def run(self, trial_id: str, config: ModelConfig, plan: EpochPlan,
+            training: TrainingConfig | None = None) -> TrialRecord:
         """Trains one trial to `plan.epochs`, continuing it if it was interrupted.
 
         Returns:
@@ -258,10 +289,13 @@ class Trainer:
         trial_dir = self.trial_dir(trial_id)
         trial_dir.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
+        training = training or TrainingConfig(batch_size=2048, epochs=plan.epochs)
         config_dict = json.loads(json.dumps(dataclasses.asdict(config)))
+        training_dict = dataclasses.asdict(training)
         record = self.load_record(trial_id)
-        if record is None or record.status in ("completed", "failed") or record.config != config_dict:
-            record = TrialRecord(trial_id, config_dict, plan.epochs, plan.initial_epoch, plan.parent)
+        if (record is None or record.status in ("completed", "failed") or record.config != config_dict
+                or record.training != training_dict):
+            record = TrialRecord(trial_id, config_dict, plan.epochs, training_dict, plan.initial_epoch, plan.parent)
         elif record.status == "running":
             # The process died while this trial ran (a clean stop says "interrupted").
             record.deaths += 1
@@ -277,13 +311,13 @@ class Trainer:
         record.target_epochs = plan.epochs
         record.save(trial_dir)
 
-        model = build_model(self.vocab, config)
+        model = self.build(config)
         record.params = count_params(model)
         start_epoch = self._restore(model, record, plan)
-        progress = _TrialProgress(self, record, trial_dir, started)
-        if start_epoch < plan.epochs:
+        progress = _TrialProgress(self, record, trial_dir, started, training.early_stopping_patience)
+        if start_epoch < plan.epochs and not record.stopped_early:
             model.fit(
-                self.train,
+                self.train_dataset(training.batch_size),
                 validation_data=self.validation,
                 validation_freq=validation_epochs(start_epoch, plan.epochs, self.validation_freq),
                 initial_epoch=start_epoch,
@@ -318,6 +352,16 @@ class Trainer:
             record.epochs_trained = plan.initial_epoch
             return plan.initial_epoch
         return 0
+
+    def evaluate_best(self, trial_id: str, dataset: tf.data.Dataset) -> dict[str, float]:
+        """The short-named metrics of a trial's best checkpoint on `dataset`."""
+        record = self.load_record(trial_id)
+        if record is None or not record.best_checkpoint:
+            raise TrialFailed(f"trial {trial_id} has no best checkpoint")
+        model = self.build(ModelConfig.from_dict(record.config))
+        restore_checkpoint(model, self.trial_dir(trial_id) / record.best_checkpoint, with_optimizer=False)
+        logs = model.evaluate(dataset, return_dict=True, verbose=0)
+        return {_KERAS_TO_SHORT[f"val_{k}"]: float(v) for k, v in logs.items() if f"val_{k}" in _KERAS_TO_SHORT}
 
     def _fail(self, record: TrialRecord, trial_dir: Path, reason: str) -> TrialRecord:
         record.status = "failed"

@@ -75,17 +75,18 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
         oracle: from `make_oracle`.
         hypermodel: the search's MovielensHyperModel.
         trainer: trains trials on the search's data.
-        epochs: epochs per trial when the oracle does not set them (non-Hyperband).
         results_csv: rewritten after every trial.
         directory, project_name, overwrite: as for keras-tuner tuners.
+        baseline: the popularity baseline's objective, for the CSV's lift column.
         on_trial_done: called with each ended trial's `reporter.TrialRow`.
     """
 
-    def __init__(self, oracle, hypermodel: MovielensHyperModel, trainer: Trainer, epochs: int,
+    def __init__(self, oracle, hypermodel: MovielensHyperModel, trainer: Trainer,
                  results_csv: Path, directory: str, project_name: str, overwrite: bool = False,
-                 on_trial_begin: Callable | None = None, on_trial_done: Callable | None = None):
+                 baseline: float | None = None, on_trial_begin: Callable | None = None,
+                 on_trial_done: Callable | None = None):
         self.trainer = trainer
-        self.epochs = epochs
+        self.baseline = baseline
         self.results_csv = Path(results_csv)
         self.objective_name = oracle.objective.name
         self._on_trial_begin = on_trial_begin
@@ -115,15 +116,16 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
     def plan(self, trial) -> EpochPlan:
         values = trial.hyperparameters.values
         return EpochPlan(
-            epochs=int(values.get("tuner/epochs", self.epochs)),
+            epochs=int(values.get("tuner/epochs", self.hypermodel.training_config(trial.hyperparameters).epochs)),
             initial_epoch=int(values.get("tuner/initial_epoch", 0)),
             parent=values.get("tuner/trial_id"),
         )
 
     def run_trial(self, trial, *args, **kwargs):
         config = self.hypermodel.model_config(trial.hyperparameters)
+        training = self.hypermodel.training_config(trial.hyperparameters)
         try:
-            record = self.trainer.run(trial.trial_id, config, self.plan(trial))
+            record = self.trainer.run(trial.trial_id, config, self.plan(trial), training)
         except StopRequested:
             raise SearchStopped("stop requested") from None
         except TrialFailed as exc:
@@ -177,8 +179,15 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
         return [self.row(t) for t in ended]
 
     def write_results(self) -> list[reporter.TrialRow]:
+        """Rewrites the results CSV and the per-epoch history beside it."""
         rows = self.ended_rows()
-        reporter.write_results(self.results_csv, rows, self._hp_names)
+        reporter.write_results(self.results_csv, rows, self._hp_names, self.baseline)
+        histories = {}
+        for row in rows:
+            record = self.trainer.load_record(row.trial_id)
+            if record is not None:
+                histories[row.trial_id] = record.history
+        reporter.write_history(reporter.history_path(self.results_csv), histories)
         return rows
 
 

@@ -1,0 +1,78 @@
+"""A search's identity on disk: which space, data and split it was started with.
+
+`results/<name>/search.json` records the fingerprints of the search space
+file, of the data and of the split when a search starts. Resuming with a
+changed space or other data would mix trials that are not comparable (and
+keras-tuner would silently keep its saved oracle settings), so it is refused
+with a sentence saying what changed and how to proceed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+from tuner_app import storage
+from tuner_app.data import Ratings
+from tuner_app.errors import TunerAppError
+from tuner_app.space import SearchSpec
+
+STATE_FILE = "search.json"
+
+
+class SearchMismatch(TunerAppError):
+    """Resuming with a changed space or different data."""
+
+    exit_code = 2
+
+
+def _search_state(spec: SearchSpec, ratings: Ratings) -> dict:
+    return {
+        "name": spec.name,
+        "space_file": spec.path,
+        "space_fingerprint": spec.fingerprint(),
+        "data": ratings.description,
+        "data_fingerprint": ratings.fingerprint,
+        "split": dataclasses.asdict(spec.split),
+    }
+
+
+def check_or_start(search_dir: Path, outputs: list[Path], spec: SearchSpec, ratings: Ratings,
+                   overwrite: bool) -> bool:
+    """Starts a new search folder or checks that a resumed one matches; True when resuming.
+
+    Args:
+        search_dir: the search's state folder.
+        outputs: result files of the search, removed with `overwrite`.
+    """
+    state_path = search_dir / STATE_FILE
+    state = _search_state(spec, ratings)
+    if overwrite:
+        shutil.rmtree(search_dir, ignore_errors=True)
+        for path in outputs:
+            path.unlink(missing_ok=True)
+    elif state_path.exists():
+        saved = storage.read_json(state_path, "the search state")
+        how = "pass --overwrite to start over, or --name to start a new search beside it"
+        if saved.get("space_fingerprint") != state["space_fingerprint"]:
+            raise SearchMismatch(
+                f"{search_dir}: this search was started from a different search space "
+                f"({saved.get('space_file')}, which has changed since, or another file); "
+                f"resuming would mix trials of two spaces; {how}."
+            )
+        if saved.get("data_fingerprint") != state["data_fingerprint"] or saved.get("split") != state["split"]:
+            raise SearchMismatch(
+                f"{search_dir}: this search was started on other data ({saved.get('data')}, split "
+                f"{saved.get('split')}); now given {state['data']}, split {state['split']}; {how}."
+            )
+        return True
+    elif search_dir.exists() and any(search_dir.iterdir()):
+        raise SearchMismatch(
+            f"{search_dir}: exists but was not written by tuner_app (no {STATE_FILE}); "
+            "pass --overwrite to replace it, or --name to choose another search name."
+        )
+    storage.write_json_atomic(state_path, state)
+    return False
+
+
