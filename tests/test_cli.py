@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -151,3 +152,43 @@ def test_report_on_a_file_that_is_not_a_results_csv(tmp_path, content, pattern):
 def test_report_on_a_missing_file(tmp_path):
     proc = run_cli("report", "missing.csv", cwd=tmp_path)
     assert proc.returncode == 2 and "missing.csv: no such results file" in proc.stderr
+
+
+@pytest.mark.slow
+def test_every_knob_runs_a_tiny_trial_with_filtered_objective_and_holdout(tmp_path):
+    space = write_space(tmp_path, "knobs", """
+        tuner: {algorithm: random, max_trials: 1, seed: 3}
+        objective: val_filtered_top_10
+        evaluation: {exclude_seen: true}
+        split: {holdout_fraction: 0.5}
+        training: {eval_batch_size: 512}
+        hyperparameters:
+          num_layers: 2
+          units: {values: [16]}
+          embedding_dim: 8
+          title_text_embedding_dim: 4
+          batch_size: {values: [128]}
+          epochs: 2
+          early_stopping_patience: 3
+          l2: 1.0e-4
+          dropout: 0.1
+          temperature: 0.5
+          remove_accidental_hits: true
+          num_hard_negatives: 32
+          logq_correction: true
+    """)
+    proc = run_cli("search", "--space", str(space), "--data", DATA, "--results-dir", "out", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (row,) = read_rows(tmp_path / "out" / "knobs.csv")
+    assert row["status"] == "COMPLETED" and row["objective_name"] == "val_filtered_top_10"
+    assert float(row["objective"]) == float(row["val_filtered_top_10"]) >= float(row["val_top_10"])
+    assert row["logq_correction"] == "True" and row["num_hard_negatives"] == "32" and row["batch_size"] == "128"
+    assert float(row["lift"]) == pytest.approx(
+        float(row["objective"]) / json.loads((tmp_path / "out" / "knobs.json").read_text())
+        ["baselines"]["validation"]["val_filtered_top_10"], rel=1e-3)
+    meta = json.loads((tmp_path / "out" / "knobs.json").read_text())
+    assert meta["rows"]["validation"] == meta["rows"]["holdout"] == 200
+    assert set(meta["best_trial_holdout"]["holdout"]) >= {"val_top_10", "val_filtered_top_10"}
+    assert "held-back rows" in proc.stdout
+    history = read_rows(tmp_path / "out" / "knobs.history.csv")
+    assert [h["epoch"] for h in history] == ["1", "2"]

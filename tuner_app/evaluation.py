@@ -81,13 +81,25 @@ class ExactTopK(tfrs.metrics.Factorized):
         # Wrapped so Keras does not track the towers a second time through the metric.
         self._candidate_embeddings = lambda: candidate_embeddings()
         self._ks = tuple(ks)
-        self._top_k_metrics = [tf.keras.metrics.Mean(name=metric_name(k)) for k in self._ks]
         self._seen = None
         if seen is not None:
             self._seen = tf.RaggedTensor.from_row_splits(
                 tf.constant(seen.columns, tf.int64), tf.constant(seen.row_splits, tf.int64)
             )
-            self._top_k_metrics += [tf.keras.metrics.Mean(name=metric_name(k, True)) for k in self._ks]
+        # Assigned once, complete: Keras tracks the metrics of a list when it is set.
+        self._top_k_metrics = [
+            tf.keras.metrics.Mean(name=metric_name(k, filtered))
+            for filtered in ((False, True) if seen is not None else (False,))
+            for k in self._ks
+        ]
+
+    def result(self) -> list[tf.Tensor]:
+        """Unfiltered accuracies for each k, then (with seen titles) the filtered ones."""
+        return [metric.result() for metric in self._top_k_metrics]
+
+    @property
+    def top_k_metrics(self) -> list[tf.keras.metrics.Metric]:
+        return list(self._top_k_metrics)
 
     @property
     def ks(self) -> tuple[int, ...]:

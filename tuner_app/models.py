@@ -230,4 +230,4 @@ class MovielensModel(tfrs.models.Model):
         # Validation needs only the top-k metrics; skipping the in-batch loss on
         # 4096 x 4096 logits makes a validation pass several times cheaper.
         self.top_k.update_state(self.query_model(features), None, features["title"], users=features["user"])
-        return {metric.name: metric.result() for metric in self.top_k.metrics}
+        return {metric.name: metric.result() for metric in self.top_k.top_k_metrics}

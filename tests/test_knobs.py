@@ -1,0 +1,117 @@
+"""Each searchable knob changes what the model computes, by the expected amount."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tuner_app  # noqa: F401
+import tensorflow as tf  # noqa: E402
+
+from tuner_app import features  # noqa: E402
+from tuner_app.data import SyntheticSpec, make_synthetic, split_indices  # noqa: E402
+from tuner_app.hypermodel import ModelConfig, build_model  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def data():
+    ratings = make_synthetic(SyntheticSpec(users=50, movies=60, ratings=1200, seed=4))
+    train, test = split_indices(len(ratings), 0.8, 0.2, 42)
+    return features.prepare(ratings, train, test)
+
+
+@pytest.fixture(scope="module")
+def batch(data):
+    rows = np.arange(64)
+    return {k: tf.constant(v) for k, v in data.train.take(rows).as_dict().items()}
+
+
+def model_for(data, **knobs):
+    tf.keras.utils.set_random_seed(7)  # same initial weights for every variant
+    return build_model(data.vocab, ModelConfig(**knobs), title_frequency=data.title_frequency)
+
+
+def embeddings(model, batch):
+    q = model.query_model(batch, training=False).numpy().astype(np.float64)
+    c = model.candidate_model(batch["title"], training=False).numpy().astype(np.float64)
+    return q, c
+
+
+def softmax_ce_sum(logits: np.ndarray) -> float:
+    """TFRS Retrieval's loss: categorical cross-entropy, labels on the diagonal, summed."""
+    logits = logits - logits.max(axis=1, keepdims=True)
+    log_softmax = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    return float(-np.trace(log_softmax))
+
+
+def test_plain_loss_is_the_in_batch_softmax(data, batch):
+    model = model_for(data)
+    q, c = embeddings(model, batch)
+    loss = float(model.compute_loss(batch, training=True))
+    assert loss == pytest.approx(softmax_ce_sum(q @ c.T), rel=1e-4)
+
+
+def test_temperature_divides_the_logits(data, batch):
+    model = model_for(data, temperature=0.2)
+    q, c = embeddings(model, batch)
+    loss = float(model.compute_loss(batch, training=True))
+    assert loss == pytest.approx(softmax_ce_sum(q @ c.T / 0.2), rel=1e-5)
+    assert abs(loss - softmax_ce_sum(q @ c.T)) > 0.1  # far beyond the tolerance above
+
+
+def test_logq_correction_subtracts_log_title_frequency(data, batch):
+    model = model_for(data, logq_correction=True)
+    q, c = embeddings(model, batch)
+    log_q = np.log(data.title_frequency[batch["title"].numpy()].astype(np.float64))
+    loss = float(model.compute_loss(batch, training=True))
+    assert loss == pytest.approx(softmax_ce_sum(q @ c.T - log_q[np.newaxis, :]), rel=1e-5)
+    assert abs(loss - softmax_ce_sum(q @ c.T)) > 0.1
+
+
+def test_remove_accidental_hits_masks_negatives_with_the_positives_title(data, batch):
+    titles = batch["title"].numpy()
+    assert len(set(titles)) < len(titles), "the batch needs repeated titles to test this"
+    model = model_for(data, remove_accidental_hits=True)
+    q, c = embeddings(model, batch)
+    logits = q @ c.T
+    same = (titles[:, None] == titles[None, :]) & ~np.eye(len(titles), dtype=bool)
+    logits[same] = np.finfo(np.float32).min / 100  # what TFRS's RemoveAccidentalHits adds
+    assert float(model.compute_loss(batch, training=True)) == pytest.approx(softmax_ce_sum(logits), rel=1e-4)
+
+
+def test_hard_negative_mining_keeps_the_largest_negative_logits(data, batch):
+    model = model_for(data, num_hard_negatives=5)
+    q, c = embeddings(model, batch)
+    logits = q @ c.T
+    expected = 0.0
+    for i, row in enumerate(logits):
+        negatives = np.sort(np.delete(row, i))[-5:]
+        kept = np.concatenate([[row[i]], negatives])
+        expected += softmax_ce_sum(kept[np.newaxis, :])
+    assert float(model.compute_loss(batch, training=True)) == pytest.approx(expected, rel=1e-4)
+
+
+def test_l2_adds_the_kernel_penalty_to_the_training_loss(data, batch):
+    model = model_for(data, layer_sizes=(16, 8), l2=0.01)
+    kernels = [layer.kernel.numpy() for tower in (model.query_model, model.candidate_model)
+               for layer in tower.dense_layers.layers]
+    assert float(tf.add_n(model.losses)) == pytest.approx(0.01 * sum((k.astype(np.float64) ** 2).sum() for k in kernels),
+                                                          rel=1e-4)
+    assert not model_for(data, layer_sizes=(16, 8)).losses
+
+
+def test_dropout_acts_in_training_only(data, batch):
+    model = model_for(data, layer_sizes=(16, 8), dropout=0.5)
+    inference = model.query_model(batch, training=False).numpy()
+    np.testing.assert_array_equal(inference, model.query_model(batch, training=False).numpy())
+    assert not np.allclose(inference, model.query_model(batch, training=True).numpy())
+    assert sum(type(layer).__name__ == "Dropout" for layer in model.query_model.dense_layers.layers) == 2
+
+
+def test_embedding_widths_set_each_features_embedding(data, batch):
+    model = model_for(data, user_embedding_dim=8, timestamp_embedding_dim=4, title_embedding_dim=12,
+                      title_text_embedding_dim=6)
+    user_side = model.query_model.embedding_model(batch)
+    title_side = model.candidate_model.embedding_model(batch["title"])
+    assert user_side.shape[1] == 8 + 4 + 1
+    assert title_side.shape[1] == 12 + 6
