@@ -39,7 +39,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     # Everything given has been validated; only now does TensorFlow load.
     from tuner_app.search import SearchOptions, run_search
 
-    options = SearchOptions(results_dir=Path(args.results_dir), overwrite=args.overwrite, quiet=args.quiet)
+    options = SearchOptions(results_dir=Path(args.results_dir), overwrite=args.overwrite, quiet=args.quiet,
+                            max_deaths=args.max_trial_deaths)
     run_search(spec, data_spec, options)
     return 0
 
@@ -88,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="override training.epochs (tuner.max_epochs for Hyperband)")
     search.add_argument("--overwrite", action="store_true", help="discard an existing search of that name and start over")
     search.add_argument("--quiet", action="store_true", help="print only the final summary")
+    search.add_argument("--max-trial-deaths", type=_positive_int, default=2, metavar="N", help=(
+        "a trial during which the process died N times (killed, out of memory) is recorded as failed "
+        "instead of being retried on every resume (default: 2)"))
 
     validate = commands.add_parser("validate", help="check search space files without running anything")
     validate.add_argument("space", nargs="+", help="YAML files or names in search_spaces/")

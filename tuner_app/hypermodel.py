@@ -77,6 +77,11 @@ def _register(hp: kt.HyperParameters, name: str, spec: ParamSpec, **scope):
     if isinstance(spec, Fixed):
         return hp.Fixed(name, spec.value, **scope)
     if isinstance(spec, Choice):
+        if all(isinstance(v, bool) for v in spec.values):
+            # keras-tuner's Choice turns booleans into 0/1 (bool is an int); Boolean keeps them.
+            if len(spec.values) == 1:
+                return hp.Fixed(name, spec.values[0], **scope)
+            return hp.Boolean(name, default=bool(spec.default), **scope)
         return hp.Choice(name, list(spec.values), default=spec.default, **scope)
     if spec.kind == "int":
         return hp.Int(

@@ -20,8 +20,13 @@ class ConsoleProgress:
         self.done = 0
 
     def say(self, text: str) -> None:
+        """Progress: silent with --quiet."""
         if not self.quiet:
             print(text, file=self.out, flush=True)
+
+    def result(self, text: str) -> None:
+        """The final summary: printed even with --quiet."""
+        print(text, file=self.out, flush=True)
 
     def trial_begin(self, trial, plan) -> None:
         values = {k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")}

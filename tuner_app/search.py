@@ -20,13 +20,13 @@ from typing import TextIO
 
 import numpy as np
 
-from tuner_app import baselines, reporter
+from tuner_app import baselines, reporter, storage
 from tuner_app import data as data_mod
 from tuner_app.data import DataSpec, Ratings
 from tuner_app.errors import SearchError, TunerAppError
 from tuner_app.progress import ConsoleProgress
 from tuner_app.space import SearchSpec
-from tuner_app.state import SearchMismatch, check_or_start  # noqa: F401  (re-exported)
+from tuner_app.state import SearchLock, SearchMismatch, check_or_start, check_state_files  # noqa: F401
 
 
 class SearchInterrupted(TunerAppError):
@@ -108,23 +108,36 @@ def run_search(spec: SearchSpec, data_spec: DataSpec, options: SearchOptions,
 
     Raises:
         DataError: the data cannot be read.
+        SearchLocked: another process is running this search.
         SearchMismatch: the existing search was started with another space or data.
+        ResultsError: the saved state of the search is damaged.
         SearchInterrupted: the user stopped it; running the same command resumes.
         SearchError: no trial completed, or too many failed in a row.
     """
+    ratings = load_ratings(data_spec)
+    with SearchLock(options.results_dir, spec.name):
+        return _run_locked(spec, ratings, options, out)
+
+
+def _run_locked(spec: SearchSpec, ratings: Ratings, options: SearchOptions, out: TextIO) -> SearchOutcome:
     results_dir = Path(options.results_dir)
     search_dir = results_dir / spec.name
     csv_path = results_dir / f"{spec.name}.csv"
     progress = ConsoleProgress(spec, out, options.quiet)
 
-    ratings = load_ratings(data_spec)
     outputs = [csv_path, reporter.history_path(csv_path), reporter.meta_path(csv_path)]
     resuming = check_or_start(search_dir, outputs, spec, ratings, options.overwrite)
+    check_state_files(search_dir)
+    storage.remove_stray_temp_files(search_dir)
+    for path in outputs:
+        storage.remove_stray_temp_files(results_dir, path.name, recursive=False)
     progress.say(f"{'Resuming' if resuming else 'Starting'} search '{spec.name}' ({spec.tuner.algorithm}) "
                  f"on {ratings.description}: {len(ratings):,} ratings")
 
     # TensorFlow loads here, after every input has been validated.
-    import tensorflow as tf
+    from tuner_app.tfenv import load_tensorflow
+
+    tf = load_tensorflow()
 
     from tuner_app import features
     from tuner_app.hypermodel import MovielensHyperModel
@@ -169,17 +182,17 @@ def run_search(spec: SearchSpec, data_spec: DataSpec, options: SearchOptions,
     completed = [r for r in rows if r.status == "COMPLETED"]
     failed = [r for r in rows if r.status != "COMPLETED"]
     best = best_row(rows)
-    progress.say(f"{len(completed)} trial(s) completed, {len(failed)} failed; results in {csv_path}")
+    progress.result(f"{len(completed)} trial(s) completed, {len(failed)} failed; results in {csv_path}")
     if best is not None:
         lift = f" ({best.objective / baseline:.2f}x the popularity baseline)" if baseline else ""
-        progress.say(f"best: trial {best.trial_id}, {spec.objective} {best.objective:.4f} "
+        progress.result(f"best: trial {best.trial_id}, {spec.objective} {best.objective:.4f} "
                      f"at epoch {best.best_epoch}{lift}")
         if trainer.holdout is not None and not stopped:
             held_back = trainer.evaluate_best(best.trial_id, trainer.holdout)
             meta["best_trial_holdout"] = {"trial_id": best.trial_id, "validation": best.metrics,
                                           "holdout": held_back}
             reporter.write_meta(csv_path, meta)
-            progress.say(f"best trial on the {len(holdout_rows):,} held-back rows: {spec.objective} "
+            progress.result(f"best trial on the {len(holdout_rows):,} held-back rows: {spec.objective} "
                          f"{held_back[spec.objective]:.4f} (popularity "
                          f"{meta['baselines']['holdout'][spec.objective]:.4f})")
     if stopped:

@@ -256,13 +256,14 @@ class SearchSpec:
     def fingerprint(self) -> str:
         """A hash of everything that changes what a search computes.
 
-        `max_trials` is left out on purpose: extending the budget of an existing
-        search is a normal thing to do.
+        `max_trials` and `max_consecutive_failed_trials` are left out on purpose:
+        extending the budget or the patience of an existing search is normal.
         """
         data = dataclasses.asdict(self)
         for key in ("path", "description", "source_text", "name"):
             data.pop(key)
         data["tuner"].pop("max_trials")
+        data["tuner"].pop("max_consecutive_failed_trials")
         blob = json.dumps(data, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
 

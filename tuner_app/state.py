@@ -10,6 +10,7 @@ with a sentence saying what changed and how to proceed.
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 from pathlib import Path
 
@@ -76,3 +77,64 @@ def check_or_start(search_dir: Path, outputs: list[Path], spec: SearchSpec, rati
     return False
 
 
+
+
+class SearchLocked(TunerAppError):
+    """Another process is running this search."""
+
+    exit_code = 2
+
+
+class SearchLock:
+    """An exclusive lock on one search, held while a process works on it.
+
+    `fcntl.flock` on `<results>/<name>.lock`: the kernel releases it when the
+    holder exits, however it exits (kill -9 included), so a crashed process
+    never leaves the search locked. The file holds the holder's pid for the
+    message a second process gets.
+    """
+
+    def __init__(self, results_dir: Path, name: str):
+        self.path = Path(results_dir) / f"{name}.lock"
+        self._handle = None
+
+    def __enter__(self) -> SearchLock:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise SearchLocked(
+                f"{self.path}: another process (pid {holder}) is running this search; wait for it to "
+                f"finish or stop it (kill -INT {holder}), or use --name for a separate search."
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._handle = handle
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        if self._handle is not None:
+            self._handle.close()  # closing releases the lock
+            self._handle = None
+        return False
+
+
+def check_state_files(search_dir: Path) -> None:
+    """Fails with the file's name if keras-tuner's saved state is damaged.
+
+    keras-tuner would otherwise stop with a JSON traceback on reload. Files
+    written by this tool are replaced atomically, so damage means something
+    else touched them.
+    """
+    if not search_dir.is_dir():
+        return
+    for path in [*search_dir.glob("*.json"), *search_dir.glob("trial_*/trial.json")]:
+        storage.read_json(path, "saved search state")

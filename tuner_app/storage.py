@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from tuner_app import faults
 from tuner_app.errors import ResultsError
 
 
@@ -26,6 +27,7 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        faults.reached(f"write:{path.name}")
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -33,6 +35,21 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def remove_stray_temp_files(folder: str | os.PathLike, prefix: str = "", recursive: bool = True) -> None:
+    """Deletes temporary files a killed process left behind (`.<name>.*.tmp`).
+
+    Args:
+        folder: where to look.
+        prefix: only files whose target name starts with this (e.g. the search name).
+        recursive: also look in sub-folders.
+    """
+    folder = Path(folder)
+    if folder.is_dir():
+        pattern = f".{prefix}*.tmp"
+        for path in folder.rglob(pattern) if recursive else folder.glob(pattern):
+            path.unlink(missing_ok=True)
 
 
 def write_json_atomic(path: str | os.PathLike, data: Any) -> None:

@@ -29,7 +29,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from tuner_app import features, storage
+from tuner_app import faults, features, storage
 from tuner_app.evaluation import metric_name
 from tuner_app.hypermodel import ModelConfig, TrainingConfig, build_model
 from tuner_app.space import TOP_KS
@@ -113,7 +113,19 @@ def write_checkpoint(model: tf.keras.Model, folder: Path, with_optimizer: bool) 
     shutil.rmtree(staging, ignore_errors=True)
     shutil.rmtree(folder, ignore_errors=True)
     _checkpoint(model, with_optimizer).write(str(staging / "ckpt"))
+    faults.reached("checkpoint")
     staging.rename(folder)
+
+
+def remove_stray_checkpoints(trial_dir: Path, record: TrialRecord) -> None:
+    """Deletes checkpoint folders the record does not name (left by a kill mid-save)."""
+    folder = trial_dir / "checkpoints"
+    if not folder.is_dir():
+        return
+    keep = {record.last_checkpoint, record.best_checkpoint}
+    for path in folder.iterdir():
+        if str(path.relative_to(trial_dir)) not in keep:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def restore_checkpoint(model: tf.keras.Model, folder: Path, with_optimizer: bool) -> None:
@@ -148,6 +160,8 @@ class _TrialProgress(tf.keras.callbacks.Callback):
         self._epoch_started = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
+        if batch:
+            faults.reached("epoch")
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             self.bad_loss = (self.record.epochs_trained + 1, float(loss))
@@ -293,23 +307,31 @@ class Trainer:
         config_dict = json.loads(json.dumps(dataclasses.asdict(config)))
         training_dict = dataclasses.asdict(training)
         record = self.load_record(trial_id)
-        if (record is None or record.status in ("completed", "failed") or record.config != config_dict
-                or record.training != training_dict):
+        same = record is not None and record.config == config_dict and record.training == training_dict
+        if same and record.target_epochs == plan.epochs and record.status == "completed":
+            # The process died after the trial ended but before keras-tuner saved that:
+            # its result stands; training it again would count it twice.
+            return record
+        if same and record.status == "failed":
+            raise TrialFailed(record.reason or "failed before")
+        if not same or record.status in ("completed", "failed"):
             record = TrialRecord(trial_id, config_dict, plan.epochs, training_dict, plan.initial_epoch, plan.parent)
         elif record.status == "running":
             # The process died while this trial ran (a clean stop says "interrupted").
             record.deaths += 1
             if record.deaths >= self.max_deaths:
                 record.status = "failed"
+                times = "once" if record.deaths == 1 else f"{record.deaths} times"
                 record.reason = (
-                    f"the process died {record.deaths} times while this trial was running "
-                    "(out of memory?); not retrying it"
+                    f"the process died {times} while this trial was running (out of memory?); "
+                    "not retrying it (see --max-trial-deaths)"
                 )
                 record.save(trial_dir)
                 raise TrialFailed(record.reason)
         record.status = "running"
         record.target_epochs = plan.epochs
         record.save(trial_dir)
+        remove_stray_checkpoints(trial_dir, record)
 
         model = self.build(config)
         record.params = count_params(model)

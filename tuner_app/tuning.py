@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import gc
 import math
+import os
+import shutil
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +24,7 @@ import tensorflow as tf
 from keras_tuner.src import config as kt_config
 from keras_tuner.src.engine import trial as trial_module
 
-from tuner_app import reporter
+from tuner_app import reporter, storage
 from tuner_app.hypermodel import MovielensHyperModel
 from tuner_app.space import SearchSpec
 from tuner_app.training import EpochPlan, StopRequested, Trainer, TrialFailed, TrialRecord
@@ -35,6 +37,33 @@ kt_config.DEBUG = False
 
 class SearchStopped(kt.errors.FatalError):
     """Raised through keras-tuner's loop (which swallows other errors) when the user stops."""
+
+
+class _AtomicState:
+    """Oracle mixin: keras-tuner writes its state files in place; a kill mid-write
+    would leave a truncated oracle.json or trial.json that no reload can read."""
+
+    def save(self):
+        storage.write_json_atomic(self._get_oracle_fname(), self.get_state())
+
+    def _save_trial(self, trial):
+        storage.write_json_atomic(os.path.join(self._get_trial_dir(trial.trial_id), "trial.json"), trial.get_state())
+
+
+class HyperbandOracle(_AtomicState, kt.oracles.HyperbandOracle):
+    pass
+
+
+class BayesianOptimizationOracle(_AtomicState, kt.oracles.BayesianOptimizationOracle):
+    pass
+
+
+class RandomSearchOracle(_AtomicState, kt.oracles.RandomSearchOracle):
+    pass
+
+
+class GridSearchOracle(_AtomicState, kt.oracles.GridSearchOracle):
+    pass
 
 
 def make_oracle(spec: SearchSpec, space: kt.HyperParameters) -> kt.Oracle:
@@ -51,19 +80,19 @@ def make_oracle(spec: SearchSpec, space: kt.HyperParameters) -> kt.Oracle:
     )
     o = t.options
     if t.algorithm == "hyperband":
-        oracle = kt.oracles.HyperbandOracle(
+        oracle = HyperbandOracle(
             max_epochs=o["max_epochs"], factor=o["factor"], hyperband_iterations=o["hyperband_iterations"], **common
         )
         oracle.max_trials = t.max_trials  # optional cap; Hyperband's brackets decide otherwise
     elif t.algorithm == "bayesian":
-        oracle = kt.oracles.BayesianOptimizationOracle(
+        oracle = BayesianOptimizationOracle(
             max_trials=t.max_trials, num_initial_points=o["num_initial_points"], alpha=o["alpha"],
             beta=o["beta"], **common,
         )
     elif t.algorithm == "random":
-        oracle = kt.oracles.RandomSearchOracle(max_trials=t.max_trials, **common)
+        oracle = RandomSearchOracle(max_trials=t.max_trials, **common)
     else:
-        oracle = kt.oracles.GridSearchOracle(max_trials=t.max_trials, **common)
+        oracle = GridSearchOracle(max_trials=t.max_trials, **common)
     oracle.verbose = 0  # progress is ours to print
     return oracle
 
@@ -93,6 +122,27 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
         self._on_trial_done = on_trial_done
         self._hp_names = [hp.name for hp in hypermodel.search_space().space]
         super().__init__(oracle, hypermodel, directory=directory, project_name=project_name, overwrite=overwrite)
+        self._drop_unrecorded_trials()
+
+    def _drop_unrecorded_trials(self):
+        """Forgets trials a kill left half-created.
+
+        keras-tuner writes a new trial's trial.json before the oracle state that
+        records it; a kill in between leaves a RUNNING trial that no queue will
+        ever run again. It never started training, so it is removed; the oracle
+        proposes that slot again.
+        """
+        oracle = self.oracle
+        known = set(oracle.start_order) | set(oracle._retry_queue)
+        for trial_id, trial in list(oracle.trials.items()):
+            if trial.status == trial_module.TrialStatus.RUNNING and trial_id not in known:
+                del oracle.trials[trial_id]
+                shutil.rmtree(self.trainer.trial_dir(trial_id), ignore_errors=True)
+
+    def save(self):
+        # keras-tuner's own save writes in place; see _AtomicState.
+        self.oracle.save()
+        storage.write_json_atomic(self._get_tuner_fname(), self.get_state())
 
     def _populate_initial_space(self):
         # The oracle was given the whole space; keras-tuner would otherwise build
