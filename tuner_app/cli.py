@@ -56,12 +56,47 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from tuner_app.reporter import format_table, read_results
+    from tuner_app.reporter import combine_results, format_table, read_meta, read_results
 
-    frame = read_results(args.csv)
-    names = sorted(set(frame["objective_name"].dropna()))
-    print(f"{args.csv}: {len(frame)} trial(s); objective {', '.join(names) or '?'} (maximised)")
+    if len(args.csv) == 1:
+        frame = read_results(args.csv[0])
+        names = sorted(set(frame["objective_name"].dropna()))
+        print(f"{args.csv[0]}: {len(frame)} trial(s); objective {', '.join(names) or '?'} (maximised)")
+        baseline = read_meta(args.csv[0]).get("baselines", {}).get("validation", {})
+        if names and names[0] in baseline:
+            print(f"popularity baseline on the same validation rows: {names[0]} {baseline[names[0]]:.4f} "
+                  "(lift = objective / baseline)")
+    else:
+        frame = combine_results(args.csv)
+        print(f"{len(args.csv)} searches, {len(frame)} trial(s); objective "
+              f"{frame['objective_name'].dropna().iloc[0]} (maximised), ranked together")
     print(format_table(frame, top=args.top))
+    if args.plot:
+        from tuner_app.plots import write_plots
+
+        for path in args.csv:
+            for png in write_plots(path, top=args.plot_top):
+                print(f"wrote {png}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from tuner_app.export import export_trial
+
+    info = export_trial(args.csv, args.trial, args.out)
+    print(f"exported trial {info['trial_id']} of {info['search']} ({info['objective_name']} "
+          f"{info['objective']:.4f} at epoch {info['best_epoch']}) to {args.out}")
+    return 0
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from tuner_app.export import is_known_user, recommend
+
+    if not is_known_user(args.model, args.user):
+        print(f"note: user {args.user} is not in the training data; these are the unknown user's titles",
+              file=sys.stderr)
+    for rank, (title, score) in enumerate(recommend(args.model, args.user, args.k, args.timestamp), start=1):
+        print(f"{rank:3d}. {title}  ({score:.3f})")
     return 0
 
 
@@ -96,9 +131,23 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check search space files without running anything")
     validate.add_argument("space", nargs="+", help="YAML files or names in search_spaces/")
 
-    report = commands.add_parser("report", help="print the ranked table of a results CSV")
-    report.add_argument("csv", help="a results CSV written by `search`")
+    report = commands.add_parser("report", help="print the ranked table of one or more results CSVs")
+    report.add_argument("csv", nargs="+", help="results CSVs written by `search` (several: ranked together)")
     report.add_argument("--top", type=_positive_int, help="show only the N best trials")
+    report.add_argument("--plot", action="store_true",
+                        help="also write PNG figures next to each CSV (learning curves, objective per hyperparameter)")
+    report.add_argument("--plot-top", type=_positive_int, default=10, help="trials in the learning-curve figure")
+
+    export = commands.add_parser("export", help="save a trial as a SavedModel that recommends titles")
+    export.add_argument("csv", help="the search's results CSV (its state folder must be beside it)")
+    export.add_argument("--trial", default="best", help="trial id, or 'best' (default)")
+    export.add_argument("--out", required=True, help="folder to write the SavedModel to")
+
+    recommend = commands.add_parser("recommend", help="print the titles an exported model recommends to a user")
+    recommend.add_argument("model", help="a folder written by `export`")
+    recommend.add_argument("--user", required=True, help="user id, as in the data (e.g. 42)")
+    recommend.add_argument("--k", type=_positive_int, default=10, help="how many titles (default 10)")
+    recommend.add_argument("--timestamp", type=int, help="when the query happens (default: the newest rating's time)")
     return parser
 
 
@@ -106,6 +155,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "search": cmd_search,
     "validate": cmd_validate,
     "report": cmd_report,
+    "export": cmd_export,
+    "recommend": cmd_recommend,
 }
 
 

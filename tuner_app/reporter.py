@@ -180,13 +180,41 @@ def read_results(path: str | Path):
     return frame
 
 
+def combine_results(paths: Sequence[str | Path]):
+    """Several results CSVs as one frame, ranked together, with a `search` column.
+
+    Raises:
+        ResultsError: the searches optimise different objectives, so cannot be ranked together.
+    """
+    import pandas as pd
+
+    frames = []
+    for path in paths:
+        frame = read_results(path)
+        frame.insert(0, "search", Path(path).stem)
+        frames.append(frame)
+    names = {str(n) for f in frames for n in f["objective_name"].dropna().unique()}
+    if len(names) > 1:
+        raise ResultsError(
+            f"{', '.join(map(str, paths))}: optimise different objectives ({', '.join(sorted(names))}), "
+            "which cannot be ranked together; report them one at a time."
+        )
+    combined = pd.concat(frames, ignore_index=True)
+    done = combined["status"].eq("COMPLETED") & combined["objective"].notna()
+    order = combined[done].sort_values(["objective", "search", "trial_id"], ascending=[False, True, True]).index
+    combined["rank"] = float("nan")
+    combined.loc[order, "rank"] = range(1, len(order) + 1)
+    return combined
+
+
 def format_table(frame, top: int | None = None) -> str:
     """The ranked table `report` prints: ranked trials first, then the others."""
     import pandas as pd
 
     frame = frame.copy()
     frame["_order"] = frame["rank"].fillna(math.inf)
-    frame = frame.sort_values(["_order", "trial_id"]).drop(columns="_order")
+    keys = ["_order", "search", "trial_id"] if "search" in frame.columns else ["_order", "trial_id"]
+    frame = frame.sort_values(keys).drop(columns="_order")
     if top is not None:
         frame = frame.head(top)
     hidden = {"objective_name", "reason", *HYPERBAND_COLUMNS.values()}

@@ -137,19 +137,18 @@ def _run_locked(spec: SearchSpec, ratings: Ratings, options: SearchOptions, out:
     # TensorFlow loads here, after every input has been validated.
     from tuner_app.tfenv import load_tensorflow
 
-    tf = load_tensorflow()
+    load_tensorflow()
 
     from tuner_app import features
     from tuner_app.hypermodel import MovielensHyperModel
     from tuner_app.training import Trainer
     from tuner_app.tuning import RetrievalTuner, SearchStopped, best_row, make_oracle
 
-    # Each trial traces its own tf.functions by design; TensorFlow's "retracing"
-    # warnings about that (and its other chatter) would drown the progress lines.
-    tf.get_logger().setLevel("ERROR")
-
     train_rows, validation_rows, holdout_rows = split_rows(spec, len(ratings))
     data = features.prepare(ratings, train_rows, validation_rows, holdout_rows)
+    from tuner_app.export import save_vocabulary
+
+    save_vocabulary(search_dir, data.vocab)
     meta = _describe_search(spec, ratings, data, len(train_rows), len(validation_rows), len(holdout_rows))
     reporter.write_meta(csv_path, meta)
     baseline = meta["baselines"]["validation"].get(spec.objective)

@@ -40,6 +40,9 @@ def load_tensorflow():
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+    # TensorFlow's Python warnings (retracing, SavedModel configs) are about our
+    # deliberate choices, not the user's; errors still show.
+    tf.get_logger().setLevel("ERROR")
     if tf.keras.__name__.split(".")[0] != "tf_keras":
         raise ImportError(
             "tf.keras is Keras 3; TensorFlow Recommenders needs Keras 2: import tuner_app before "

@@ -1,0 +1,103 @@
+"""`report --plot`: PNG figures next to the results CSV.
+
+* `<name>.curves.png`: validation objective against epoch for the best trials,
+  one line per trial, the popularity baseline dashed: the tutorial's own
+  figure, for every trial that made the cut.
+* `<name>.hyperparameters.png`: the objective against each hyperparameter,
+  one panel each: which knobs mattered.
+
+matplotlib with the non-interactive Agg backend; no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from tuner_app import reporter
+from tuner_app.errors import ResultsError
+
+SKIPPED_COLUMNS = {
+    "rank", "trial_id", "status", "objective", "objective_name", "lift", "best_epoch", "epochs_trained",
+    "seconds", "params", "reason", *reporter.METRIC_COLUMNS, *reporter.HYPERBAND_COLUMNS.values(),
+}
+
+
+def write_plots(csv_path: str | Path, top: int = 10) -> list[Path]:
+    """Writes the figures for one results CSV; returns their paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    csv_path = Path(csv_path)
+    frame = reporter.read_results(csv_path)
+    history_file = reporter.history_path(csv_path)
+    if not history_file.exists():
+        raise ResultsError(f"{history_file}: not found; plots need the per-epoch history the search writes beside "
+                           f"{csv_path.name}.")
+    history = pd.read_csv(history_file, dtype={"trial_id": str})
+    meta = reporter.read_meta(csv_path)
+    objective = _objective_name(frame, csv_path)
+    baseline = meta.get("baselines", {}).get("validation", {}).get(objective)
+    completed = frame[frame["status"] == "COMPLETED"].sort_values("rank")
+    if completed.empty:
+        raise ResultsError(f"{csv_path}: has no completed trial to plot.")
+
+    paths = []
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for _, row in completed.head(top).iterrows():
+        curve = history[(history["trial_id"] == row["trial_id"]) & history[objective].notna()]
+        ax.plot(curve["epoch"], curve[objective], marker="o", markersize=2.5, linewidth=1.2,
+                label=f"trial {row['trial_id']} ({row['objective']:.3f})")
+    if baseline is not None:
+        ax.axhline(baseline, color="black", linestyle="--", linewidth=1.2, label=f"popularity ({baseline:.3f})")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"validation {objective}")
+    ax.set_title(f"{csv_path.stem}: best {min(top, len(completed))} trials")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    paths.append(csv_path.with_name(f"{csv_path.stem}.curves.png"))
+    fig.savefig(paths[-1], dpi=120)
+    plt.close(fig)
+
+    params = [c for c in frame.columns if c not in SKIPPED_COLUMNS and completed[c].notna().any()
+              and completed[c].nunique(dropna=True) > 1]
+    if params:
+        cols = min(3, len(params))
+        rows = math.ceil(len(params) / cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False)
+        for ax, name in zip(axes.flat, params):
+            values = completed[[name, "objective"]].dropna()
+            numeric = pd.api.types.is_numeric_dtype(values[name])
+            if numeric:
+                ax.scatter(values[name], values["objective"], s=18, alpha=0.8)
+                if name in ("learning_rate", "l2", "temperature") and (values[name] > 0).all():
+                    ax.set_xscale("log")
+            else:
+                labels = sorted(values[name].astype(str).unique())
+                positions = values[name].astype(str).map({v: i for i, v in enumerate(labels)})
+                ax.scatter(positions, values["objective"], s=18, alpha=0.8)
+                ax.set_xticks(range(len(labels)), labels, rotation=30, fontsize=8)
+            if baseline is not None:
+                ax.axhline(baseline, color="black", linestyle="--", linewidth=1)
+            ax.set_title(name, fontsize=9)
+            ax.set_ylabel(objective, fontsize=8)
+            ax.grid(alpha=0.3)
+        for ax in list(axes.flat)[len(params):]:
+            ax.axis("off")
+        fig.suptitle(f"{csv_path.stem}: {objective} of each completed trial against each hyperparameter")
+        fig.tight_layout()
+        paths.append(csv_path.with_name(f"{csv_path.stem}.hyperparameters.png"))
+        fig.savefig(paths[-1], dpi=110)
+        plt.close(fig)
+    return paths
+
+
+def _objective_name(frame, csv_path: Path) -> str:
+    names = frame["objective_name"].dropna().unique()
+    if len(names) != 1:
+        raise ResultsError(f"{csv_path}: column objective_name must hold one metric name; found {list(names)}.")
+    return str(names[0])
