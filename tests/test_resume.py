@@ -133,7 +133,7 @@ def test_kill_at_the_worst_moments_then_resume(tmp_path, space, reference):
     # Ordered so each kill lands before the search could finish; one trial dies several
     # times here, so the death limit is lifted (it has its own test).
     for fault in ["write:oracle.json:2", "write:trial.json:2", "checkpoint:2", "write:record.json:4",
-                  "epoch:12", "write:space.csv:1"]:
+                  "epoch:3", "write:space.csv:1"]:
         killed = run(tmp_path, space, "--max-trial-deaths", "10", fault=fault)
         assert killed.returncode == -signal.SIGKILL, (fault, killed.stdout, killed.stderr)
     resumed = run(tmp_path, space, "--max-trial-deaths", "10")

@@ -89,6 +89,20 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_repeat(args: argparse.Namespace) -> int:
+    from tuner_app.data import parse_data_arg
+    from tuner_app.repeat import repeat_trial, summarize
+    from tuner_app.reporter import read_results
+
+    data_spec = parse_data_arg(args.data) if args.data else None
+    objective = str(read_results(args.csv)["objective_name"].iloc[0])
+    runs = repeat_trial(args.csv, args.trial, list(range(1, args.seeds + 1)), data_spec)
+    for metric in dict.fromkeys([objective, "val_top_100", "val_filtered_top_100"]):
+        if metric in runs[0].validation:
+            print(summarize(runs, metric))
+    return 0
+
+
 def cmd_recommend(args: argparse.Namespace) -> int:
     from tuner_app.export import is_known_user, recommend
 
@@ -143,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--trial", default="best", help="trial id, or 'best' (default)")
     export.add_argument("--out", required=True, help="folder to write the SavedModel to")
 
+    repeat = commands.add_parser("repeat", help="retrain a trial with several seeds to see its spread")
+    repeat.add_argument("csv", help="the search's results CSV (its state folder must be beside it)")
+    repeat.add_argument("--trial", default="best", help="trial id, or 'best' (default)")
+    repeat.add_argument("--seeds", type=_positive_int, default=3, help="how many seeds (default 3: seeds 1, 2, 3)")
+    repeat.add_argument("--data", help="the search's data, if it moved (default: where the search read it)")
+
     recommend = commands.add_parser("recommend", help="print the titles an exported model recommends to a user")
     recommend.add_argument("model", help="a folder written by `export`")
     recommend.add_argument("--user", required=True, help="user id, as in the data (e.g. 42)")
@@ -157,6 +177,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "report": cmd_report,
     "export": cmd_export,
     "recommend": cmd_recommend,
+    "repeat": cmd_repeat,
 }
 
 

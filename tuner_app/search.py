@@ -116,17 +116,18 @@ def run_search(spec: SearchSpec, data_spec: DataSpec, options: SearchOptions,
     """
     ratings = load_ratings(data_spec)
     with SearchLock(options.results_dir, spec.name):
-        return _run_locked(spec, ratings, options, out)
+        return _run_locked(spec, ratings, data_spec, options, out)
 
 
-def _run_locked(spec: SearchSpec, ratings: Ratings, options: SearchOptions, out: TextIO) -> SearchOutcome:
+def _run_locked(spec: SearchSpec, ratings: Ratings, data_spec: DataSpec, options: SearchOptions,
+                out: TextIO) -> SearchOutcome:
     results_dir = Path(options.results_dir)
     search_dir = results_dir / spec.name
     csv_path = results_dir / f"{spec.name}.csv"
     progress = ConsoleProgress(spec, out, options.quiet)
 
     outputs = [csv_path, reporter.history_path(csv_path), reporter.meta_path(csv_path)]
-    resuming = check_or_start(search_dir, outputs, spec, ratings, options.overwrite)
+    resuming = check_or_start(search_dir, outputs, spec, ratings, data_spec, options.overwrite)
     check_state_files(search_dir)
     storage.remove_stray_temp_files(search_dir)
     for path in outputs:
@@ -159,6 +160,7 @@ def _run_locked(spec: SearchSpec, ratings: Ratings, options: SearchOptions, out:
         data, spec.objective, spec.training.validation_freq, search_dir,
         eval_batch_size=spec.training.eval_batch_size, exclude_seen=spec.evaluation.exclude_seen,
         shuffle_seed=spec.training.shuffle_seed, max_deaths=options.max_deaths,
+        keep_last_checkpoint=spec.tuner.algorithm == "hyperband",
     )
     trainer.epoch_listeners.append(progress.epoch)
     tuner = RetrievalTuner(

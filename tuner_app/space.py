@@ -34,6 +34,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -320,7 +321,8 @@ def resolve_space_path(space: str) -> Path:
             candidates.append(SEARCH_SPACES_DIR / f"{space}.yaml")
     for candidate in candidates:
         if candidate.is_file():
-            return candidate
+            shown = os.path.relpath(candidate)
+            return Path(shown) if not shown.startswith("..") else candidate
     shipped = ", ".join(sorted(p.name for p in SEARCH_SPACES_DIR.glob("*.yaml"))) or "none"
     raise SpaceError(
         f"--space: no such file: '{space}'; give a path to a YAML file or the name of "

@@ -15,8 +15,8 @@ import shutil
 from pathlib import Path
 
 from tuner_app import storage
-from tuner_app.data import Ratings
-from tuner_app.errors import TunerAppError
+from tuner_app.data import DataSpec, Ratings
+from tuner_app.errors import ResultsError, TunerAppError
 from tuner_app.space import SearchSpec
 
 STATE_FILE = "search.json"
@@ -28,19 +28,28 @@ class SearchMismatch(TunerAppError):
     exit_code = 2
 
 
-def _search_state(spec: SearchSpec, ratings: Ratings) -> dict:
+def _search_state(spec: SearchSpec, ratings: Ratings, data_spec: DataSpec) -> dict:
     return {
         "name": spec.name,
         "space_file": spec.path,
+        "space_text": spec.source_text,  # as it was: `repeat` rebuilds trials from it
         "space_fingerprint": spec.fingerprint(),
         "data": ratings.description,
+        "data_spec": dataclasses.asdict(data_spec),
         "data_fingerprint": ratings.fingerprint,
         "split": dataclasses.asdict(spec.split),
     }
 
 
+def read_search_state(search_dir: Path) -> dict:
+    path = search_dir / STATE_FILE
+    if not path.exists():
+        raise ResultsError(f"{path}: not found; is {search_dir} the state folder of a tuner_app search?")
+    return storage.read_json(path, "the search state")
+
+
 def check_or_start(search_dir: Path, outputs: list[Path], spec: SearchSpec, ratings: Ratings,
-                   overwrite: bool) -> bool:
+                   data_spec: DataSpec, overwrite: bool) -> bool:
     """Starts a new search folder or checks that a resumed one matches; True when resuming.
 
     Args:
@@ -48,7 +57,7 @@ def check_or_start(search_dir: Path, outputs: list[Path], spec: SearchSpec, rati
         outputs: result files of the search, removed with `overwrite`.
     """
     state_path = search_dir / STATE_FILE
-    state = _search_state(spec, ratings)
+    state = _search_state(spec, ratings, data_spec)
     if overwrite:
         shutil.rmtree(search_dir, ignore_errors=True)
         for path in outputs:

@@ -237,11 +237,14 @@ class Trainer:
         exclude_seen: also report the seen-filtered metrics.
         shuffle_seed: seed of the per-epoch shuffling (None: a fresh order each run).
         max_deaths: a trial during which the process died this many times is failed.
+        keep_last_checkpoint: keep a finished trial's last-epoch state (model and
+            optimizer); Hyperband continues promoted trials from it. Otherwise
+            only the best epoch's weights are kept.
     """
 
     def __init__(self, data: features.SplitData, objective: str, validation_freq: int, search_dir: Path,
                  eval_batch_size: int = 4096, exclude_seen: bool = False, shuffle_seed: int | None = None,
-                 max_deaths: int = 2):
+                 max_deaths: int = 2, keep_last_checkpoint: bool = True):
         self.data = data
         self.objective = objective
         self.validation_freq = validation_freq
@@ -249,6 +252,7 @@ class Trainer:
         self.exclude_seen = exclude_seen
         self.shuffle_seed = shuffle_seed
         self.max_deaths = max_deaths
+        self.keep_last_checkpoint = keep_last_checkpoint
         self.validation = features.make_eval_dataset(data.validation, eval_batch_size)
         self.holdout = None if data.holdout is None else features.make_eval_dataset(data.holdout, eval_batch_size)
         self._train_sets: dict[int, tf.data.Dataset] = {}
@@ -358,6 +362,10 @@ class Trainer:
         if record.best_epoch is None:
             return self._fail(record, trial_dir, f"no validated epoch gave a finite {self.objective}")
         record.status = "completed"
+        if not self.keep_last_checkpoint and record.last_checkpoint not in (None, record.best_checkpoint):
+            stale, record.last_checkpoint = record.last_checkpoint, None
+            record.save(trial_dir)
+            shutil.rmtree(trial_dir / stale, ignore_errors=True)
         record.save(trial_dir)
         return record
 
