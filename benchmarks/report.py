@@ -1,0 +1,249 @@
+"""The report of `benchmarks.speed`: rows of measure, reference, app, ratio, target, result."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from benchmarks.exactness import TOLERANCE, TopKCheck
+from benchmarks.runs import RunTimes
+from benchmarks.timing import STALL_FACTOR, EpochStats, first_epoch_extra, median
+
+#: Targets (see benchmarks/README.md).
+EPOCH_RATIO_TARGET = 1.2
+FLOOR_RATIO_TARGET = 1.1
+VALIDATION_RATIO_TARGET = 10.0
+SETUP_TARGET_SECONDS = 2.0
+SETUP_GROWTH_TARGET_SECONDS = 0.25
+RECIPE_RATIO_TARGET = 1.5
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table, every cell already formatted."""
+
+    measure: str
+    reference: str = "-"
+    app: str = "-"
+    ratio: str = "-"
+    target: str = "info"
+    result: str = ""
+
+
+def verdict(ok: bool) -> str:
+    """The result cell of a row with a target."""
+    return "pass" if ok else "FAIL"
+
+
+def seconds(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.3f} s"
+
+
+def ratio(numerator: float, denominator: float) -> tuple[float, str]:
+    """The ratio and its cell; NaN (shown "-") when the denominator is not positive."""
+    value = numerator / denominator if denominator > 0 else math.nan
+    return value, "-" if math.isnan(value) else f"{value:.2f}x"
+
+
+def format_table(rows: Sequence[Row]) -> str:
+    """Fixed-width columns, the measure left-aligned and numbers right-aligned."""
+    header = Row("measure", "reference", "app", "ratio", "target", "result")
+    cells = [[r.measure, r.reference, r.app, r.ratio, r.target, r.result] for r in (header, *rows)]
+    widths = [max(len(row[i]) for row in cells) for i in range(6)]
+    lines = []
+    for number, row in enumerate(cells):
+        parts = [row[0].ljust(widths[0])] + [row[i].rjust(widths[i]) for i in (1, 2, 3)]
+        parts += [row[4].ljust(widths[4]), row[5]]
+        lines.append("  ".join(parts).rstrip())
+        if number == 0:
+            lines.append("-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Per-trial setup seconds: the reference's (median of its runs) and each app trial's."""
+
+    reference: float
+    reference_runs: list[float]
+    app_trials: list[float]
+    once_per_search: float
+
+
+def setup_seconds(
+    ref_runs: Sequence[RunTimes],
+    ref_stats: EpochStats,
+    app_trials: Sequence[RunTimes],
+    app_stats: EpochStats,
+    app_validation: float,
+    once_per_search: float,
+) -> Setup:
+    """Construction + first-epoch extra (+ first-validation extra, app) of every run."""
+    ref = [run.construct + first_epoch_extra(run.epochs, ref_stats.median) for run in ref_runs]
+    app = [
+        trial.construct
+        + first_epoch_extra(trial.epochs, app_stats.median)
+        + (trial.validations[0] - app_validation)
+        for trial in app_trials
+    ]
+    return Setup(median(ref), ref, app, once_per_search)
+
+
+def setup_note(setup: Setup) -> str:
+    """Every run's setup seconds, and what each side's setup consists of."""
+    ref = ", ".join(f"{s:.2f}" for s in setup.reference_runs)
+    app = ", ".join(f"{s:.2f}" for s in setup.app_trials)
+    return (
+        f"Setup per run: reference {ref} s (TutorialData + split + model with its adapt calls "
+        f"+ compile + first-epoch extra; its first-validation extra is not counted); "
+        f"app trials {app} s "
+        f"(build_model + first-epoch extra + first-validation extra)."
+    )
+
+
+def epoch_rows(
+    ref: EpochStats, app: EpochStats, floor: float, floor_step: float, steps: int
+) -> list[Row]:
+    speedup, speedup_text = ratio(ref.median, app.median)
+    over_floor, over_floor_text = ratio(app.median, floor)
+    return [
+        Row(
+            "training s/epoch (median, 1st epoch dropped)",
+            seconds(ref.median),
+            seconds(app.median),
+            speedup_text,
+            f"ref/app >= {EPOCH_RATIO_TARGET}x",
+            verdict(speedup >= EPOCH_RATIO_TARGET),
+        ),
+        Row(
+            f"in-batch softmax floor s/epoch ({steps} x {floor_step * 1e3:.2f} ms)",
+            "-",
+            seconds(floor),
+            over_floor_text,
+            f"app/floor <= {FLOOR_RATIO_TARGET}x",
+            verdict(over_floor <= FLOOR_RATIO_TARGET),
+        ),
+        Row(
+            "training s/epoch (mean)",
+            seconds(ref.mean),
+            seconds(app.mean),
+            ratio(ref.mean, app.mean)[1],
+        ),
+        Row(
+            f"epochs > {STALL_FACTOR}x median (stalls)",
+            f"{ref.stall_share:.0%} of {ref.count}",
+            f"{app.stall_share:.0%} of {app.count}",
+        ),
+        Row("slowest epoch (max)", seconds(ref.max), seconds(app.max)),
+    ]
+
+
+def validation_rows(ref_val: float, app_val: float, passes: int, check: TopKCheck) -> list[Row]:
+    speedup, speedup_text = ratio(ref_val, app_val)
+    return [
+        Row(
+            f"validation pass s (median of {passes})",
+            seconds(ref_val),
+            seconds(app_val),
+            speedup_text,
+            f"ref/app >= {VALIDATION_RATIO_TARGET:g}x",
+            verdict(speedup >= VALIDATION_RATIO_TARGET),
+        ),
+        Row(
+            "app top-k == numpy exact rank (k=1..100)",
+            "numpy",
+            "app",
+            f"max|d| {check.max_difference:.1e}",
+            f"< {TOLERANCE:g}",
+            verdict(check.equal),
+        ),
+    ]
+
+
+def setup_rows(setup: Setup) -> list[Row]:
+    rows = [Row("setup once per search (prepare, pipelines)", "-", seconds(setup.once_per_search))]
+    for number, app in enumerate(setup.app_trials, start=1):
+        target, result = (
+            ("info", "")
+            if number == 1
+            else (f"app < {SETUP_TARGET_SECONDS:g} s", verdict(app < SETUP_TARGET_SECONDS))
+        )
+        rows.append(
+            Row(
+                f"per-trial setup, trial {number}",
+                seconds(setup.reference),
+                seconds(app),
+                ratio(setup.reference, app)[1],
+                target,
+                result,
+            )
+        )
+    later = setup.app_trials[1:]
+    if len(later) >= 2:
+        growth = later[-1] - later[0]
+        rows.append(
+            Row(
+                f"setup growth, trial 2 -> {len(setup.app_trials)}",
+                "-",
+                f"{growth:+.3f} s",
+                "-",
+                f"< +{SETUP_GROWTH_TARGET_SECONDS:g} s",
+                verdict(growth < SETUP_GROWTH_TARGET_SECONDS),
+            )
+        )
+    return rows
+
+
+def recipe_total(
+    setup: float, stats: EpochStats, validation: float, epochs: int, validations: int
+) -> float:
+    """Setup + epochs x (median epoch + stall overhead) + validations x validation pass."""
+    return setup + epochs * stats.median + epochs * stats.stall_overhead + validations * validation
+
+
+def recipe_breakdown(
+    name: str, setup: float, stats: EpochStats, validation: float, epochs: int, validations: int
+) -> str:
+    total = recipe_total(setup, stats, validation, epochs, validations)
+    return (
+        f"  {name}: setup {setup:.2f} + {epochs} x {stats.median:.3f} epoch + {epochs} x "
+        f"{stats.stall_overhead:.3f} stalls + {validations} x {validation:.3f} validation "
+        f"= {total:.1f} s"
+    )
+
+
+def recipe_row(label: str, ref_total: float, app_total: float) -> Row:
+    speedup, speedup_text = ratio(ref_total, app_total)
+    return Row(
+        label,
+        f"{ref_total:.1f} s",
+        f"{app_total:.1f} s",
+        speedup_text,
+        f"ref/app >= {RECIPE_RATIO_TARGET}x",
+        verdict(speedup >= RECIPE_RATIO_TARGET),
+    )
+
+
+def accuracy_table(check: TopKCheck, reference: dict[int, float], epochs: int) -> str:
+    """Per k: app, numpy, their difference, TFRS on the same model, the tutorial's model."""
+    header = (
+        "k",
+        "app ExactTopK",
+        "numpy id rank",
+        "|diff|",
+        "TFRS same model",
+        f"tutorial model ({epochs} ep, TFRS)",
+    )
+    lines = ["  ".join(f"{h:>15}" for h in header)]
+    for k in check.numpy:
+        values = (
+            str(k),
+            f"{check.app[k]:.6f}",
+            f"{check.numpy[k]:.6f}",
+            f"{abs(check.app[k] - check.numpy[k]):.1e}",
+            f"{check.tfrs_same_model[k]:.6f}",
+            f"{reference.get(k, math.nan):.6f}",
+        )
+        lines.append("  ".join(f"{v:>15}" for v in values))
+    return "\n".join(lines)

@@ -1,0 +1,190 @@
+"""The benchmark's measurements and its report, for `benchmarks.speed`.
+
+Import only after `tuner_app.tfenv.load_tensorflow()` (as `speed.main` does):
+it imports TensorFlow, which must start as Keras 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks import report, runs
+from benchmarks.exactness import KS, TopKCheck
+from benchmarks.timing import (
+    epoch_stats,
+    load_average,
+    machine_description,
+    measure_floor_step,
+    median,
+)
+from tuner_app.data import Ratings, load_grouplens
+from tuner_app.evaluation import metric_name
+
+#: A 1-minute load average above this many per core at the start makes timings suspect.
+BUSY_LOAD_PER_CORE = 0.5
+
+
+@dataclass
+class Measurements:
+    """Everything one run of the benchmark measured."""
+
+    machine: str  # taken before any work, so its load average is other processes'
+    start_load: float  # 1-minute load average before any work
+    ratings: Ratings
+    split: runs.Split
+    floor_step: float  # median seconds of one bare in-batch softmax step
+    steps_per_epoch: int
+    once_per_search: float
+    app_trials: list[runs.RunTimes]
+    check: TopKCheck
+    ref_runs: list[runs.RunTimes]
+
+
+def collect(args: argparse.Namespace) -> Measurements:
+    """Runs the floor, the app's trials and the reference's runs, in that order."""
+    machine, start_load = machine_description(), load_average()
+    ratings = load_grouplens(args.data)
+    split = runs.make_split(ratings)
+    floor_step = measure_floor_step(args.floor_steps, runs.BATCH_SIZE)
+    with tempfile.TemporaryDirectory(prefix="speed-") as folder:
+        search = runs.prepare_app(ratings, split, Path(folder))
+        app_trials, check = runs.run_app_trials(
+            search, ratings, args.epochs, args.trials, args.repeats
+        )
+    ref_runs = runs.run_reference(ratings, split, args.epochs, args.repeats, args.repeats)
+    steps = math.ceil(len(split.train_rows) / runs.BATCH_SIZE)
+    return Measurements(
+        machine,
+        start_load,
+        ratings,
+        split,
+        floor_step,
+        steps,
+        search.seconds,
+        app_trials,
+        check,
+        ref_runs,
+    )
+
+
+def build_report(m: Measurements, args: argparse.Namespace) -> str:
+    """The table, the notes behind its derived rows, and the top-k detail."""
+    ref_stats = epoch_stats([run.epochs for run in m.ref_runs])
+    app_stats = epoch_stats([trial.epochs for trial in m.app_trials])
+    ref_val = median(m.ref_runs[0].validations[1:])
+    app_val = median(m.app_trials[0].validations[1:])
+    setup = report.setup_seconds(
+        m.ref_runs, ref_stats, m.app_trials, app_stats, app_val, m.once_per_search
+    )
+    ref_top_k = {k: m.ref_runs[0].logs[metric_name(k)] for k in KS}
+
+    rows = report.epoch_rows(
+        ref_stats, app_stats, m.floor_step * m.steps_per_epoch, m.floor_step, m.steps_per_epoch
+    )
+    rows += report.validation_rows(ref_val, app_val, args.repeats, m.check)
+    rows.append(
+        report.Row(
+            f"top-100 after {args.epochs} epochs (learn the same)",
+            f"{ref_top_k[100]:.4f}",
+            f"{m.check.app[100]:.4f}",
+        )
+    )
+    rows += report.setup_rows(setup)
+
+    # A single recipe run pays the search's one-off work and the first trial's setup.
+    epochs = args.recipe_epochs
+    ref_n_val, app_n_val = runs.validations_in_recipe(epochs)
+    app_setup = m.once_per_search + setup.app_trials[0]
+    ref_total = report.recipe_total(setup.reference, ref_stats, ref_val, epochs, ref_n_val)
+    app_total = report.recipe_total(app_setup, app_stats, app_val, epochs, app_n_val)
+    rows.append(
+        report.recipe_row(f"tutorial recipe, {epochs} ep, extrapolated", ref_total, app_total)
+    )
+    if args.full:
+        rows += full_recipe_rows(m.ratings, m.split, epochs)
+
+    notes = [
+        f"Recipe extrapolation ([32], {epochs} epochs, validation every {runs.VALIDATION_FREQ}):",
+        report.recipe_breakdown(
+            "reference", setup.reference, ref_stats, ref_val, epochs, ref_n_val
+        ),
+        report.recipe_breakdown(
+            "app (once per search + trial 1 setup)",
+            app_setup,
+            app_stats,
+            app_val,
+            epochs,
+            app_n_val,
+        ),
+        report.setup_note(setup),
+        (
+            f"Epoch seconds run from one epoch's end to the next (boundaries included); each "
+            f"run's first epoch dropped; {ref_stats.count} reference and {app_stats.count} app "
+            f"epochs pooled."
+        ),
+    ]
+    return "\n".join(
+        [
+            f"Machine: {m.machine}",
+            *busy_warning(m.start_load),
+            (
+                f"Data: {m.ratings.description}; {len(m.split.train_rows)} training / "
+                f"{len(m.split.test_rows)} validation ratings. "
+                f"Settings: epochs={args.epochs}, repeats={args.repeats}, "
+                f"trials={args.trials}, floor steps={args.floor_steps}, recipe epochs={epochs}"
+            ),
+            "",
+            report.format_table(rows),
+            "",
+            *notes,
+            "",
+            accuracy_section(m.check, ref_top_k, args.epochs),
+        ]
+    )
+
+
+def busy_warning(load: float) -> list[str]:
+    """A warning line when other processes kept the CPU busy as the benchmark started."""
+    cores = os.cpu_count() or 1
+    if load < BUSY_LOAD_PER_CORE * cores:
+        return []
+    warning = (
+        f"WARNING: load average {load:.2f} on {cores} cores at the start: timings are suspect."
+    )
+    return [warning]
+
+
+def full_recipe_rows(ratings: Ratings, split: runs.Split, epochs: int) -> list[report.Row]:
+    """Both recipes run end to end: measured wall time and final top-100 accuracy."""
+    ref_seconds, ref_top_100 = runs.run_reference_recipe(ratings, split, epochs)
+    app_seconds, app_top_100 = runs.run_app_recipe(ratings, split, epochs)
+    return [
+        report.recipe_row(f"tutorial recipe, {epochs} ep, measured", ref_seconds, app_seconds),
+        report.Row(
+            f"final top-100 after {epochs} epochs", f"{ref_top_100:.4f}", f"{app_top_100:.4f}"
+        ),
+    ]
+
+
+def accuracy_section(check: TopKCheck, reference: dict[int, float], epochs: int) -> str:
+    return "\n".join(
+        [
+            (
+                f"Validation top-k accuracy after {epochs} epochs. app = tuner_app's ExactTopK; "
+                "numpy = id rank recomputed from the app model's embeddings; TFRS same model = "
+                "FactorizedTopK on the app model (score-based, under-counts); tutorial model = "
+                "the reference's own evaluate."
+            ),
+            report.accuracy_table(check, reference, epochs),
+        ]
+    )
+
+
+def run(args: argparse.Namespace) -> str:
+    """Measures everything the arguments ask for; returns the report text."""
+    return build_report(collect(args), args)

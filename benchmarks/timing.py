@@ -1,0 +1,191 @@
+"""Timing helpers for `benchmarks.speed`: epoch timer, epoch statistics, the in-batch floor.
+
+Import `tuner_app` (or `benchmarks.tutorial`) before this module: it imports
+TensorFlow, which must start with Keras 2.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+#: An epoch this many times slower than the median counts as a stall.
+STALL_FACTOR = 1.5
+
+
+class EpochTimer(tf.keras.callbacks.Callback):
+    """Wall seconds of each epoch, from the previous epoch's end to this one's end.
+
+    Measured end to end rather than from `on_epoch_begin`, because the stalls
+    this benchmark looks for sit at epoch boundaries (iterator re-creation,
+    reshuffling), which a begin-to-end interval would miss. The begin-to-end
+    ("inner") seconds are kept too, to tell the two apart.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds: list[float] = []
+        self.inner: list[float] = []
+        self._last_end = self._begin = time.perf_counter()
+
+    def on_train_begin(self, logs=None):
+        self._last_end = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._begin = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.perf_counter()
+        self.seconds.append(now - self._last_end)
+        self.inner.append(now - self._begin)
+        self._last_end = now
+
+
+def fit_timed(
+    model: tf.keras.Model, dataset: tf.data.Dataset, epochs: int, **fit_args
+) -> tuple[list[float], float]:
+    """Fits `model` and returns (per-epoch seconds, wall seconds of the whole `fit` call).
+
+    The first entry is replaced by the `fit` wall time minus the other epochs,
+    so that everything `fit` does before its first callback (data adapter,
+    tracing) is charged to the first epoch.
+    """
+    timer = EpochTimer()
+    started = time.perf_counter()
+    model.fit(dataset, epochs=epochs, callbacks=[timer], verbose=0, **fit_args)
+    wall = time.perf_counter() - started
+    seconds = list(timer.seconds)
+    if seconds:
+        seconds[0] = wall - sum(seconds[1:])
+    return seconds, wall
+
+
+def timed(fn: Callable[[], object]) -> tuple[object, float]:
+    """Calls `fn()`; returns its result and the wall seconds it took."""
+    started = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - started
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    """Statistics of steady-state epochs (each run's first epoch dropped)."""
+
+    median: float
+    mean: float
+    max: float
+    stall_share: float  # share of epochs slower than STALL_FACTOR x median
+    count: int
+
+    @property
+    def stall_overhead(self) -> float:
+        """Mean minus median: what stalls add to an average epoch."""
+        return self.mean - self.median
+
+
+def epoch_stats(runs: Sequence[Sequence[float]]) -> EpochStats:
+    """Pools the epochs after the first of every run into one set of statistics."""
+    steady = [s for run in runs for s in run[1:]]
+    if not steady:
+        raise ValueError("need at least 2 epochs per run to time steady-state epochs")
+    median = statistics.median(steady)
+    stalls = sum(1 for s in steady if s > STALL_FACTOR * median)
+    return EpochStats(
+        median, statistics.fmean(steady), max(steady), stalls / len(steady), len(steady)
+    )
+
+
+def first_epoch_extra(run: Sequence[float], median: float) -> float:
+    """Seconds the first epoch of a run took beyond a steady epoch (tracing, caches)."""
+    return run[0] - median
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else math.nan
+
+
+def make_floor_step(
+    batch: int, dim: int, learning_rate: float = 0.1, seed: int = 0
+) -> Callable[[], tf.Tensor]:
+    """One training step of the bare in-batch softmax, on embedding variables.
+
+    What every retrieval training step must at least do at this batch size:
+    the `[batch, batch]` score matrix, softmax cross-entropy against the
+    diagonal (each query's own candidate), its gradient and an Adagrad update.
+    No towers, no input pipeline, no Keras `fit` loop.
+    """
+    generator = tf.random.Generator.from_seed(seed)
+    queries = tf.Variable(generator.normal([batch, dim], stddev=0.05))
+    candidates = tf.Variable(generator.normal([batch, dim], stddev=0.05))
+    labels = tf.range(batch)
+    optimizer = tf.keras.optimizers.Adagrad(learning_rate)
+    variables = [queries, candidates]
+
+    @tf.function
+    def step() -> tf.Tensor:
+        with tf.GradientTape() as tape:
+            scores = tf.linalg.matmul(queries, candidates, transpose_b=True)
+            loss = tf.reduce_sum(
+                tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=scores)
+            )
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        return loss
+
+    return step
+
+
+def measure_floor_step(steps: int, batch: int = 2048, dim: int = 32, warmup: int = 5) -> float:
+    """Median seconds of one bare in-batch softmax step (after tracing and warm-up)."""
+    step = make_floor_step(batch, dim)
+    for _ in range(warmup):
+        step().numpy()
+    seconds = []
+    for _ in range(steps):
+        started = time.perf_counter()
+        step().numpy()  # .numpy() waits for the step to finish
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds)
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux), else what `platform` knows."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load_average() -> float:
+    """The 1-minute load average (0 where the platform has none)."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+
+
+def machine_description() -> str:
+    """One line: CPU, cores, load, TensorFlow and TFRS versions, date.
+
+    The load average is there because timings on a busy machine mean little:
+    a reader can see at once whether the run had the CPU to itself.
+    """
+    import tensorflow_recommenders as tfrs
+
+    cores = os.cpu_count()
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    return (
+        f"{cpu_model()}, {cores} cores ({usable} usable), load average {load}; "
+        f"TensorFlow {tf.__version__}, TFRS {tfrs.__version__}, "
+        f"Python {platform.python_version()}; {now}"
+    )
