@@ -107,7 +107,8 @@ def test_search_writes_a_ranked_csv(tmp_path, algorithm, expected_trials):
     assert report.returncode == 0, report.stderr
     lines = report.stdout.strip().splitlines()
     assert lines[0].startswith(f"out/{algorithm}.csv: {expected_trials} trial(s); objective {metric}")
-    assert len(lines) == 4  # title, header, two rows
+    assert lines[1].startswith(f"popularity baseline on the same validation rows: {metric} ")
+    assert len(lines) == 5  # title, baseline, header, two rows
 
 
 @pytest.mark.slow

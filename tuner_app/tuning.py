@@ -16,6 +16,7 @@ import math
 import os
 import shutil
 import traceback
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,15 +25,20 @@ import tensorflow as tf
 from keras_tuner.src import config as kt_config
 from keras_tuner.src.engine import trial as trial_module
 
-from tuner_app import reporter, storage
+from tuner_app import reporter, results, storage
 from tuner_app.hypermodel import MovielensHyperModel
 from tuner_app.space import SearchSpec
+from tuner_app.results import FAILURE_PREFIX
 from tuner_app.training import EpochPlan, StopRequested, Trainer, TrialFailed, TrialRecord
 
 
 # keras-tuner prints the traceback of every failed trial when DEBUG is set (its
 # default); the reason goes to the CSV and, for crashes, to trial_<id>/error.txt.
 kt_config.DEBUG = False
+# Trials report each validated epoch to the oracle (keras-tuner's own channel, which
+# also carries them from workers to the chief); keras-tuner then warns that a
+# run_trial that reported should not also return: it does not.
+warnings.filterwarnings("ignore", message="The use case of calling", category=DeprecationWarning)
 
 
 class SearchStopped(kt.errors.FatalError):
@@ -122,7 +128,9 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
         self._on_trial_done = on_trial_done
         self._hp_names = [hp.name for hp in hypermodel.search_space().space]
         super().__init__(oracle, hypermodel, directory=directory, project_name=project_name, overwrite=overwrite)
-        self._drop_unrecorded_trials()
+        trainer.epoch_listeners.append(self._report_epoch)
+        if not self._is_worker():
+            self._drop_unrecorded_trials()
 
     def _drop_unrecorded_trials(self):
         """Forgets trials a kill left half-created.
@@ -140,8 +148,10 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
                 shutil.rmtree(self.trainer.trial_dir(trial_id), ignore_errors=True)
 
     def save(self):
-        # keras-tuner's own save writes in place; see _AtomicState.
-        self.oracle.save()
+        # keras-tuner's own save writes in place; see _AtomicState. Workers hold
+        # no oracle state: theirs lives with the chief.
+        if not self._is_worker():
+            self.oracle.save()
         storage.write_json_atomic(self._get_tuner_fname(), self.get_state())
 
     def _populate_initial_space(self):
@@ -172,6 +182,11 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
         )
 
     def run_trial(self, trial, *args, **kwargs):
+        """Trains the trial and reports it to the oracle (see `results`); returns nothing.
+
+        The objective reaches the oracle with every validated epoch, so keras-tuner
+        scores the trial by its best epoch itself.
+        """
         config = self.hypermodel.model_config(trial.hyperparameters)
         training = self.hypermodel.training_config(trial.hyperparameters)
         try:
@@ -179,77 +194,81 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
         except StopRequested:
             raise SearchStopped("stop requested") from None
         except TrialFailed as exc:
+            self._report_end(trial.trial_id, failure=str(exc))
             raise kt.errors.FailedTrialError(str(exc)) from None
         except Exception as exc:  # an error in one trial must not end the search
-            self._record_crash(trial.trial_id, exc)
-            raise kt.errors.FailedTrialError(f"{type(exc).__name__}: {exc}") from None
+            reason = f"{type(exc).__name__}: {exc}"
+            self._record_crash(trial.trial_id, exc, reason)
+            self._report_end(trial.trial_id, failure=reason)
+            raise kt.errors.FailedTrialError(reason) from None
         finally:
             # Without this, graphs of finished trials pile up (keras-tuner #395, #873).
             tf.keras.backend.clear_session()
             gc.collect()
-        return {self.objective_name: record.best[self.objective_name]}
+        self._report_end(trial.trial_id, record=record)
 
-    def _record_crash(self, trial_id: str, exc: Exception) -> None:
+    # -- reporting to the oracle -----------------------------------------------------
+    def _report_epoch(self, record: TrialRecord, entry: dict[str, float]) -> None:
+        """Sends a validated epoch's figures; epochs without validation carry no objective."""
+        if self.objective_name in entry:
+            self.oracle.update_trial(record.trial_id, _epoch_metrics(entry), step=entry["epoch"])
+
+    def _report_end(self, trial_id: str, record: TrialRecord | None = None, failure: str | None = None) -> None:
+        record = record or self.trainer.load_record(trial_id)
+        if record is not None:
+            # Epochs a kill kept from reaching the oracle (the record is saved first).
+            reported = self.oracle.get_trial(trial_id).metrics
+            seen = {obs.step for obs in reported.get_history(self.objective_name)} \
+                if reported.exists(self.objective_name) else set()
+            for entry in record.history:
+                if self.objective_name in entry and entry["epoch"] not in seen:
+                    self.oracle.update_trial(trial_id, _epoch_metrics(entry), step=entry["epoch"])
+        summary = {
+            "seconds": record.seconds if record else 0.0,
+            "params": record.params if record else 0,
+            "epochs_trained": record.epochs_trained if record else 0,
+        }
+        if failure is None:
+            summary.update({self.objective_name: record.best[self.objective_name], "best_epoch": record.best_epoch})
+            self.oracle.update_trial(trial_id, summary, step=record.best_epoch)
+        else:
+            summary.update({self.objective_name: math.nan, f"{FAILURE_PREFIX}{' '.join(failure.split())}": 1.0})
+            self.oracle.update_trial(trial_id, summary, step=record.epochs_trained if record else 0)
+
+    def _record_crash(self, trial_id: str, exc: Exception, reason: str) -> None:
         trial_dir = self.trainer.trial_dir(trial_id)
         trial_dir.mkdir(parents=True, exist_ok=True)
         (trial_dir / "error.txt").write_text("".join(traceback.format_exception(exc)))
         record = self.trainer.load_record(trial_id)
         if record is not None:
             record.status = "failed"
-            record.reason = f"{type(exc).__name__}: {exc}"
+            record.reason = reason
             record.save(trial_dir)
 
     def on_trial_end(self, trial):
         super().on_trial_end(trial)  # tells the oracle; may raise after too many failures
         self.write_results()
-        if self._on_trial_done:
-            self._on_trial_done(self.row(self.oracle.get_trial(trial.trial_id)))
+        if self._on_trial_done and not self._is_worker():
+            done = self.oracle.get_trial(trial.trial_id)
+            self._on_trial_done(results.trial_row(done, self.objective_name))
 
     # -- results -------------------------------------------------------------------
-    def row(self, trial) -> reporter.TrialRow:
-        record: TrialRecord | None = self.trainer.load_record(trial.trial_id)
-        reason = None
-        if trial.status != trial_module.TrialStatus.COMPLETED:
-            reason = (record.reason if record and record.reason else None) or _last_line(trial.message)
-        return reporter.TrialRow(
-            trial_id=trial.trial_id,
-            status=trial.status,
-            objective_name=self.objective_name,
-            metrics=dict(record.best) if record and trial.status == "COMPLETED" else {},
-            hyperparameters=dict(trial.hyperparameters.values),
-            best_epoch=record.best_epoch if record else None,
-            epochs_trained=record.epochs_trained if record else None,
-            seconds=record.seconds if record else None,
-            params=record.params if record else None,
-            reason=reason,
-        )
-
-    def ended_rows(self) -> list[reporter.TrialRow]:
-        ended = [t for t in self.oracle.trials.values() if t.status not in ("RUNNING", "IDLE")]
-        return [self.row(t) for t in ended]
-
     def write_results(self) -> list[reporter.TrialRow]:
-        """Rewrites the results CSV and the per-epoch history beside it."""
-        rows = self.ended_rows()
-        reporter.write_results(self.results_csv, rows, self._hp_names, self.baseline)
-        histories = {}
-        for row in rows:
-            record = self.trainer.load_record(row.trial_id)
-            if record is not None:
-                histories[row.trial_id] = record.history
-        reporter.write_history(reporter.history_path(self.results_csv), histories)
-        return rows
+        """Rewrites the results CSV and the per-epoch history beside it (not on workers)."""
+        if self._is_worker():
+            return []
+        workers = getattr(self.oracle, "trial_workers", {})
+        return results.write_search_results(self.oracle.trials.values(), self.objective_name, self.results_csv,
+                                            self._hp_names, self.baseline, workers)
 
 
-def _last_line(message: str | None) -> str | None:
-    lines = [line.strip() for line in (message or "").strip().splitlines() if line.strip()]
-    return lines[-1] if lines else None
+def _epoch_metrics(entry: dict[str, float]) -> dict[str, float]:
+    metrics = {k: v for k, v in entry.items() if k not in ("epoch", "seconds")}
+    metrics["epoch_seconds"] = entry.get("seconds", 0.0)
+    return metrics
 
 
 def best_row(rows: list[reporter.TrialRow]) -> reporter.TrialRow | None:
     ranked = reporter.rank_rows(rows)
     return ranked[0][1] if ranked and ranked[0][0] is not None else None
 
-
-def is_finite(value) -> bool:
-    return value is not None and math.isfinite(value)
