@@ -32,17 +32,52 @@ def _positive_int(text: str) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     from tuner_app.data import parse_data_arg
+    from tuner_app.distribute import DistributeError, resolve_role
     from tuner_app.space import load_space
 
     spec = load_space(args.space).with_overrides(name=args.name, max_trials=args.max_trials, epochs=args.epochs)
     data_spec = parse_data_arg(args.data)
+    role = resolve_role(args.chief, args.worker, args.worker_id)
+    if args.parallel and role is not None:
+        raise DistributeError("--parallel runs its own local chief and workers; it cannot be combined with "
+                              "--chief, --worker or the KERASTUNER_* variables.")
+    if args.overwrite and role is not None and role.kind == "worker":
+        raise DistributeError("--overwrite: only the chief can start a search over; got it on a worker.")
     # Everything given has been validated; only now does TensorFlow load.
     from tuner_app.search import SearchOptions, run_search
 
     options = SearchOptions(results_dir=Path(args.results_dir), overwrite=args.overwrite, quiet=args.quiet,
-                            max_deaths=args.max_trial_deaths)
-    run_search(spec, data_spec, options)
+                            max_deaths=args.max_trial_deaths, role=role, worker_timeout=args.worker_timeout,
+                            threads=args.threads)
+    if not args.parallel or args.parallel == 1:
+        run_search(spec, data_spec, options)
+        return 0
+    from dataclasses import replace
+
+    from tuner_app.parallel import WorkerPool
+
+    pool = WorkerPool(args.parallel, _worker_args(args, spec), Path(args.results_dir) / spec.name)
+    try:
+        run_search(spec, data_spec, replace(options, role=pool.role, before_serving=pool.start))
+        codes = pool.wait(timeout=60)  # the chief ends once every worker has been told to stop
+    except BaseException:
+        pool.stop()
+        raise
+    if any(code not in (0, 130) for code in codes):
+        print(f"note: worker exit codes {codes}; see {Path(args.results_dir) / spec.name}/worker-*.log",
+              file=sys.stderr)
     return 0
+
+
+def _worker_args(args: argparse.Namespace, spec) -> list[str]:
+    """The command line of a --parallel worker: the same search, as a worker."""
+    worker = ["--space", str(Path(spec.path).resolve()), "--name", spec.name,
+              "--results-dir", str(Path(args.results_dir).resolve()), "--max-trial-deaths", str(args.max_trial_deaths)]
+    if args.data:
+        worker += ["--data", args.data]
+    if args.epochs:
+        worker += ["--epochs", str(args.epochs)]
+    return worker
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -141,6 +176,19 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--max-trial-deaths", type=_positive_int, default=2, metavar="N", help=(
         "a trial during which the process died N times (killed, out of memory) is recorded as failed "
         "instead of being retried on every resume (default: 2)"))
+    search.add_argument("--parallel", type=_positive_int, metavar="N", help=(
+        "run N trials at once on this machine: N worker processes, one TensorFlow thread each, "
+        "each pinned to its own CPU core"))
+    search.add_argument("--threads", type=_positive_int, metavar="N", help="TensorFlow threads (default: all cores)")
+    dist = search.add_argument_group("distributed search (keras-tuner's chief/worker mode; see README)")
+    dist.add_argument("--chief", metavar="HOST:PORT", help=(
+        "serve the search's oracle at HOST:PORT for workers; use 127.0.0.1 (loopback) unless workers "
+        "run on other machines: the channel is unauthenticated"))
+    dist.add_argument("--worker", metavar="HOST:PORT", help="run trials from the chief at HOST:PORT")
+    dist.add_argument("--worker-id", metavar="ID", help="this worker's name (with --worker), e.g. w1")
+    dist.add_argument("--worker-timeout", type=float, default=1800.0, metavar="SECONDS", help=(
+        "chief: a worker silent this long (no validated epoch) loses its trial to the next worker "
+        "(default: 1800)"))
 
     validate = commands.add_parser("validate", help="check search space files without running anything")
     validate.add_argument("space", nargs="+", help="YAML files or names in search_spaces/")

@@ -41,6 +41,15 @@ def _search_state(spec: SearchSpec, ratings: Ratings, data_spec: DataSpec) -> di
     }
 
 
+def search_fingerprint(spec: SearchSpec, ratings: Ratings) -> str:
+    """One hash of what makes trials comparable: the space, the data and the split."""
+    import hashlib
+    import json
+
+    blob = json.dumps([spec.fingerprint(), ratings.fingerprint, dataclasses.asdict(spec.split)], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
 def read_search_state(search_dir: Path) -> dict:
     path = search_dir / STATE_FILE
     if not path.exists():
@@ -103,8 +112,9 @@ class SearchLock:
     message a second process gets.
     """
 
-    def __init__(self, results_dir: Path, name: str):
-        self.path = Path(results_dir) / f"{name}.lock"
+    def __init__(self, results_dir: Path, name: str, holder: str | None = None):
+        # A worker sharing the chief's results folder locks its own name only.
+        self.path = Path(results_dir) / (f"{name}.{holder}.lock" if holder else f"{name}.lock")
         self._handle = None
 
     def __enter__(self) -> SearchLock:

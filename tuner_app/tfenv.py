@@ -16,8 +16,13 @@ os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def load_tensorflow():
-    """Imports TensorFlow, tf_keras and TFRS with stderr captured; returns `tensorflow`."""
+def load_tensorflow(threads: int | None = None):
+    """Imports TensorFlow, tf_keras and TFRS with stderr captured; returns `tensorflow`.
+
+    Args:
+        threads: TensorFlow's intra- and inter-op threads (None: its default, every core).
+            Only takes effect before TensorFlow's runtime starts.
+    """
     if "tensorflow" in sys.modules:
         import tensorflow as tf
 
@@ -31,6 +36,9 @@ def load_tensorflow():
             import tensorflow_recommenders  # noqa: F401
             import tf_keras  # noqa: F401
 
+            if threads:
+                tf.config.threading.set_intra_op_parallelism_threads(threads)
+                tf.config.threading.set_inter_op_parallelism_threads(threads)
             tf.constant(0)  # device start-up prints too
         except BaseException:
             os.dup2(saved, 2)

@@ -27,6 +27,12 @@ from keras_tuner.src.engine import trial as trial_module
 
 from tuner_app import reporter, results, storage
 from tuner_app.hypermodel import MovielensHyperModel
+from tuner_app.oracles import (
+    BayesianOptimizationOracle,
+    GridSearchOracle,
+    HyperbandOracle,
+    RandomSearchOracle,
+)
 from tuner_app.space import SearchSpec
 from tuner_app.results import FAILURE_PREFIX
 from tuner_app.training import EpochPlan, StopRequested, Trainer, TrialFailed, TrialRecord
@@ -43,33 +49,6 @@ warnings.filterwarnings("ignore", message="The use case of calling", category=De
 
 class SearchStopped(kt.errors.FatalError):
     """Raised through keras-tuner's loop (which swallows other errors) when the user stops."""
-
-
-class _AtomicState:
-    """Oracle mixin: keras-tuner writes its state files in place; a kill mid-write
-    would leave a truncated oracle.json or trial.json that no reload can read."""
-
-    def save(self):
-        storage.write_json_atomic(self._get_oracle_fname(), self.get_state())
-
-    def _save_trial(self, trial):
-        storage.write_json_atomic(os.path.join(self._get_trial_dir(trial.trial_id), "trial.json"), trial.get_state())
-
-
-class HyperbandOracle(_AtomicState, kt.oracles.HyperbandOracle):
-    pass
-
-
-class BayesianOptimizationOracle(_AtomicState, kt.oracles.BayesianOptimizationOracle):
-    pass
-
-
-class RandomSearchOracle(_AtomicState, kt.oracles.RandomSearchOracle):
-    pass
-
-
-class GridSearchOracle(_AtomicState, kt.oracles.GridSearchOracle):
-    pass
 
 
 def make_oracle(spec: SearchSpec, space: kt.HyperParameters) -> kt.Oracle:
@@ -248,7 +227,7 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
     def on_trial_end(self, trial):
         super().on_trial_end(trial)  # tells the oracle; may raise after too many failures
         self.write_results()
-        if self._on_trial_done and not self._is_worker():
+        if self._on_trial_done:
             done = self.oracle.get_trial(trial.trial_id)
             self._on_trial_done(results.trial_row(done, self.objective_name))
 
