@@ -112,11 +112,11 @@ def space(tmp_path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("trial,epochs", [("0", 1), ("2", 2)], ids=["first-trial", "last-trial"])
+@pytest.mark.parametrize("trial,epochs", [("0", 1), ("2", 1)], ids=["first-trial", "last-trial"])
 def test_sigkill_inside_a_trial_then_resume(tmp_path, space, reference, trial, epochs):
     proc = start(tmp_path, space)
     wait_for(lambda: epochs_done(tmp_path, trial) >= epochs, proc)
-    time.sleep(random.uniform(0.0, 0.3))  # somewhere in the next epoch
+    time.sleep(random.uniform(0.0, 0.05))  # somewhere in the next epoch (they are short here)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     resumed = run(tmp_path, space)

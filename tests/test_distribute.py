@@ -1,0 +1,135 @@
+"""Distributed search on loopback: a chief and workers as real processes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tuner_app.distribute import DistributeError, Role, parse_address, resolve_role
+from tuner_app.parallel import free_port
+
+DATA = "synthetic:users=30,movies=40,ratings=1000,seed=5"
+SPACE = """
+    tuner: {algorithm: random, max_trials: 6, seed: 3}
+    objective: val_top_10
+    training: {epochs: 3, batch_size: 64, eval_batch_size: 512}
+    hyperparameters:
+      num_layers: {min: 1, max: 2}
+      units: {values: [8, 16]}
+      learning_rate: {min: 0.02, max: 0.2, sampling: log}
+"""
+
+
+def test_roles_from_flags_and_environment():
+    assert resolve_role(None, None, None, environ={}) is None
+    assert resolve_role(":8470", None, None, environ={}) == Role("chief", "127.0.0.1", 8470)
+    assert resolve_role(None, "10.0.0.5:9000", "w1", environ={}) == Role("worker", "10.0.0.5", 9000, "w1")
+    env = {"KERASTUNER_TUNER_ID": "w2", "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": "9000"}
+    assert resolve_role(None, None, None, environ=env) == Role("worker", "127.0.0.1", 9000, "w2")
+    assert resolve_role(None, "127.0.0.1:9000", "w2", environ=env) == Role("worker", "127.0.0.1", 9000, "w2")
+
+
+@pytest.mark.parametrize("args,env,pattern", [
+    ((None, "127.0.0.1:9000", None, ), {}, r"--worker needs --worker-id"),
+    ((None, "127.0.0.1:9000", "chief-2"), {}, r"--worker-id: expected .* not containing 'chief'; got 'chief-2'"),
+    (("1:2", "3:4", None), {}, r"either the chief or a worker"),
+    (("127.0.0.1:http", None, None), {}, r"--chief: expected HOST:PORT .*; got '127.0.0.1:http'"),
+    ((None, "127.0.0.1:9000", "w1"), {"KERASTUNER_TUNER_ID": "w2", "KERASTUNER_ORACLE_IP": "127.0.0.1",
+                                      "KERASTUNER_ORACLE_PORT": "9000"}, r"the flags say worker .* as w1 but .* as w2"),
+    ((None, None, None), {"KERASTUNER_ORACLE_IP": "127.0.0.1"}, r"KERASTUNER_ORACLE_IP is set but"),
+])
+def test_bad_roles_get_one_sentence(args, env, pattern):
+    with pytest.raises(DistributeError, match=pattern):
+        resolve_role(*args, environ=env)
+    assert parse_address("host:1", "--chief") == ("host", 1)
+
+
+def command(space: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "tuner_app", "search", "--space", str(space), "--data", DATA,
+            "--results-dir", "out", *extra]
+
+
+def start(cwd: Path, *args: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KERASTUNER_")}
+    return subprocess.Popen(list(args), cwd=cwd, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def rows(cwd: Path) -> list[dict[str, str]]:
+    with open(cwd / "out" / "space.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture
+def space(tmp_path) -> Path:
+    path = tmp_path / "space.yaml"
+    path.write_text(textwrap.dedent(SPACE))
+    return path
+
+
+@pytest.mark.slow
+def test_chief_and_two_workers_run_every_trial_once_even_when_a_worker_dies(tmp_path, space):
+    address = f"127.0.0.1:{free_port()}"
+    chief = start(tmp_path, *command(space, "--chief", address, "--worker-timeout", "8"))
+    w1 = start(tmp_path, *command(space, "--worker", address, "--worker-id", "w1"))
+    w2 = start(tmp_path, *command(space, "--worker", address, "--worker-id", "w2"))
+    # Kill w2 while it trains its second trial (so it has finished one).
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        oracle = tmp_path / "out" / "space" / "oracle.json"
+        if oracle.exists():
+            state = json.loads(oracle.read_text())
+            done_by_w2 = [t for t in state["end_order"] if state["tuner_app_trial_workers"].get(t) == "w2"]
+            lost = [trial for tuner, trial in state["ongoing_trials"].items() if tuner.startswith("w2#")]
+            if done_by_w2 and lost:
+                break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("w2 never got a second trial")
+    time.sleep(0.5)
+    w2.send_signal(signal.SIGKILL)
+    w2.wait()
+    out, err = chief.communicate(timeout=300)
+    assert chief.returncode == 0, out + err
+    assert f"worker w2 silent for 8 s: its trial {lost[0]} goes to the next worker" in out
+    w1_out, w1_err = w1.communicate(timeout=60)
+    assert w1.returncode == 0, w1_err
+    assert "the chief at" in w1_out and "has no more trials" in w1_out
+    got = rows(tmp_path)
+    assert len(got) == 6 and len({r["trial_id"] for r in got}) == 6
+    assert all(r["status"] == "COMPLETED" for r in got)
+    by_id = {r["trial_id"]: r for r in got}
+    assert by_id[lost[0]]["worker"] == "w1"  # the dead worker's trial was finished by the other
+    assert {r["worker"] for r in got} == {"w1", "w2"}
+    oracle = json.loads((tmp_path / "out" / "space" / "oracle.json").read_text())
+    assert oracle["ongoing_trials"] == {} and oracle["retry_queue"] == []
+
+
+@pytest.mark.slow
+def test_a_worker_of_another_search_is_refused(tmp_path, space):
+    address = f"127.0.0.1:{free_port()}"
+    chief = start(tmp_path, *command(space, "--chief", address, "--max-trials", "1"))
+    other = tmp_path / "other"
+    other.mkdir()
+    stranger = subprocess.run(
+        [sys.executable, "-m", "tuner_app", "search", "--space", str(space), "--data", DATA.replace("seed=5", "seed=9"),
+         "--results-dir", "out", "--worker", address, "--worker-id", "w9"],
+        cwd=other, capture_output=True, text=True, timeout=300)
+    assert stranger.returncode == 2
+    assert "the chief runs a different search" in stranger.stderr
+    assert stranger.stderr.count("\n") == 1
+    helper = subprocess.run(command(space, "--worker", address, "--worker-id", "w1"), cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    assert helper.returncode == 0, helper.stderr
+    out, err = chief.communicate(timeout=120)
+    assert chief.returncode == 0, err
+    assert [r["worker"] for r in rows(tmp_path)] == ["w1"]
