@@ -1,0 +1,47 @@
+"""Progress: planned work per tuner, the estimate of what remains, quiet outside terminals."""
+
+from __future__ import annotations
+
+import io
+import textwrap
+
+from tuner_app.progress import ConsoleProgress, planned_work
+from tuner_app.reporter import TrialRow
+from tuner_app.space import parse_space
+
+
+def spec(text: str):
+    return parse_space(textwrap.dedent(text), "p.yaml")
+
+
+def test_planned_work_matches_keras_tuners_hyperband_brackets():
+    # keras-tuner's Hyperband with max_epochs 3, factor 3 runs 6 trials (the CLI test sees them).
+    hb = spec("tuner: {algorithm: hyperband, max_epochs: 3, factor: 3}\nhyperparameters: {}\n")
+    assert planned_work(hb) == (6, 11)
+    assert planned_work(spec("tuner: {algorithm: hyperband, max_epochs: 9, factor: 3, hyperband_iterations: 2}\n"
+                             "hyperparameters: {}\n"))[0] == 2 * 23  # 23 a bracket set, as keras-tuner runs
+    random = spec("tuner: {algorithm: random, max_trials: 5}\ntraining: {epochs: 7}\nhyperparameters: {}\n")
+    assert planned_work(random) == (5, 35)
+    searched = spec("tuner: {algorithm: random, max_trials: 5}\nhyperparameters: {epochs: {min: 3, max: 9}}\n")
+    assert planned_work(searched) == (5, 45)
+
+
+def test_not_a_terminal_prints_trial_lines_but_no_live_status():
+    out = io.StringIO()
+    progress = ConsoleProgress(spec("tuner: {algorithm: random, max_trials: 2}\nhyperparameters: {}\n"), out, False)
+    assert not progress.live
+    progress.epoch(type("R", (), {"target_epochs": 20})(), {"epoch": 1, "loss": 1.0, "val_top_100": 0.2})
+    progress.trial_done(TrialRow("0", "COMPLETED", "val_top_100", {"val_top_100": 0.25}, seconds=3.0, best_epoch=1))
+    text = out.getvalue()
+    assert text.count("\n") == 1
+    assert "trial 0 val_top_100 0.2500 at epoch 1 in 3.0 s; best so far 0.2500 (trial 0); 1/2 trials done" in text
+    assert "left" in text  # 1 of 40 planned epochs done: an estimate exists
+
+
+def test_quiet_prints_only_the_summary():
+    out = io.StringIO()
+    progress = ConsoleProgress(spec("tuner: {algorithm: random, max_trials: 2}\nhyperparameters: {}\n"), out, True)
+    progress.say("progress")
+    progress.trial_done(TrialRow("0", "FAILED", "val_top_100", reason="loss became nan at epoch 1"))
+    progress.result("summary")
+    assert out.getvalue() == "summary\n"
