@@ -18,8 +18,8 @@ from tuner_app import reporter
 from tuner_app.errors import ResultsError
 
 SKIPPED_COLUMNS = {
-    "rank", "trial_id", "status", "objective", "objective_name", "lift", "best_epoch", "epochs_trained",
-    "seconds", "params", "reason", *reporter.METRIC_COLUMNS, *reporter.HYPERBAND_COLUMNS.values(),
+    *reporter.LEADING_COLUMNS, *reporter.RUN_COLUMNS, *reporter.METRIC_COLUMNS,
+    *reporter.HYPERBAND_COLUMNS.values(), "reason", "search",
 }
 
 

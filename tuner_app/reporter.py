@@ -7,7 +7,8 @@ first); failed trials follow, unranked, with their reason. Columns:
     lift                           (objective / the popularity baseline's)
     val_top_1 ... val_top_100      (at the best validated epoch)
     val_filtered_top_1 ... _100    (the same with seen titles excluded, when evaluated)
-    best_epoch, epochs_trained, seconds, params, worker   (the tuner id that ran it)
+    best_epoch, epochs_trained, seconds, params, worker   (the tuner id that ran it),
+    peak_rss_mb                    (the process's peak memory when the trial ended)
     <one column per hyperparameter, empty where inactive>,
     bracket, round, initial_epoch, target_epochs, parent_trial   (Hyperband's own)
     reason
@@ -35,7 +36,7 @@ from tuner_app.space import TOP_KS
 
 METRIC_COLUMNS = tuple(f"val_top_{k}" for k in TOP_KS) + tuple(f"val_filtered_top_{k}" for k in TOP_KS)
 LEADING_COLUMNS = ("rank", "trial_id", "status", "objective", "objective_name", "lift")
-RUN_COLUMNS = ("best_epoch", "epochs_trained", "seconds", "params", "worker")
+RUN_COLUMNS = ("best_epoch", "epochs_trained", "seconds", "params", "worker", "peak_rss_mb")
 #: keras-tuner's Hyperband bookkeeping, renamed for the CSV.
 HYPERBAND_COLUMNS = {
     "tuner/bracket": "bracket",
@@ -71,6 +72,7 @@ class TrialRow:
     params: int | None = None
     reason: str | None = None
     worker: str | None = None
+    peak_rss_mb: float | None = None
 
     @property
     def objective(self) -> float | None:
@@ -117,7 +119,7 @@ def render_csv(rows: Iterable[TrialRow], hyperparameter_names: Sequence[str], ba
                 *(_cell(row.metrics.get(m)) for m in METRIC_COLUMNS),
                 _cell(row.best_epoch), _cell(row.epochs_trained),
                 _cell(None if row.seconds is None else round(row.seconds, 2)), _cell(row.params),
-                _cell(row.worker),
+                _cell(row.worker), _cell(row.peak_rss_mb),
                 *(_cell(hps.get(n)) for n in hp_names),
                 *(_cell(hps.get(n)) for n in HYPERBAND_COLUMNS),
                 " ".join((row.reason or "").split()),  # one line, whatever the exception said

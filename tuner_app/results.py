@@ -23,7 +23,6 @@ from pathlib import Path
 from tuner_app import reporter
 
 FAILURE_PREFIX = "failure/"
-RUN_METRICS = ("seconds", "params", "epochs_trained", "best_epoch")
 #: Hyperparameters that are bookkeeping, not choices: never shown as columns.
 HIDDEN_PREFIX = "tuner_app/"
 
@@ -67,7 +66,7 @@ def trial_row(trial, objective: str, worker: str | None = None) -> reporter.Tria
         values = _observations(trial, name)
         return values[max(values)] if values else None
 
-    params, epochs = last("params"), last("epochs_trained")
+    params, epochs, rss = last("params"), last("epochs_trained"), last("peak_rss_mb")
     return reporter.TrialRow(
         trial_id=trial.trial_id,
         status=trial.status,
@@ -80,6 +79,7 @@ def trial_row(trial, objective: str, worker: str | None = None) -> reporter.Tria
         params=None if params is None else int(params),
         reason=None if completed else failure_reason(trial),
         worker=worker,
+        peak_rss_mb=None if rss is None else round(rss, 1),
     )
 
 

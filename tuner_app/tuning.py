@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import math
 import os
+import resource
 import shutil
 import traceback
 import warnings
@@ -206,6 +207,8 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
             "seconds": record.seconds if record else 0.0,
             "params": record.params if record else 0,
             "epochs_trained": record.epochs_trained if record else 0,
+            # The process's peak so far: if trials leaked memory it would climb trial after trial.
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         }
         if failure is None:
             summary.update({self.objective_name: record.best[self.objective_name], "best_epoch": record.best_epoch})
