@@ -1,4 +1,5 @@
-"""Tests for tuner_app.data: GroupLens parsing, synthetic data, `--data` and the split.
+"""Tests for tuner_app.data (`--data`, the split, the re-exports) and the sources behind it:
+GroupLens parsing (tuner_app.grouplens) and synthetic data (tuner_app.synthetic).
 
 Every GroupLens file here is a tiny one written by the test; the real ml-100k is only read
 (never copied) by the `realdata` test, which skips when the folder is absent.
@@ -319,6 +320,22 @@ def test_import_is_light() -> None:
         [sys.executable, "-c", code], check=False, cwd=root, capture_output=True, text=True
     )
     assert out.stdout.split() == ["False", "False"], out.stderr
+
+
+@pytest.mark.parametrize("first", ["tuner_app.data", "tuner_app.grouplens", "tuner_app.synthetic"])
+def test_reexports_without_import_cycle(first: str) -> None:
+    code = (
+        f"import sys, {first}\n"
+        "from tuner_app.data import load_grouplens, make_synthetic\n"
+        "import tuner_app.grouplens as g, tuner_app.synthetic as s\n"
+        "print(load_grouplens is g.load_grouplens, make_synthetic is s.make_synthetic,\n"
+        "      'tensorflow' in sys.modules, 'pandas' in sys.modules)"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=False, cwd=root, capture_output=True, text=True
+    )
+    assert out.stdout.split() == ["True", "True", "False", "False"], out.stderr
 
 
 # -------------------------------------------------------------------------- synthetic
