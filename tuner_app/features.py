@@ -190,12 +190,35 @@ def prepare(ratings: Ratings, train_rows: np.ndarray, validation_rows: np.ndarra
 
 
 def make_train_dataset(data: EncodedRatings, batch_size: int, seed: int | None) -> tf.data.Dataset:
-    """The tutorial's `train.shuffle(100_000).batch(2048)`: reshuffled every epoch."""
+    """The tutorial's `train.shuffle(100_000).batch(2048)`: a fresh full shuffle every epoch.
+
+    Shuffled as a whole instead of element by element: each epoch draws one
+    permutation of the row indices and gathers whole batches from the arrays
+    in memory. `shuffle(n)` would refill an n-element buffer at every epoch
+    start, which cost about a sixth of an epoch here. Same distribution of
+    batches: a uniformly random permutation, cut into consecutive batches.
+
+    Args:
+        seed: makes the sequence of permutations reproducible (None: random).
+    """
+    rows = tf.constant(np.stack([data.user, data.timestamp, data.title], axis=1))
+    n = len(data)
+    splits = tf.constant(np.append(np.arange(0, n, batch_size), n), dtype=tf.int64)
+
+    def epoch_batches(epoch_seed):
+        order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=epoch_seed)
+        return tf.data.Dataset.from_tensor_slices(tf.RaggedTensor.from_row_splits(order, splits))
+
+    def gather(indices):
+        batch = tf.gather(rows, indices)
+        return {"user": batch[:, 0], "timestamp": batch[:, 1], "title": batch[:, 2]}
+
     return (
-        tf.data.Dataset.from_tensor_slices(data.as_dict())
-        .cache()
-        .shuffle(len(data), seed=seed, reshuffle_each_iteration=True)
-        .batch(batch_size)
+        # One seed pair per epoch: a new permutation each time the dataset is iterated.
+        tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2).take(1)
+        .flat_map(epoch_batches)
+        .map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+        .apply(tf.data.experimental.assert_cardinality(len(splits) - 1))
         .prefetch(tf.data.AUTOTUNE)
     )
 
