@@ -185,10 +185,19 @@ class MovielensHyperModel(kt.HyperModel):
 
 
 def make_optimizer(name: str, learning_rate: float) -> tf.keras.optimizers.Optimizer:
+    """Adagrad or Adam with Keras's defaults otherwise.
+
+    Keras 2's `legacy` optimizers: they apply updates with TensorFlow's fused
+    kernels (also for the embeddings' sparse gradients), which made a training
+    epoch about 20% faster here than the Python-level updates of
+    `tf.keras.optimizers.Adagrad`. Same algorithm and defaults; the only
+    difference is where Adagrad's epsilon (1e-7) enters: sqrt(acc) + eps instead
+    of sqrt(acc + eps), with the accumulator starting at 0.1.
+    """
     if name == "adagrad":
-        return tf.keras.optimizers.Adagrad(learning_rate)
+        return tf.keras.optimizers.legacy.Adagrad(learning_rate)
     if name == "adam":
-        return tf.keras.optimizers.Adam(learning_rate)
+        return tf.keras.optimizers.legacy.Adam(learning_rate)
     raise ValueError(f"unknown optimizer {name!r}")
 
 
