@@ -49,7 +49,7 @@ def _copy_tutorial_weights(ref: tutorial.MovielensModel, ours: MovielensModel) -
         (rq.embedding_model.user_embedding.layers[1], oq.embedding_model.user_embedding),
         (rq.embedding_model.timestamp_embedding.layers[1], oq.embedding_model.timestamp_embedding.layers[1]),
         (rc.embedding_model.title_embedding.layers[1], oc.embedding_model.title_embedding),
-        (rc.embedding_model.title_text_embedding.layers[1], oc.embedding_model.title_text_embedding.layers[0]),
+        (rc.embedding_model.title_text_embedding.layers[1], oc.embedding_model.title_text_embedding),
         *zip(rq.dense_layers.layers, oq.dense_layers.layers),
         *zip(rc.dense_layers.layers, oc.dense_layers.layers),
     ]
