@@ -173,6 +173,7 @@ def test_every_knob_runs_a_tiny_trial_with_filtered_objective_and_holdout(tmp_pa
           early_stopping_patience: 3
           l2: 1.0e-4
           dropout: 0.1
+          normalize_embeddings: true
           temperature: 0.5
           remove_accidental_hits: true
           num_hard_negatives: 32
@@ -183,7 +184,8 @@ def test_every_knob_runs_a_tiny_trial_with_filtered_objective_and_holdout(tmp_pa
     (row,) = read_rows(tmp_path / "out" / "knobs.csv")
     assert row["status"] == "COMPLETED" and row["objective_name"] == "val_filtered_top_10"
     assert float(row["objective"]) == float(row["val_filtered_top_10"]) >= float(row["val_top_10"])
-    assert row["logq_correction"] == "True" and row["num_hard_negatives"] == "32" and row["batch_size"] == "128"
+    assert row["logq_correction"] == "True" and row["normalize_embeddings"] == "True"
+    assert row["num_hard_negatives"] == "32" and row["batch_size"] == "128"
     assert float(row["lift"]) == pytest.approx(
         float(row["objective"]) / json.loads((tmp_path / "out" / "knobs.json").read_text())
         ["baselines"]["validation"]["val_filtered_top_10"], rel=1e-3)

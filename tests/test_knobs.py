@@ -59,6 +59,22 @@ def test_temperature_divides_the_logits(data, batch):
     assert abs(loss - softmax_ce_sum(q @ c.T)) > 0.1  # far beyond the tolerance above
 
 
+def test_normalize_embeddings_scores_by_cosine(data, batch):
+    plain_q, plain_c = embeddings(model_for(data, temperature=0.1), batch)
+    model = model_for(data, temperature=0.1, normalize_embeddings=True)
+    q, c = embeddings(model, batch)
+    np.testing.assert_allclose(np.linalg.norm(q, axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(c, axis=1), 1.0, rtol=1e-5)
+    # Same weights (same seed): the normalized towers are the plain ones scaled to unit length.
+    np.testing.assert_allclose(q, plain_q / np.linalg.norm(plain_q, axis=1, keepdims=True), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(c, plain_c / np.linalg.norm(plain_c, axis=1, keepdims=True), rtol=1e-4, atol=1e-6)
+    loss = float(model.compute_loss(batch, training=True))
+    assert loss == pytest.approx(softmax_ce_sum(q @ c.T / 0.1), rel=1e-5)
+    assert abs(loss - softmax_ce_sum(plain_q @ plain_c.T / 0.1)) > 0.1
+    # Validation ranks with the same unit-length candidates.
+    np.testing.assert_allclose(np.linalg.norm(model.candidate_embeddings().numpy(), axis=1), 1.0, rtol=1e-5)
+
+
 def test_logq_correction_subtracts_log_title_frequency(data, batch):
     model = model_for(data, logq_correction=True)
     q, c = embeddings(model, batch)

@@ -10,7 +10,7 @@ stack has at least i layers), or `layer_sizes` (a whole stack such as
 '64,32'); `activation`, `optimizer`, `learning_rate` (always declared, with
 the tutorial's values when the file leaves them out); and, only when the
 file names them, the knobs listed in `space.PARAM_RULES` (embedding widths,
-batch size, epochs, early stopping, L2, dropout, temperature, accidental-hit
+batch size, epochs, early stopping, L2, dropout, normalization, temperature, accidental-hit
 removal, hard negatives, logQ correction).
 """
 
@@ -44,6 +44,7 @@ class ModelConfig:
     title_text_embedding_dim: int = 32
     l2: float = 0.0
     dropout: float = 0.0
+    normalize_embeddings: bool = False
     temperature: float | None = None
     remove_accidental_hits: bool = False
     num_hard_negatives: int | None = None
@@ -68,8 +69,8 @@ class TrainingConfig:
 
 _EMBEDDING_DIMS = ("user_embedding_dim", "timestamp_embedding_dim", "title_embedding_dim",
                    "title_text_embedding_dim")
-_OPTIONAL_MODEL_KNOBS = ("l2", "dropout", "temperature", "remove_accidental_hits", "num_hard_negatives",
-                         "logq_correction")
+_OPTIONAL_MODEL_KNOBS = ("l2", "dropout", "normalize_embeddings", "temperature", "remove_accidental_hits",
+                         "num_hard_negatives", "logq_correction")
 
 
 def _register(hp: kt.HyperParameters, name: str, spec: ParamSpec, **scope):
@@ -220,6 +221,7 @@ def build_model(vocab: Vocabulary, config: ModelConfig, *, title_frequency=None,
                            config.title_embedding_dim, config.title_text_embedding_dim),
         l2=config.l2,
         dropout=config.dropout,
+        normalize_embeddings=config.normalize_embeddings,
         temperature=config.temperature,
         remove_accidental_hits=config.remove_accidental_hits,
         num_hard_negatives=config.num_hard_negatives,

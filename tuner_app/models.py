@@ -16,7 +16,7 @@ The dense stack takes a list of widths and a hidden activation; the last
 layer stays linear, as the tutorial argues. `MovielensModel(vocab, [32])`
 compiled with Adagrad(0.1) is the tutorial's shallow model. Every other
 argument defaults to the tutorial's choice: 32-wide feature embeddings, no
-dropout or L2, and TFRS's plain in-batch softmax (temperature 1, no
+dropout or L2, plain dot-product scores (no normalization), and TFRS's plain in-batch softmax (temperature 1, no
 accidental-hit removal, no hard-negative mining, no logQ correction).
 
 This module takes plain arguments only; `hypermodel.py` maps hyperparameters
@@ -98,17 +98,28 @@ def make_dense_stack(layer_sizes: Sequence[int], activation: str = "relu", l2: f
     return stack
 
 
+def _unit_length(embeddings: tf.Tensor, normalize: bool) -> tf.Tensor:
+    return tf.math.l2_normalize(embeddings, axis=-1) if normalize else embeddings
+
+
 class QueryModel(tf.keras.Model):
-    """The query tower: UserModel topped by the dense stack."""
+    """The query tower: UserModel topped by the dense stack.
+
+    With `normalize`, the output is scaled to unit length, so that the
+    retrieval score is the cosine of the two towers' outputs (the temperature
+    then sets the softmax's sharpness).
+    """
 
     def __init__(self, vocab: Vocabulary, layer_sizes: Sequence[int], activation: str = "relu",
-                 dims: EmbeddingDims = EmbeddingDims(), l2: float = 0.0, dropout: float = 0.0):
+                 dims: EmbeddingDims = EmbeddingDims(), l2: float = 0.0, dropout: float = 0.0,
+                 normalize: bool = False):
         super().__init__()
         self.embedding_model = UserModel(vocab, dims)
         self.dense_layers = make_dense_stack(layer_sizes, activation, l2, dropout)
+        self.normalize = normalize
 
     def call(self, inputs, training=False):
-        return self.dense_layers(self.embedding_model(inputs), training=training)
+        return _unit_length(self.dense_layers(self.embedding_model(inputs), training=training), self.normalize)
 
 
 class MovieModel(tf.keras.Model):
@@ -141,16 +152,18 @@ class MovieModel(tf.keras.Model):
 
 
 class CandidateModel(tf.keras.Model):
-    """The candidate tower: MovieModel topped by the dense stack."""
+    """The candidate tower: MovieModel topped by the dense stack (unit length with `normalize`)."""
 
     def __init__(self, vocab: Vocabulary, layer_sizes: Sequence[int], activation: str = "relu",
-                 dims: EmbeddingDims = EmbeddingDims(), l2: float = 0.0, dropout: float = 0.0):
+                 dims: EmbeddingDims = EmbeddingDims(), l2: float = 0.0, dropout: float = 0.0,
+                 normalize: bool = False):
         super().__init__()
         self.embedding_model = MovieModel(vocab, dims)
         self.dense_layers = make_dense_stack(layer_sizes, activation, l2, dropout)
+        self.normalize = normalize
 
     def call(self, title_ids, training=False):
-        return self.dense_layers(self.embedding_model(title_ids), training=training)
+        return _unit_length(self.dense_layers(self.embedding_model(title_ids), training=training), self.normalize)
 
 
 class MovielensModel(tfrs.models.Model):
@@ -166,6 +179,8 @@ class MovielensModel(tfrs.models.Model):
     Args:
         vocab: the search's vocabularies.
         layer_sizes, activation, l2, dropout: the dense stack of each tower.
+        normalize_embeddings: scale both towers' outputs to unit length
+            (cosine scores; False: the tutorial's plain dot product).
         dims: feature embedding widths.
         temperature, remove_accidental_hits, num_hard_negatives: passed to
             `tfrs.tasks.Retrieval` (None / False / None: the tutorial's).
@@ -185,6 +200,7 @@ class MovielensModel(tfrs.models.Model):
         dims: EmbeddingDims = EmbeddingDims(),
         l2: float = 0.0,
         dropout: float = 0.0,
+        normalize_embeddings: bool = False,
         temperature: float | None = None,
         remove_accidental_hits: bool = False,
         num_hard_negatives: int | None = None,
@@ -193,8 +209,9 @@ class MovielensModel(tfrs.models.Model):
         ks: Sequence[int] = TOP_KS,
     ):
         super().__init__()
-        self.query_model = QueryModel(vocab, layer_sizes, activation, dims, l2, dropout)
-        self.candidate_model = CandidateModel(vocab, layer_sizes, activation, dims, l2, dropout)
+        self.query_model = QueryModel(vocab, layer_sizes, activation, dims, l2, dropout, normalize_embeddings)
+        self.candidate_model = CandidateModel(vocab, layer_sizes, activation, dims, l2, dropout,
+                                              normalize_embeddings)
         self.candidate_ids = tf.range(1, vocab.num_titles + 1, dtype=tf.int64)
         self.candidate_probability = (
             None if candidate_probability is None else tf.constant(candidate_probability, tf.float32)

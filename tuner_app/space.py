@@ -140,6 +140,9 @@ PARAM_RULES: dict[str, ParamRule] = {
     # Regularisation of the dense stack.
     "l2": ParamRule("float", minimum=0.0, help="L2 penalty on dense kernels"),
     "dropout": ParamRule("float", minimum=0.0, below=1.0, help="dropout rate between dense layers"),
+    "normalize_embeddings": ParamRule(
+        "bool", help="scale both towers' outputs to unit length (cosine scores; pair with a temperature)"
+    ),
     # The retrieval task.
     "temperature": ParamRule("float", minimum=0.0, open_minimum=True, help="softmax temperature"),
     "remove_accidental_hits": ParamRule("bool", help="drop in-batch negatives that are the positive's title"),
