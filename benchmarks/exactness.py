@@ -3,7 +3,7 @@
 The app's `ExactTopK` ranks the true title among all unique titles by id. Here
 the same question is answered without TensorFlow's metric code: embeddings are
 taken out of the trained model, scored in numpy, and each validation row's
-rank is the number of candidates scoring strictly higher than its true title.
+rank is the number of other candidates scoring at least as high as its true title.
 TFRS's own score-based `FactorizedTopK`, run on the same model, is reported
 next to it: it differs slightly by design (it under-counts near-ties and
 counts duplicate catalogue titles twice).
@@ -71,7 +71,9 @@ def numpy_accuracies(
         part = slice(start, start + _CHUNK)
         scores = queries[part] @ candidates.T
         true_scores = scores[np.arange(scores.shape[0]), true_columns[part]]
-        ranks[part] = (scores > true_scores[:, None]).sum(axis=1)
+        # Other titles scoring at least as high (ties count against the true title); NaN: worst.
+        ranks[part] = (scores >= true_scores[:, None]).sum(axis=1) - 1
+        ranks[part][~np.isfinite(true_scores)] = scores.shape[1]
     known = rows.title > 0
     return {k: float(np.mean(known & (ranks < k))) for k in ks}
 

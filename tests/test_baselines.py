@@ -67,7 +67,8 @@ def test_vectorised_filtering_equals_a_slow_reference(seed):
             slow_reference(train_titles, users, titles, num_titles, seen_by_user, k, True))
 
 
-def test_model_filtered_ranks_equal_a_slow_reference():
+@pytest.mark.parametrize("ties", [False, True])
+def test_model_filtered_ranks_equal_a_slow_reference(ties):
     import tuner_app  # noqa: F401
     import tensorflow as tf
 
@@ -78,6 +79,8 @@ def test_model_filtered_ranks_equal_a_slow_reference():
     num_titles, num_users, dim = 50, 30, 6
     candidates = rng.normal(size=(num_titles, dim)).astype(np.float32)
     queries = rng.normal(size=(300, dim)).astype(np.float32)
+    if ties:  # small integers: many titles score exactly the same
+        candidates, queries = np.rint(candidates).clip(-1, 1), np.rint(queries).clip(-1, 1)
     users = rng.integers(1, num_users + 1, size=300)
     titles = rng.integers(1, num_titles + 1, size=300)
     seen_by_user = {u: set(rng.choice(num_titles, size=rng.integers(0, 20), replace=False).tolist())
@@ -93,9 +96,12 @@ def test_model_filtered_ranks_equal_a_slow_reference():
         plain = filtered = 0
         for q in range(300):
             true = titles[q] - 1
-            above = scores[q] > scores[q, true]
+            above = scores[q] >= scores[q, true]  # ties count against the true title
+            above[true] = False
             plain += above.sum() < k
             others_seen = [c for c in seen_by_user[users[q]] if c != true]
             filtered += above.sum() - above[others_seen].sum() < k
+        if ties and k == 1:
+            assert 0 < plain < 300 * 0.9  # the tie rule matters here: the test can tell the rules apart
         assert results[i] == pytest.approx(plain / 300)
         assert results[4 + i] == pytest.approx(filtered / 300)

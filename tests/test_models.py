@@ -106,12 +106,25 @@ def test_dense_stack_is_linear_on_top_with_the_chosen_activation(vocab):
     assert model.candidate_embeddings().shape == (vocab.num_titles, 8)
 
 
-def test_ranks_count_strictly_higher_scores():
+def test_ranks_count_other_titles_scoring_at_least_as_high():
     scores = tf.constant([[0.1, 0.5, 0.3, 0.5], [2.0, 1.0, 0.0, -1.0]])
     ranks = true_title_ranks(scores, tf.constant([2, 0]))
     np.testing.assert_array_equal(ranks, [2, 0])
-    # A tie with the true title does not push it down.
-    np.testing.assert_array_equal(true_title_ranks(scores, tf.constant([1, 3])), [0, 3])
+    # A tie with another title counts against the true one.
+    np.testing.assert_array_equal(true_title_ranks(scores, tf.constant([1, 3])), [1, 3])
+    # A NaN true score gets the worst rank.
+    nan = tf.constant([[np.nan, 0.0, 1.0]])
+    np.testing.assert_array_equal(true_title_ranks(nan, tf.constant([0])), [3])
+
+
+def test_collapsed_towers_score_zero_not_one():
+    # Every title scored the same (a dead ReLU stack ends in its bias): no ranking at all.
+    metric = ExactTopK(lambda: tf.ones([20, 4]), ks=(1, 10))
+    metric.update_state(tf.ones([6, 4]), None, tf.constant([1, 2, 3, 4, 5, 6]))
+    assert [float(r) for r in metric.result()] == [0.0, 0.0]
+    metric = ExactTopK(lambda: tf.fill([20, 4], np.nan), ks=(1, 10))
+    metric.update_state(tf.ones([6, 4]), None, tf.constant([1, 2, 3, 4, 5, 6]))
+    assert [float(r) for r in metric.result()] == [0.0, 0.0]
 
 
 def test_exact_top_k_equals_a_brute_force_reference():

@@ -7,9 +7,11 @@ positive's score by an ulp, and duplicate titles count twice.
 
 `ExactTopK` answers the question the metric asks, "is the true title among
 the k best-scored unique titles", by counting, for each query, how many
-titles score strictly higher than the true one. One matmul and one
-comparison give every k at once, with no top_k at all. Ties are resolved in
-the true title's favour.
+other titles score at least as high as the true one. One matmul and one
+comparison give every k at once, with no top_k at all. Ties count against
+the true title: a model whose towers have collapsed (every title scored the
+same, as a dead ReLU stack does) must score 0, not a perfect 1. A true title
+whose score is not finite (NaN) is never a hit.
 
 Seen-item filtering (what a deployed recommender does: never recommend what
 the user already rated) removes, per user, the titles they rated in the
@@ -37,13 +39,18 @@ def metric_name(k: int, filtered: bool = False) -> str:
 
 
 def true_title_ranks(scores: tf.Tensor, true_columns: tf.Tensor) -> tf.Tensor:
-    """For each row of `scores`, how many columns score strictly above the true column."""
+    """For each row of `scores`, how many other columns score at least as high as the true column.
+
+    Ties count against the true column; a row whose true score is not finite
+    gets the worst rank (the number of columns).
+    """
     true_scores = tf.gather(scores, true_columns, axis=1, batch_dims=1)
-    return tf.reduce_sum(tf.cast(scores > true_scores[:, tf.newaxis], tf.int32), axis=1)
+    at_least = tf.reduce_sum(tf.cast(scores >= true_scores[:, tf.newaxis], tf.int32), axis=1) - 1
+    return tf.where(tf.math.is_finite(true_scores), at_least, tf.shape(scores)[1])
 
 
 def seen_above_true(scores: tf.Tensor, true_columns: tf.Tensor, seen_columns: tf.RaggedTensor) -> tf.Tensor:
-    """For each row, how many of its seen columns (other than the true one) score above the true one.
+    """For each row, how many of its seen columns, other than the true one, score at least as high.
 
     Args:
         scores: `[batch, num_candidates]`.
@@ -54,7 +61,7 @@ def seen_above_true(scores: tf.Tensor, true_columns: tf.Tensor, seen_columns: tf
     columns = seen_columns.flat_values
     seen_scores = tf.gather_nd(scores, tf.stack([rows, columns], axis=1))
     true_scores = tf.gather(scores, true_columns, axis=1, batch_dims=1)
-    above = tf.logical_and(seen_scores > tf.gather(true_scores, rows), columns != tf.gather(true_columns, rows))
+    above = tf.logical_and(seen_scores >= tf.gather(true_scores, rows), columns != tf.gather(true_columns, rows))
     return tf.math.unsorted_segment_sum(tf.cast(above, tf.int32), rows, tf.shape(scores)[0])
 
 
