@@ -79,10 +79,12 @@ def space(tmp_path) -> Path:
 @pytest.mark.slow
 def test_chief_and_two_workers_run_every_trial_once_even_when_a_worker_dies(tmp_path, space):
     address = f"127.0.0.1:{free_port()}"
-    chief = start(tmp_path, *command(space, "--chief", address, "--worker-timeout", "8"))
+    chief = start(tmp_path, *command(space, "--chief", address, "--worker-timeout", "20"))
     w1 = start(tmp_path, *command(space, "--worker", address, "--worker-id", "w1"))
     w2 = start(tmp_path, *command(space, "--worker", address, "--worker-id", "w2"))
-    # Kill w2 while it trains its second trial (so it has finished one).
+    # Kill w2 while it trains its second trial (so it has finished one). The silence timeout
+    # leaves room for a slow first epoch (tracing) on a loaded machine: a shorter one can take
+    # a live worker's trial away.
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         oracle = tmp_path / "out" / "space" / "oracle.json"
@@ -100,7 +102,7 @@ def test_chief_and_two_workers_run_every_trial_once_even_when_a_worker_dies(tmp_
     w2.wait()
     out, err = chief.communicate(timeout=300)
     assert chief.returncode == 0, out + err
-    assert f"worker w2 silent for 8 s: its trial {lost[0]} goes to the next worker" in out
+    assert f"worker w2 silent for 20 s: its trial {lost[0]} goes to the next worker" in out
     w1_out, w1_err = w1.communicate(timeout=60)
     assert w1.returncode == 0, w1_err
     assert "the chief at" in w1_out and "has no more trials" in w1_out
@@ -133,3 +135,35 @@ def test_a_worker_of_another_search_is_refused(tmp_path, space):
     out, err = chief.communicate(timeout=120)
     assert chief.returncode == 0, err
     assert [r["worker"] for r in rows(tmp_path)] == ["w1"]
+
+
+def test_a_worker_waits_while_others_train_so_a_requeued_trial_finds_it(tmp_path):
+    import keras_tuner as kt
+    from keras_tuner.src.engine import trial as trial_module
+
+    from tuner_app.oracles import RandomSearchOracle
+
+    hp = kt.HyperParameters()
+    hp.Float("learning_rate", 0.01, 0.1)
+    oracle = RandomSearchOracle(objective=kt.Objective("val_top_10", "max"), max_trials=2, seed=1,
+                                hyperparameters=hp, max_retries_per_trial=0)
+    oracle._set_project_dir(str(tmp_path), "search")
+    first, second = oracle.create_trial("w1#f"), oracle.create_trial("w2#f")
+    assert first.status == second.status == "RUNNING"
+    oracle.update_trial(first.trial_id, {"val_top_10": 0.5})
+    first.status = trial_module.TrialStatus.COMPLETED
+    oracle.end_trial(first)
+    # Budget spent, but w2 still trains: w1 is told to wait, not to stop.
+    assert oracle.create_trial("w1#f").status == "IDLE"
+    assert not oracle.finished()
+    # w2 dies; its trial goes back to the queue, and the waiting w1 gets it.
+    assert oracle.requeue_silent(timeout=-1) == [("w2", second.trial_id)]
+    again = oracle.create_trial("w1#f")
+    assert (again.status, again.trial_id) == ("RUNNING", second.trial_id)
+    oracle.update_trial(again.trial_id, {"val_top_10": 0.4})
+    again.status = trial_module.TrialStatus.COMPLETED
+    oracle.end_trial(again)
+    # Nothing left anywhere: now w1 is stopped and the chief is done.
+    assert oracle.create_trial("w1#f").status == "STOPPED"
+    assert oracle.finished()
+    assert oracle.trial_workers == {first.trial_id: "w1", second.trial_id: "w1"}

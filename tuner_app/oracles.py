@@ -11,7 +11,10 @@ random and grid search). `SearchOracleMixin` adds:
   a worker of another search is refused rather than given trials;
 * requeueing the trials of workers that went silent (keras-tuner's chief
   waits for them forever, issues #254, #344);
-* `exhausted`: the oracle has handed out its last trial.
+* `exhausted`: the oracle has handed out its last trial;
+* workers are kept (told to wait, IDLE) rather than stopped while other
+  workers still run trials: one of those may die, and its trial must find a
+  live worker when it is requeued.
 """
 
 from __future__ import annotations
@@ -83,6 +86,11 @@ class SearchOracleMixin:
             self.trial_workers[trial.trial_id] = name
         elif trial.status == trial_module.TrialStatus.STOPPED:
             self.exhausted = True
+            if any(other != tuner_id for other in self.ongoing_trials):
+                # Others still train: keep this worker (it waits and asks again, see
+                # distribute.patch_idle_wait) until their trials have ended.
+                self.tuner_ids.add(tuner_id)
+                return trial_module.Trial(self.get_space(), status=trial_module.TrialStatus.IDLE)
         return trial
 
     @synchronized
