@@ -46,9 +46,9 @@ def ratio(numerator: float, denominator: float) -> tuple[float, str]:
     return value, "-" if math.isnan(value) else f"{value:.2f}x"
 
 
-def format_table(rows: Sequence[Row]) -> str:
+def format_table(rows: Sequence[Row], header: Row = Row("measure", "reference", "app", "ratio", "target", "result")
+                 ) -> str:
     """Fixed-width columns, the measure left-aligned and numbers right-aligned."""
-    header = Row("measure", "reference", "app", "ratio", "target", "result")
     cells = [[r.measure, r.reference, r.app, r.ratio, r.target, r.result] for r in (header, *rows)]
     widths = [max(len(row[i]) for row in cells) for i in range(6)]
     lines = []

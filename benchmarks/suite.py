@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 from benchmarks import report, runs
 from benchmarks.exactness import KS, TopKCheck
 from benchmarks.timing import (
+    busy_warning,
     epoch_stats,
     load_average,
     machine_description,
@@ -24,9 +24,6 @@ from benchmarks.timing import (
 )
 from tuner_app.data import Ratings, load_grouplens
 from tuner_app.evaluation import metric_name
-
-#: A 1-minute load average above this many per core at the start makes timings suspect.
-BUSY_LOAD_PER_CORE = 0.5
 
 
 @dataclass
@@ -148,15 +145,6 @@ def build_report(m: Measurements, args: argparse.Namespace) -> str:
     )
 
 
-def busy_warning(load: float) -> list[str]:
-    """A warning line when other processes kept the CPU busy as the benchmark started."""
-    cores = os.cpu_count() or 1
-    if load < BUSY_LOAD_PER_CORE * cores:
-        return []
-    warning = (
-        f"WARNING: load average {load:.2f} on {cores} cores at the start: timings are suspect."
-    )
-    return [warning]
 
 
 def full_recipe_rows(ratings: Ratings, split: runs.Split, epochs: int) -> list[report.Row]:

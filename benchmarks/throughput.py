@@ -98,38 +98,30 @@ def run_search(label: str, space: Path, data: Path, results: Path, extra: Sequen
 
 def report(args: argparse.Namespace, machine: str, start_load: float, single: SearchRun,
            parallel: SearchRun) -> str:
-    cores = os.cpu_count() or 1
-    lines = [f"Machine: {machine}"]
-    if start_load >= 0.5 * cores:
-        lines.append(f"WARNING: load average {start_load:.2f} on {cores} cores at the start: timings are suspect.")
+    from benchmarks.report import Row, format_table, ratio, verdict
+    from benchmarks.timing import busy_warning
+
+    lines = [f"Machine: {machine}", *busy_warning(start_load)]
     lines.append(f"Data: {args.data}. Search: random, {args.trials} trials x {args.epochs} epochs "
                  f"(depth 1-3, widths 32-128, Adagrad/Adam), validation every epoch; the same trials in both runs.")
     lines.append("")
-    header = ("measure", single.label, parallel.label, "ratio", "target", "result")
-    speedup = parallel.trials_per_hour / single.trials_per_hour
-    rss = single.peak_rss_mb
-    growth = rss[-1] / rss[0] if rss else float("nan")
+    throughput = ratio(parallel.trials_per_hour, single.trials_per_hour)[1]
     rows = [
-        ("wall time of the search", f"{single.seconds:.1f} s", f"{parallel.seconds:.1f} s",
-         f"{single.seconds / parallel.seconds:.2f}x", "info", ""),
-        ("completed trials", str(single.completed), str(parallel.completed), "-",
-         f"= {args.trials}", "pass" if single.completed == parallel.completed == args.trials else "FAIL"),
-        ("trials per hour", f"{single.trials_per_hour:.0f}", f"{parallel.trials_per_hour:.0f}",
-         f"{speedup:.2f}x", "info", ""),
+        Row("wall time of the search", f"{single.seconds:.1f} s", f"{parallel.seconds:.1f} s",
+            ratio(single.seconds, parallel.seconds)[1]),
+        Row("completed trials", str(single.completed), str(parallel.completed), "-", f"= {args.trials}",
+            verdict(single.completed == parallel.completed == args.trials)),
+        Row("trials per hour", f"{single.trials_per_hour:.0f}", f"{parallel.trials_per_hour:.0f}", throughput),
     ]
+    rss = single.peak_rss_mb
     if rss:
-        marks = sorted({0, min(4, len(rss) - 1), len(rss) - 1})
-        for i in marks:
-            rows.append((f"peak RSS after trial {i + 1} (1 process)", f"{rss[i]:.0f} MB", "-",
-                         f"{rss[i] / rss[0]:.2f}x", "info", ""))
-        rows.append((f"peak RSS, trial {len(rss)} / trial 1", f"{rss[-1]:.0f} MB", "-", f"{growth:.2f}x",
-                     f"<= {MEMORY_TARGET}x", "pass" if growth <= MEMORY_TARGET else "FAIL"))
-    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(6)]
-    for number, row in enumerate((header, *rows)):
-        cells = [row[0].ljust(widths[0])] + [row[i].rjust(widths[i]) for i in (1, 2, 3)]
-        lines.append("  ".join(cells + [row[4].ljust(widths[4]), row[5]]).rstrip())
-        if number == 0:
-            lines.append("-" * len(lines[-1]))
+        for i in sorted({0, min(4, len(rss) - 1), len(rss) - 1}):
+            rows.append(Row(f"peak RSS after trial {i + 1} (1 process)", f"{rss[i]:.0f} MB", "-",
+                            ratio(rss[i], rss[0])[1]))
+        growth, cell = ratio(rss[-1], rss[0])
+        rows.append(Row(f"peak RSS, trial {len(rss)} / trial 1", f"{rss[-1]:.0f} MB", "-", cell,
+                        f"<= {MEMORY_TARGET}x", verdict(growth <= MEMORY_TARGET)))
+    lines.append(format_table(rows, Row("measure", single.label, parallel.label, "ratio", "target", "result")))
     lines.append("")
     lines.append(f"The {parallel.label} run: {args.parallel} worker processes, one TensorFlow thread each, "
                  "pinned one per core, fed by keras-tuner's chief/worker oracle.")

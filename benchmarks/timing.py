@@ -172,6 +172,21 @@ def load_average() -> float:
     return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
 
 
+#: A 1-minute load average above this many per core at the start makes timings suspect.
+BUSY_LOAD_PER_CORE = 0.5
+
+
+def busy_warning(load: float) -> list[str]:
+    """A warning line when other processes kept the CPU busy as the benchmark started."""
+    cores = os.cpu_count() or 1
+    if load < BUSY_LOAD_PER_CORE * cores:
+        return []
+    warning = (
+        f"WARNING: load average {load:.2f} on {cores} cores at the start: timings are suspect."
+    )
+    return [warning]
+
+
 def machine_description() -> str:
     """One line: CPU, cores, load, TensorFlow and TFRS versions, date.
 
