@@ -10,8 +10,8 @@ stack has at least i layers), or `layer_sizes` (a whole stack such as
 '64,32'); `activation`, `optimizer`, `learning_rate` (always declared, with
 the tutorial's values when the file leaves them out); and, only when the
 file names them, the knobs listed in `space.PARAM_RULES` (embedding widths,
-batch size, epochs, early stopping, L2, dropout, normalization, temperature, accidental-hit
-removal, hard negatives, logQ correction).
+batch size, epochs, early stopping, L2, dropout, normalization, temperature,
+accidental-hit removal, hard negatives, logQ correction).
 """
 
 from __future__ import annotations

@@ -16,8 +16,9 @@ The dense stack takes a list of widths and a hidden activation; the last
 layer stays linear, as the tutorial argues. `MovielensModel(vocab, [32])`
 compiled with Adagrad(0.1) is the tutorial's shallow model. Every other
 argument defaults to the tutorial's choice: 32-wide feature embeddings, no
-dropout or L2, plain dot-product scores (no normalization), and TFRS's plain in-batch softmax (temperature 1, no
-accidental-hit removal, no hard-negative mining, no logQ correction).
+dropout or L2, plain dot-product scores (no normalization), and TFRS's plain
+in-batch softmax (temperature 1, no accidental-hit removal, no hard-negative
+mining, no logQ correction).
 
 This module takes plain arguments only; `hypermodel.py` maps hyperparameters
 onto them.
