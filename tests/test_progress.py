@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import textwrap
+import time
+
+import pytest
 
 from tuner_app.progress import ConsoleProgress, planned_work
 from tuner_app.reporter import TrialRow
@@ -45,3 +48,19 @@ def test_quiet_prints_only_the_summary():
     progress.trial_done(TrialRow("0", "FAILED", "val_top_100", reason="loss became nan at epoch 1"))
     progress.result("summary")
     assert out.getvalue() == "summary\n"
+
+
+def test_a_resumed_search_counts_its_finished_trials_and_their_best():
+    out = io.StringIO()
+    progress = ConsoleProgress(spec("tuner: {algorithm: random, max_trials: 4}\ntraining: {epochs: 10}\n"
+                                    "hyperparameters: {}\n"), out, False)
+    progress.resumed([TrialRow("0", "COMPLETED", "val_top_100", {"val_top_100": 0.4}, epochs_trained=10),
+                      TrialRow("1", "FAILED", "val_top_100", reason="nan", epochs_trained=2)])
+    progress.epoch(type("R", (), {"target_epochs": 10})(), {"epoch": 1, "loss": 1.0, "val_top_100": 0.2})
+    progress.trial_done(TrialRow("2", "COMPLETED", "val_top_100", {"val_top_100": 0.3}, seconds=3.0, best_epoch=1,
+                                 epochs_trained=1))
+    text = out.getvalue()
+    assert "best so far 0.4000 (trial 0); 3/4 trials done" in text
+    # 40 epochs planned, 12 done before the resume and 1 now: 27 left at this process's pace.
+    progress.started = time.monotonic() - 10.0  # this process: 1 epoch in 10 s
+    assert progress.remaining() == pytest.approx(27 * 10.0, abs=1.0)

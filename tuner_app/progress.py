@@ -60,7 +60,8 @@ class ConsoleProgress:
         self.best: tuple[float, str] | None = None
         self.done = 0
         self.planned_trials, self.planned_epochs = planned_work(spec)
-        self.epochs_done = 0
+        self.epochs_done = 0  # by this process; the time per epoch comes from these
+        self.epochs_before = 0  # by the trials a resumed search had already finished
         self._bar = None
         self._current = ""
 
@@ -99,12 +100,22 @@ class ConsoleProgress:
         latest = f", {objective} {entry[objective]:.4f}" if objective in entry else ""
         self._status(f"{self._current} epoch {entry['epoch']}/{record.target_epochs}{latest}")
 
-    def trial_done(self, row) -> None:
+    def resumed(self, rows) -> None:
+        """Counts the trials a resumed search had already finished (and their best)."""
+        for row in rows:
+            self._count(row)
+            self.epochs_before += row.epochs_trained or 0
+
+    def _count(self, row) -> None:
         self.done += 1
+        if row.status == "COMPLETED" and row.objective is not None:
+            if self.best is None or row.objective > self.best[0]:
+                self.best = (row.objective, row.trial_id)
+
+    def trial_done(self, row) -> None:
+        self._count(row)
         value = row.objective
         if row.status == "COMPLETED" and value is not None:
-            if self.best is None or value > self.best[0]:
-                self.best = (value, row.trial_id)
             result = f"{self.spec.objective} {value:.4f} at epoch {row.best_epoch}"
         else:
             result = f"{row.status.lower()}: {row.reason}"
@@ -122,7 +133,7 @@ class ConsoleProgress:
         """Seconds left, from the time per epoch so far and the epochs still planned."""
         if not self.planned_epochs or not self.epochs_done:
             return None
-        left = max(0, self.planned_epochs - self.epochs_done)
+        left = max(0, self.planned_epochs - self.epochs_before - self.epochs_done)
         return (time.monotonic() - self.started) / self.epochs_done * left
 
     def _status(self, text: str) -> None:

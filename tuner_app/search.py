@@ -197,6 +197,12 @@ def _run_locked(spec: SearchSpec, ratings: Ratings, data_spec: DataSpec, options
         oracle, hypermodel, trainer, csv_path, directory=str(results_dir), project_name=spec.name,
         baseline=baseline, on_trial_begin=progress.trial_begin, on_trial_done=progress.trial_done,
     )
+    if resuming and (role is None or role.kind == "chief"):
+        from tuner_app import results
+
+        workers = oracle.trial_workers
+        progress.resumed([results.trial_row(t, spec.objective, workers.get(t.trial_id))
+                          for t in results.ended(tuner.oracle.trials.values())])
     if role is not None and role.kind == "worker":
         return _run_worker(tuner, trainer, role, fingerprint, progress)
     with _StopOnSignal(trainer):
