@@ -58,10 +58,26 @@ def command(space: Path, *extra: str) -> list[str]:
             "--results-dir", "out", *extra]
 
 
+_started: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _kill_leftovers():
+    """A failed assertion must not leave a chief or worker running after the test."""
+    yield
+    while _started:
+        proc = _started.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def start(cwd: Path, *args: str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KERASTUNER_")}
-    return subprocess.Popen(list(args), cwd=cwd, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(list(args), cwd=cwd, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
+    _started.append(proc)
+    return proc
 
 
 def rows(cwd: Path) -> list[dict[str, str]]:
