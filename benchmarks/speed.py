@@ -13,7 +13,6 @@ table also goes to --out, except with --quick (for smoke tests).
 from __future__ import annotations
 
 import argparse
-import datetime
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,8 +21,7 @@ import tuner_app  # noqa: F401  (Keras 2 for TensorFlow, before it loads)
 from tuner_app.errors import TunerAppError
 from tuner_app.tfenv import load_tensorflow
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/data/ml-100k"
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+from benchmarks.output import DEFAULT_DATA, publish
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -84,10 +82,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def default_out() -> Path:
-    return RESULTS_DIR / f"{datetime.date.today().isoformat()}-speed.txt"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     load_tensorflow()  # its start-up noise hidden; after parsing, so --help stays fast
@@ -98,12 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TunerAppError as error:
         print(f"benchmarks.speed: {error}", file=sys.stderr)
         return 2
-    print(text)
-    if not args.quick:
-        out = args.out or default_out()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text + "\n", encoding="utf-8")
-        print(f"\nWritten to {out}")
+    publish(text, args.out, "speed", args.quick)
     return 0
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime
 import os
 import subprocess
 import sys
@@ -29,8 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/data/ml-100k"
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+from benchmarks.output import DEFAULT_DATA, publish
+
 MEMORY_TARGET = 1.5
 
 SPACE = """\
@@ -145,12 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parallel = run_search(f"--parallel {args.parallel}", space, args.data, Path(folder) / "many",
                               ["--parallel", str(args.parallel)])
     text = report(args, machine, start_load, single, parallel)
-    print(text)
-    if not args.quick:
-        out = args.out or RESULTS_DIR / f"{datetime.date.today().isoformat()}-throughput.txt"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text + "\n", encoding="utf-8")
-        print(f"\nWritten to {out}")
+    publish(text, args.out, "throughput", args.quick)
     return 0
 
 

@@ -202,7 +202,7 @@ def _run_locked(spec: SearchSpec, ratings: Ratings, data_spec: DataSpec, options
 
         workers = oracle.trial_workers
         progress.resumed([results.trial_row(t, spec.objective, workers.get(t.trial_id))
-                          for t in results.ended(tuner.oracle.trials.values())])
+                          for t in results.ended(oracle.trials.values())])
     if role is not None and role.kind == "worker":
         return _run_worker(tuner, trainer, role, fingerprint, progress)
     with _StopOnSignal(trainer):
