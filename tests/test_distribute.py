@@ -98,7 +98,8 @@ def test_chief_and_two_workers_run_every_trial_once_even_when_a_worker_dies(tmp_
     chief = start(tmp_path, *command(space, "--chief", address, "--worker-timeout", "20"))
     w1 = start(tmp_path, *command(space, "--worker", address, "--worker-id", "w1"))
     w2 = start(tmp_path, *command(space, "--worker", address, "--worker-id", "w2"))
-    # Kill w2 while it trains its second trial (so it has finished one). The silence timeout
+    # Kill w2 as soon as it holds its second trial (so it has finished one): a trial here
+    # takes only a second or two, and a moment's wait let w2 finish it first. The silence timeout
     # leaves room for a slow first epoch (tracing) on a loaded machine: a shorter one can take
     # a live worker's trial away.
     deadline = time.monotonic() + 240
@@ -113,7 +114,6 @@ def test_chief_and_two_workers_run_every_trial_once_even_when_a_worker_dies(tmp_
         time.sleep(0.1)
     else:
         raise AssertionError("w2 never got a second trial")
-    time.sleep(0.5)
     w2.send_signal(signal.SIGKILL)
     w2.wait()
     out, err = chief.communicate(timeout=300)

@@ -33,6 +33,7 @@ import tensorflow_recommenders as tfrs
 
 from dataclasses import dataclass
 
+from tuner_app import step_functions
 from tuner_app.evaluation import ExactTopK
 from tuner_app.features import SeenTitles, Vocabulary
 from tuner_app.space import TOP_KS
@@ -218,9 +219,12 @@ class MovielensModel(tfrs.models.Model):
             None if candidate_probability is None else tf.constant(candidate_probability, tf.float32)
         )
         self.top_k = ExactTopK(self.candidate_embeddings, ks=ks, seen=seen)
+        mean_loss = tf.keras.metrics.Mean(name="mean_loss")
+        # A bound method, not the metric: Keras would track the metric a second time.
+        self._mean_loss = mean_loss.result
         self.task = tfrs.tasks.Retrieval(
             metrics=[self.top_k],
-            loss_metrics=[tf.keras.metrics.Mean(name="mean_loss")],
+            loss_metrics=[mean_loss],
             temperature=temperature,
             remove_accidental_hits=remove_accidental_hits,
             num_hard_negatives=num_hard_negatives,
@@ -250,8 +254,44 @@ class MovielensModel(tfrs.models.Model):
             compute_metrics=not training,
         )
 
+    #: What `train_step` returns, in this order.
+    TRAIN_LOGS = ("loss", "regularization_loss", "total_loss", "mean_loss")
+
+    def compile(self, *args, **kwargs):
+        super().compile(*args, **kwargs)
+        step_functions.create_optimizer_slots(self.optimizer, self.trainable_variables)
+
+    def train_step(self, features):
+        """TFRS's train step, returning only the training logs (not the stale top-k metrics)."""
+        with tf.GradientTape() as tape:
+            loss = self.compute_loss(features, training=True)
+            regularization_loss = tf.reduce_sum([tf.reduce_sum(penalty) for penalty in self.losses])
+            total_loss = loss + regularization_loss
+        gradients = tape.gradient(total_loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
+        return {"loss": loss, "regularization_loss": regularization_loss, "total_loss": total_loss,
+                "mean_loss": self._mean_loss()}
+
     def test_step(self, features):
         # Validation needs only the top-k metrics; skipping the in-batch loss on
         # 4096 x 4096 logits makes a validation pass several times cheaper.
         self.top_k.update_state(self.query_model(features), None, features["title"], users=features["user"])
         return {metric.name: metric.result() for metric in self.top_k.top_k_metrics}
+
+    def make_train_function(self, force=False):
+        if self.train_function is not None and not force:
+            return self.train_function
+        if not step_functions.supports_looped_steps(self):
+            return super().make_train_function(force)
+        self.train_function = step_functions.looped_step_function(
+            self, self.train_step, self.TRAIN_LOGS, self._train_counter)
+        return self.train_function
+
+    def make_test_function(self, force=False):
+        if self.test_function is not None and not force:
+            return self.test_function
+        if not step_functions.supports_looped_steps(self):
+            return super().make_test_function(force)
+        self.test_function = step_functions.looped_step_function(
+            self, self.test_step, [metric.name for metric in self.top_k.top_k_metrics], self._test_counter)
+        return self.test_function
