@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from benchmarks.exactness import TOLERANCE, TopKCheck
-from benchmarks.runs import RunTimes
+from benchmarks.runs import RunTimes, RuntimeState
 from benchmarks.timing import STALL_FACTOR, EpochStats, first_epoch_extra, median
 
 #: Targets (see benchmarks/README.md).
@@ -16,6 +16,8 @@ FLOOR_RATIO_TARGET = 1.1
 VALIDATION_RATIO_TARGET = 10.0
 SETUP_TARGET_SECONDS = 2.0
 SETUP_GROWTH_TARGET_SECONDS = 0.25
+#: Live Python objects may grow by this share between trial 2 and the last (caches settle).
+LEFTOVER_OBJECTS_GROWTH = 0.01
 RECIPE_RATIO_TARGET = 1.5
 
 
@@ -103,7 +105,13 @@ def setup_note(setup: Setup) -> str:
 
 
 def epoch_rows(
-    ref: EpochStats, app: EpochStats, floor: float, floor_step: float, steps: int
+    ref: EpochStats,
+    app: EpochStats,
+    floor: float,
+    floor_step: float,
+    steps: int,
+    samples: int,
+    xent_floor_step: float,
 ) -> list[Row]:
     speedup, speedup_text = ratio(ref.median, app.median)
     over_floor, over_floor_text = ratio(app.median, floor)
@@ -117,12 +125,18 @@ def epoch_rows(
             verdict(speedup >= EPOCH_RATIO_TARGET),
         ),
         Row(
-            f"in-batch softmax floor s/epoch ({steps} x {floor_step * 1e3:.2f} ms)",
+            f"in-batch softmax floor s/epoch ({steps} x {floor_step * 1e3:.2f} ms, median of {samples})",
             "-",
             seconds(floor),
             over_floor_text,
             f"app/floor <= {FLOOR_RATIO_TARGET}x",
             verdict(over_floor <= FLOOR_RATIO_TARGET),
+        ),
+        Row(
+            f"  same with TF's sparse xent op ({steps} x {xent_floor_step * 1e3:.2f} ms)",
+            "-",
+            seconds(xent_floor_step * steps),
+            ratio(app.median, xent_floor_step * steps)[1],
         ),
         Row(
             "training s/epoch (mean)",
@@ -179,12 +193,11 @@ def setup_rows(setup: Setup) -> list[Row]:
                 result,
             )
         )
-    later = setup.app_trials[1:]
-    if len(later) >= 2:
-        growth = later[-1] - later[0]
+    growth = setup_growth(setup.app_trials)
+    if not math.isnan(growth):
         rows.append(
             Row(
-                f"setup growth, trial 2 -> {len(setup.app_trials)}",
+                f"setup growth, trials 2-{len(setup.app_trials)} (later half - earlier half)",
                 "-",
                 f"{growth:+.3f} s",
                 "-",
@@ -193,6 +206,48 @@ def setup_rows(setup: Setup) -> list[Row]:
             )
         )
     return rows
+
+
+def setup_growth(app_setups: Sequence[float]) -> float:
+    """Median setup of the later half of trials 2..N minus that of the earlier half (NaN: < 2 trials).
+
+    Halves rather than last minus second: a single trial's setup varies by a few
+    tenths of a second on a shared VM, which would swamp a real trend.
+    """
+    later = list(app_setups[1:])
+    if len(later) < 2:
+        return math.nan
+    half = len(later) // 2
+    return median(later[-half:]) - median(later[:half])
+
+
+def leftover_rows(states: Sequence[RuntimeState | None]) -> list[Row]:
+    """What stays in the process after each trial, from trial 2 to the last: it must not grow."""
+    states = [s for s in states[1:] if s is not None]
+    if len(states) < 2:
+        return []
+    first, last = states[0], states[-1]
+    span = f"trial 2 -> {len(states) + 1}"
+    functions_ok = last.functions <= first.functions
+    objects_growth = last.objects / first.objects - 1
+    return [
+        Row(
+            f"TF graph functions left after a trial, {span}",
+            "-",
+            f"{first.functions} -> {last.functions}",
+            "-",
+            "no growth",
+            verdict(functions_ok),
+        ),
+        Row(
+            f"Python objects left after a trial, {span}",
+            "-",
+            f"{first.objects} -> {last.objects}",
+            f"{objects_growth:+.2%}",
+            f"< +{LEFTOVER_OBJECTS_GROWTH:.0%}",
+            verdict(objects_growth < LEFTOVER_OBJECTS_GROWTH),
+        ),
+    ]
 
 
 def recipe_total(

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.eager import context
 
 from benchmarks import exactness, tutorial
 from benchmarks.timing import fit_timed, timed
@@ -36,6 +37,14 @@ VALIDATION_FREQ = 5
 TOP_100 = metric_name(100)
 
 
+@dataclass(frozen=True)
+class RuntimeState:
+    """What stays alive in the process after a run's session is cleared."""
+
+    functions: int  # graph functions registered in TensorFlow's eager runtime
+    objects: int  # Python objects the garbage collector tracks
+
+
 @dataclass
 class RunTimes:
     """What one training run measured."""
@@ -46,6 +55,7 @@ class RunTimes:
         default_factory=list
     )  # seconds per evaluate pass, first = warm-up
     logs: dict[str, float] = field(default_factory=dict)  # metrics of the first validation pass
+    after: RuntimeState | None = None  # the process after the run was cleared away
 
 
 @dataclass
@@ -62,10 +72,12 @@ def make_split(ratings: Ratings) -> Split:
     return Split(train_rows, test_rows)
 
 
-def _end_run() -> None:
+def _end_run() -> RuntimeState:
+    """Clears the run away, as tuner_app's tuner does between trials; returns what is left."""
     # Without this, graphs of finished runs pile up and slow later ones down.
     tf.keras.backend.clear_session()
     gc.collect()
+    return RuntimeState(len(context.context().list_function_names()), len(gc.get_objects()))
 
 
 def _evaluate_passes(
@@ -91,24 +103,23 @@ def _build_reference(ratings_ds: tf.data.Dataset, movies_ds: tf.data.Dataset, sp
     return model, cached_train, cached_test
 
 
-def run_reference(
-    ratings: Ratings, split: Split, epochs: int, runs: int, passes: int
-) -> list[RunTimes]:
-    """`runs` fresh tutorial runs of `epochs` epochs; the first also times validation passes."""
-    ratings_ds, movies_ds = tutorial.tutorial_datasets(ratings)
-    results = []
-    for run in range(runs):
-        (model, train, test), construct = timed(
-            lambda: _build_reference(ratings_ds, movies_ds, split)
-        )
-        seconds, _ = fit_timed(model, train, epochs)
-        times = RunTimes(construct, seconds)
-        if run == 0:
-            times.validations, times.logs = _evaluate_passes(model, test, passes)
-        results.append(times)
-        del model, train, test
-        _end_run()
-    return results
+def reference_run(
+    datasets: tuple[tf.data.Dataset, tf.data.Dataset], split: Split, epochs: int, passes: int
+) -> RunTimes:
+    """A fresh tutorial run of `epochs` epochs; with `passes`, also times validation passes.
+
+    Args:
+        datasets: `tutorial.tutorial_datasets(ratings)`, made once for all runs.
+    """
+    ratings_ds, movies_ds = datasets
+    (model, train, test), construct = timed(lambda: _build_reference(ratings_ds, movies_ds, split))
+    seconds, _ = fit_timed(model, train, epochs)
+    times = RunTimes(construct, seconds)
+    if passes:
+        times.validations, times.logs = _evaluate_passes(model, test, passes)
+    del model, train, test
+    times.after = _end_run()
+    return times
 
 
 def run_reference_recipe(ratings: Ratings, split: Split, epochs: int) -> tuple[float, float]:
@@ -152,30 +163,23 @@ def prepare_app(ratings: Ratings, split: Split, search_dir: Path) -> AppSearch:
     return AppSearch(data, trainer, train, seconds)
 
 
-def run_app_trials(
-    search: AppSearch, ratings: Ratings, epochs: int, trials: int, passes: int
-) -> tuple[list[RunTimes], exactness.TopKCheck]:
-    """`trials` trials as the app trains them; the first also checks its top-k against numpy.
+def app_trial(
+    search: AppSearch, ratings: Ratings, epochs: int, passes: int, check: bool
+) -> tuple[RunTimes, exactness.TopKCheck | None]:
+    """One trial as the app trains it, validated once after training.
 
-    Each trial validates once after training (its first pass, which carries
-    the tracing of the test step); the first trial also times `passes` more
-    passes for the steady validation time.
+    That first validation pass carries the tracing of the test step; `passes`
+    more time the steady validation. With `check`, the trial's top-k accuracies
+    are also recomputed with numpy.
     """
-    results = []
-    check = None
-    for trial in range(trials):
-        model, construct = timed(lambda: build_model(search.data.vocab, ModelConfig()))
-        seconds, _ = fit_timed(model, search.train, epochs)
-        times = RunTimes(construct, seconds)
-        times.validations, times.logs = _evaluate_passes(
-            model, search.trainer.validation, passes if trial == 0 else 0
-        )
-        if trial == 0:
-            check = exactness.check_top_k(model, times.logs, ratings, search.data)
-        results.append(times)
-        del model
-        _end_run()
-    return results, check
+    model, construct = timed(lambda: build_model(search.data.vocab, ModelConfig()))
+    seconds, _ = fit_timed(model, search.train, epochs)
+    times = RunTimes(construct, seconds)
+    times.validations, times.logs = _evaluate_passes(model, search.trainer.validation, passes)
+    top_k = exactness.check_top_k(model, times.logs, ratings, search.data) if check else None
+    del model
+    times.after = _end_run()
+    return times, top_k
 
 
 def run_app_recipe(ratings: Ratings, split: Split, epochs: int) -> tuple[float, float]:

@@ -12,14 +12,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import report, runs
+from benchmarks import report, runs, tutorial
 from benchmarks.exactness import KS, TopKCheck
 from benchmarks.timing import (
     busy_warning,
     epoch_stats,
+    FloorSampler,
     load_average,
     machine_description,
-    measure_floor_step,
     median,
 )
 from tuner_app.data import Ratings, load_grouplens
@@ -34,7 +34,9 @@ class Measurements:
     start_load: float  # 1-minute load average before any work
     ratings: Ratings
     split: runs.Split
-    floor_step: float  # median seconds of one bare in-batch softmax step
+    floor_step: float  # median seconds of one bare in-batch softmax step (tuner_app's kernel)
+    xent_floor_step: float  # the same with TensorFlow's sparse softmax cross-entropy op
+    floor_samples: int  # steps timed, spread over the whole benchmark
     steps_per_epoch: int
     once_per_search: float
     app_trials: list[runs.RunTimes]
@@ -43,24 +45,52 @@ class Measurements:
 
 
 def collect(args: argparse.Namespace) -> Measurements:
-    """Runs the floor, the app's trials and the reference's runs, in that order."""
+    """Runs the app's trials, the reference's runs and the floor, interleaved.
+
+    App trial 1, reference run 1, app trial 2, reference run 2, ..., then the
+    remaining app trials, with floor steps sampled after every run: the CPU of
+    a shared VM drifts over minutes, and what is compared should be measured in
+    the same minutes. App trials stay in order (per-trial setup after the
+    first is measured on a process that has already run trials).
+    """
     machine, start_load = machine_description(), load_average()
     ratings = load_grouplens(args.data)
     split = runs.make_split(ratings)
-    floor_step = measure_floor_step(args.floor_steps, runs.BATCH_SIZE)
+    floors = [FloorSampler(runs.BATCH_SIZE, loss=loss) for loss in ("kernel", "xent")]
+    floor_chunk = math.ceil(args.floor_steps / (args.trials + args.repeats))
+
+    def sample_floors():
+        for floor in floors:
+            floor.sample(floor_chunk)
+
+    reference_data = tutorial.tutorial_datasets(ratings)
+    app_trials, ref_runs, check = [], [], None
     with tempfile.TemporaryDirectory(prefix="speed-") as folder:
         search = runs.prepare_app(ratings, split, Path(folder))
-        app_trials, check = runs.run_app_trials(
-            search, ratings, args.epochs, args.trials, args.repeats
-        )
-    ref_runs = runs.run_reference(ratings, split, args.epochs, args.repeats, args.repeats)
+        for i in range(max(args.trials, args.repeats)):
+            if i < args.trials:
+                trial, top_k = runs.app_trial(
+                    search, ratings, args.epochs, args.repeats if i == 0 else 0, check=i == 0
+                )
+                app_trials.append(trial)
+                check = check or top_k
+                sample_floors()
+            if i < args.repeats:
+                ref_runs.append(
+                    runs.reference_run(
+                        reference_data, split, args.epochs, args.repeats if i == 0 else 0
+                    )
+                )
+                sample_floors()
     steps = math.ceil(len(split.train_rows) / runs.BATCH_SIZE)
     return Measurements(
         machine,
         start_load,
         ratings,
         split,
-        floor_step,
+        floors[0].median(),
+        floors[1].median(),
+        len(floors[0].seconds),
         steps,
         search.seconds,
         app_trials,
@@ -81,7 +111,13 @@ def build_report(m: Measurements, args: argparse.Namespace) -> str:
     ref_top_k = {k: m.ref_runs[0].logs[metric_name(k)] for k in KS}
 
     rows = report.epoch_rows(
-        ref_stats, app_stats, m.floor_step * m.steps_per_epoch, m.floor_step, m.steps_per_epoch
+        ref_stats,
+        app_stats,
+        m.floor_step * m.steps_per_epoch,
+        m.floor_step,
+        m.steps_per_epoch,
+        m.floor_samples,
+        m.xent_floor_step,
     )
     rows += report.validation_rows(ref_val, app_val, args.repeats, m.check)
     rows.append(
@@ -92,6 +128,7 @@ def build_report(m: Measurements, args: argparse.Namespace) -> str:
         )
     )
     rows += report.setup_rows(setup)
+    rows += report.leftover_rows([trial.after for trial in m.app_trials])
 
     # A single recipe run pays the search's one-off work and the first trial's setup.
     epochs = args.recipe_epochs

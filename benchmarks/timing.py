@@ -112,8 +112,12 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else math.nan
 
 
+#: The floor's loss: tuner_app's kernel (the target) or TensorFlow's cross-entropy op.
+FLOOR_LOSSES = ("kernel", "xent")
+
+
 def make_floor_step(
-    batch: int, dim: int, learning_rate: float = 0.1, seed: int = 0
+    batch: int, dim: int, loss: str = "kernel", learning_rate: float = 0.1, seed: int = 0
 ) -> Callable[[], tf.Tensor]:
     """One training step of the bare in-batch softmax, on embedding variables.
 
@@ -121,38 +125,64 @@ def make_floor_step(
     the `[batch, batch]` score matrix, softmax cross-entropy against the
     diagonal (each query's own candidate), its gradient and an Adagrad update.
     No towers, no input pipeline, no Keras `fit` loop.
+
+    Args:
+        loss: "kernel", `tuner_app.losses.in_batch_softmax_loss` (the fastest
+            formulation known here, and what the app runs); "xent",
+            `tf.nn.sparse_softmax_cross_entropy_with_logits` on the score matrix.
     """
+    if loss not in FLOOR_LOSSES:
+        raise ValueError(f"loss must be one of {FLOOR_LOSSES}; got {loss!r}")
+    from tuner_app.losses import in_batch_softmax_loss
+
     generator = tf.random.Generator.from_seed(seed)
     queries = tf.Variable(generator.normal([batch, dim], stddev=0.05))
     candidates = tf.Variable(generator.normal([batch, dim], stddev=0.05))
     labels = tf.range(batch)
-    optimizer = tf.keras.optimizers.Adagrad(learning_rate)
+    optimizer = tf.keras.optimizers.legacy.Adagrad(learning_rate)  # the app's optimizer class
     variables = [queries, candidates]
 
     @tf.function
     def step() -> tf.Tensor:
         with tf.GradientTape() as tape:
-            scores = tf.linalg.matmul(queries, candidates, transpose_b=True)
-            loss = tf.reduce_sum(
-                tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=scores)
-            )
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
-        return loss
+            if loss == "kernel":
+                value = in_batch_softmax_loss(queries, candidates)
+            else:
+                scores = tf.linalg.matmul(queries, candidates, transpose_b=True)
+                value = tf.reduce_sum(
+                    tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=scores)
+                )
+        optimizer.apply_gradients(zip(tape.gradient(value, variables), variables, strict=True))
+        return value
 
     return step
 
 
-def measure_floor_step(steps: int, batch: int = 2048, dim: int = 32, warmup: int = 5) -> float:
-    """Median seconds of one bare in-batch softmax step (after tracing and warm-up)."""
-    step = make_floor_step(batch, dim)
-    for _ in range(warmup):
-        step().numpy()
-    seconds = []
-    for _ in range(steps):
-        started = time.perf_counter()
-        step().numpy()  # .numpy() waits for the step to finish
-        seconds.append(time.perf_counter() - started)
-    return statistics.median(seconds)
+class FloorSampler:
+    """Times steps of the bare in-batch softmax, a few at a time between the other runs.
+
+    Sampled throughout the benchmark rather than once at its start: on a
+    shared VM the CPU's speed drifts over minutes, and a floor timed at another
+    moment than the epochs it is compared with says more about the drift than
+    about the app.
+    """
+
+    def __init__(self, batch: int = 2048, dim: int = 32, loss: str = "kernel", warmup: int = 5) -> None:
+        self._step = make_floor_step(batch, dim, loss)
+        for _ in range(warmup):
+            self._step().numpy()
+        self.seconds: list[float] = []
+
+    def sample(self, steps: int) -> None:
+        """Times `steps` more steps, one by one."""
+        for _ in range(steps):
+            started = time.perf_counter()
+            self._step().numpy()  # .numpy() waits for the step to finish
+            self.seconds.append(time.perf_counter() - started)
+
+    def median(self) -> float:
+        """Median seconds of one step over every sample so far."""
+        return median(self.seconds)
 
 
 def cpu_model() -> str:

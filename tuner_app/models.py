@@ -2,7 +2,7 @@
 
 TFRS's *Building deep retrieval models* defines UserModel, QueryModel,
 MovieModel, CandidateModel and MovielensModel. These are the same classes with
-three changes that leave what they compute untouched:
+four changes that leave what they compute untouched:
 
 * string lookups happen once in the input pipeline (`features.py`), so the
   towers take integer ids instead of strings;
@@ -10,7 +10,10 @@ three changes that leave what they compute untouched:
   output computed once, instead of re-vectorizing each batch, and their
   masked average is taken over the real tokens only (no padding);
 * validation ranks the true title among all unique titles by id
-  (`evaluation.ExactTopK`) instead of TFRS's score-based streaming top-k.
+  (`evaluation.ExactTopK`) instead of TFRS's score-based streaming top-k;
+* training computes the in-batch softmax with `losses.in_batch_softmax_loss`
+  (the same loss and gradients, no one-hot label matrix) instead of TFRS's
+  `Retrieval` task, which stays in use only for hard-negative mining.
 
 The dense stack takes a list of widths and a hidden activation; the last
 layer stays linear, as the tutorial argues. `MovielensModel(vocab, [32])`
@@ -33,7 +36,7 @@ import tensorflow_recommenders as tfrs
 
 from dataclasses import dataclass
 
-from tuner_app import step_functions
+from tuner_app import losses, step_functions
 from tuner_app.evaluation import ExactTopK
 from tuner_app.features import SeenTitles, Vocabulary
 from tuner_app.space import TOP_KS
@@ -222,6 +225,10 @@ class MovielensModel(tfrs.models.Model):
         mean_loss = tf.keras.metrics.Mean(name="mean_loss")
         # A bound method, not the metric: Keras would track the metric a second time.
         self._mean_loss = mean_loss.result
+        self._update_mean_loss = mean_loss.update_state
+        self.temperature = temperature
+        self.remove_accidental_hits = remove_accidental_hits
+        self.num_hard_negatives = num_hard_negatives
         self.task = tfrs.tasks.Retrieval(
             metrics=[self.top_k],
             loss_metrics=[mean_loss],
@@ -246,6 +253,19 @@ class MovielensModel(tfrs.models.Model):
         sampling_probability = None
         if self.candidate_probability is not None:
             sampling_probability = tf.gather(self.candidate_probability, features["title"])
+        if self.num_hard_negatives is None:
+            # The same loss and gradients as TFRS's task, about 20% faster a step (losses.py).
+            if self.temperature is not None:
+                query_embeddings = query_embeddings / self.temperature
+            column_bias = None
+            if sampling_probability is not None:  # as tfrs.layers.loss.SamplingProbablityCorrection
+                column_bias = -tf.math.log(tf.clip_by_value(sampling_probability, 1e-6, 1.0))
+            loss = losses.in_batch_softmax_loss(
+                query_embeddings, movie_embeddings, column_bias,
+                candidate_ids=features["title"] if self.remove_accidental_hits else None,
+            )
+            self._update_mean_loss(loss)
+            return loss
         return self.task(
             query_embeddings,
             movie_embeddings,

@@ -1,0 +1,67 @@
+"""The in-batch softmax kernel: the same loss and gradients as TFRS's Retrieval task."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tuner_app  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+import tensorflow as tf  # noqa: E402
+import tensorflow_recommenders as tfrs  # noqa: E402
+
+from tuner_app.losses import in_batch_softmax_loss  # noqa: E402
+
+
+def tfrs_loss_and_gradients(queries, candidates, temperature, probability, ids, remove_hits):
+    task = tfrs.tasks.Retrieval(temperature=temperature, remove_accidental_hits=remove_hits)
+    with tf.GradientTape() as tape:
+        tape.watch([queries, candidates])
+        loss = task(queries, candidates, candidate_sampling_probability=probability, candidate_ids=ids,
+                    compute_metrics=False)
+    return loss, tape.gradient(loss, [queries, candidates])
+
+
+def kernel_loss_and_gradients(queries, candidates, temperature, probability, ids, remove_hits):
+    with tf.GradientTape() as tape:
+        tape.watch([queries, candidates])
+        scaled = queries / temperature if temperature else queries
+        bias = None if probability is None else -tf.math.log(tf.clip_by_value(probability, 1e-6, 1.0))
+        loss = in_batch_softmax_loss(scaled, candidates, bias, ids if remove_hits else None)
+    return loss, tape.gradient(loss, [queries, candidates])
+
+
+@pytest.mark.parametrize("temperature,logq,remove_hits", [
+    (None, False, False), (0.1, False, False), (None, True, False), (None, False, True), (0.25, True, True),
+])
+def test_kernel_matches_tfrs_retrieval_task(temperature, logq, remove_hits):
+    rng = np.random.default_rng(0)
+    batch, dim = 300, 16
+    queries = tf.constant(rng.normal(0, 0.5, (batch, dim)), tf.float32)
+    candidates = tf.constant(rng.normal(0, 0.5, (batch, dim)), tf.float32)
+    ids = tf.constant(rng.integers(0, 40, batch))  # many repeated titles: accidental hits
+    probability = tf.constant(rng.uniform(1e-4, 0.05, batch), tf.float32) if logq else None
+    args = (queries, candidates, temperature, probability, ids, remove_hits)
+    want_loss, want_grads = tfrs_loss_and_gradients(*args)
+    got_loss, got_grads = kernel_loss_and_gradients(*args)
+    np.testing.assert_allclose(got_loss, want_loss, rtol=1e-5)
+    for got, want in zip(got_grads, want_grads, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_removing_accidental_hits_changes_the_loss_only_where_ids_repeat():
+    queries = tf.constant([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    candidates = tf.constant([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
+    distinct = tf.constant([1, 2, 3])
+    repeated = tf.constant([1, 2, 1])  # rows 0 and 2 have the same positive title
+    plain = in_batch_softmax_loss(queries, candidates)
+    np.testing.assert_allclose(in_batch_softmax_loss(queries, candidates, candidate_ids=distinct), plain)
+    assert float(in_batch_softmax_loss(queries, candidates, candidate_ids=repeated)) < float(plain)
+
+
+def test_large_scores_stay_finite():
+    queries = tf.fill([4, 3], 100.0)  # scores of 30,000: a naive exp overflows
+    candidates = tf.eye(4, 3) * 100.0
+    with tf.GradientTape() as tape:
+        tape.watch(queries)
+        loss = in_batch_softmax_loss(queries, candidates)
+    assert np.isfinite(float(loss)) and np.isfinite(tape.gradient(loss, queries).numpy()).all()
