@@ -37,6 +37,25 @@ def create_optimizer_slots(optimizer: tf.keras.optimizers.Optimizer, variables: 
         optimizer.build(variables)
 
 
+#: Embedding tables up to this many values get dense gradients (see `densify_small`).
+DENSE_GRADIENT_MAX_VALUES = 1 << 20
+
+
+def densify_small(gradient, variable: tf.Variable):
+    """A sparse embedding gradient as a dense one when the table is small.
+
+    An embedding lookup's gradient is sparse (`IndexedSlices`, one row per
+    looked-up id); applying it makes the optimizer de-duplicate the ids and
+    scatter. For MovieLens-sized tables (a few thousand rows) adding the rows
+    into a dense gradient and updating the whole table is cheaper. The update
+    is the same: Keras 2's Adagrad leaves rows with a zero gradient unchanged,
+    and its Adam decays every row's moments even on a sparse update.
+    """
+    if isinstance(gradient, tf.IndexedSlices) and variable.shape.num_elements() <= DENSE_GRADIENT_MAX_VALUES:
+        return tf.convert_to_tensor(gradient)
+    return gradient
+
+
 def supports_looped_steps(model: tf.keras.Model) -> bool:
     """Whether the looped functions apply: graph mode, one device, no XLA."""
     return not (model.run_eagerly or model.jit_compile or tf.distribute.has_strategy()
