@@ -145,7 +145,8 @@ class AppSearch:
 
     data: features.SplitData
     trainer: Trainer
-    train: tf.data.Dataset
+    train: tf.data.Dataset  # endless: `steps` batches an epoch
+    steps: int
     seconds: float  # prepare + Trainer + training pipeline
 
 
@@ -160,7 +161,7 @@ def prepare_app(ratings: Ratings, split: Split, search_dir: Path) -> AppSearch:
         return data, trainer, trainer.train_dataset(BATCH_SIZE)
 
     (data, trainer, train), seconds = timed(build)
-    return AppSearch(data, trainer, train, seconds)
+    return AppSearch(data, trainer, train, trainer.steps_per_epoch(BATCH_SIZE), seconds)
 
 
 def app_trial(
@@ -173,7 +174,7 @@ def app_trial(
     are also recomputed with numpy.
     """
     model, construct = timed(lambda: build_model(search.data.vocab, ModelConfig()))
-    seconds, _ = fit_timed(model, search.train, epochs)
+    seconds, _ = fit_timed(model, search.train, epochs, steps_per_epoch=search.steps)
     times = RunTimes(construct, seconds)
     times.validations, times.logs = _evaluate_passes(model, search.trainer.validation, passes)
     top_k = exactness.check_top_k(model, times.logs, ratings, search.data) if check else None

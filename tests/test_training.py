@@ -37,6 +37,22 @@ def test_validation_epochs_every_freq_and_the_last():
     assert validation_epochs(3, 9, 1) == [4, 5, 6, 7, 8, 9]
 
 
+def test_each_epoch_of_the_training_stream_is_a_new_permutation_of_all_rows(prepared, tmp_path):
+    trainer = make_trainer(prepared, tmp_path)
+    steps = trainer.steps_per_epoch(256)
+    assert steps == -(-len(prepared.train) // 256)
+    stream = iter(trainer.train_dataset(256))
+    epochs = [[next(stream) for _ in range(steps)] for _ in range(3)]
+    keys = np.stack([prepared.train.user, prepared.train.timestamp, prepared.train.title], axis=1)
+    want = sorted(map(tuple, keys.tolist()))
+    orders = []
+    for batches in epochs:
+        rows = np.concatenate([np.stack([b["user"], b["timestamp"], b["title"]], axis=1) for b in batches])
+        assert sorted(map(tuple, rows.tolist())) == want  # every row once, columns kept together
+        orders.append(rows[:, 0].tolist())
+    assert orders[0] != orders[1] != orders[2]
+
+
 def test_objective_is_the_best_validated_epoch(prepared, tmp_path):
     trainer = make_trainer(prepared, tmp_path, freq=2)
     record = trainer.run("a", SHALLOW, EpochPlan(epochs=5), BATCH)
