@@ -17,6 +17,7 @@ from benchmarks.exactness import KS, TopKCheck
 from benchmarks.timing import (
     busy_warning,
     epoch_stats,
+    FLOOR_LOSSES,
     FloorSampler,
     load_average,
     machine_description,
@@ -56,7 +57,7 @@ def collect(args: argparse.Namespace) -> Measurements:
     machine, start_load = machine_description(), load_average()
     ratings = load_grouplens(args.data)
     split = runs.make_split(ratings)
-    floors = [FloorSampler(runs.BATCH_SIZE, loss=loss) for loss in ("kernel", "xent")]
+    floors = [FloorSampler(runs.BATCH_SIZE, loss=loss) for loss in FLOOR_LOSSES]  # kernel, xent
     floor_chunk = math.ceil(args.floor_steps / (args.trials + args.repeats))
 
     def sample_floors():
@@ -82,7 +83,6 @@ def collect(args: argparse.Namespace) -> Measurements:
                     )
                 )
                 sample_floors()
-    steps = math.ceil(len(split.train_rows) / runs.BATCH_SIZE)
     return Measurements(
         machine,
         start_load,
@@ -91,7 +91,7 @@ def collect(args: argparse.Namespace) -> Measurements:
         floors[0].median(),
         floors[1].median(),
         len(floors[0].seconds),
-        steps,
+        search.steps,
         search.seconds,
         app_trials,
         check,
