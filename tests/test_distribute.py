@@ -96,26 +96,27 @@ def space(tmp_path) -> Path:
 def test_chief_and_two_workers_run_every_trial_once_even_when_a_worker_dies(tmp_path, space):
     address = f"127.0.0.1:{free_port()}"
     chief = start(tmp_path, *command(space, "--chief", address, "--worker-timeout", "20"))
-    w1 = start(tmp_path, *command(space, "--worker", address, "--worker-id", "w1"))
     w2 = start(tmp_path, *command(space, "--worker", address, "--worker-id", "w2"))
-    # Kill w2 as soon as it holds its second trial (so it has finished one): a trial here
-    # takes only a second or two, and a moment's wait let w2 finish it first. The silence timeout
-    # leaves room for a slow first epoch (tracing) on a loaded machine: a shorter one can take
-    # a live worker's trial away.
+    # w2 works alone until it has finished one trial and holds the next; then it dies and only
+    # then does w1 start. (Starting both at once raced: on a loaded CI machine w1 could take the
+    # whole budget before w2 held a second trial.) The silence timeout leaves room for a slow
+    # first epoch (tracing) on a loaded machine: a shorter one can take a live worker's trial away.
     deadline = time.monotonic() + 240
+    oracle = tmp_path / "out" / "space" / "oracle.json"
     while time.monotonic() < deadline:
-        oracle = tmp_path / "out" / "space" / "oracle.json"
+        assert w2.poll() is None, "w2 ended before it held a second trial: " + w2.communicate()[1][-2000:]
         if oracle.exists():
-            state = json.loads(oracle.read_text())
+            state = json.loads(oracle.read_text())  # written atomically (oracles.py)
             done_by_w2 = [t for t in state["end_order"] if state["tuner_app_trial_workers"].get(t) == "w2"]
             lost = [trial for tuner, trial in state["ongoing_trials"].items() if tuner.startswith("w2#")]
             if done_by_w2 and lost:
                 break
-        time.sleep(0.1)
+        time.sleep(0.05)
     else:
         raise AssertionError("w2 never got a second trial")
     w2.send_signal(signal.SIGKILL)
     w2.wait()
+    w1 = start(tmp_path, *command(space, "--worker", address, "--worker-id", "w1"))
     out, err = chief.communicate(timeout=300)
     assert chief.returncode == 0, out + err
     assert f"worker w2 silent for 20 s: its trial {lost[0]} goes to the next worker" in out
