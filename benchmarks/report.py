@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from benchmarks.exactness import TOLERANCE, TopKCheck
-from benchmarks.runs import RunTimes, RuntimeState
+from benchmarks.runs import RunTimes
 from benchmarks.timing import STALL_FACTOR, EpochStats, first_epoch_extra, median
 
 #: Targets (see benchmarks/README.md).
@@ -221,28 +221,33 @@ def setup_growth(app_setups: Sequence[float]) -> float:
     return median(later[-half:]) - median(later[:half])
 
 
-def leftover_rows(states: Sequence[RuntimeState | None]) -> list[Row]:
-    """What stays in the process after each trial, from trial 2 to the last: it must not grow."""
-    states = [s for s in states[1:] if s is not None]
-    if len(states) < 2:
+def leftover_rows(trials: Sequence[RunTimes]) -> list[Row]:
+    """What app trials 2 to N leave in the process: it must not grow.
+
+    Each trial's share is what the process held after it minus what it held
+    as it started, so the reference runs interleaved between app trials (the
+    tutorial's code leaves its traced functions behind) are not counted.
+    """
+    later = [t for t in trials[1:] if t.before is not None and t.after is not None]
+    if len(later) < 2:
         return []
-    first, last = states[0], states[-1]
-    span = f"trial 2 -> {len(states) + 1}"
-    functions_ok = last.functions <= first.functions
-    objects_growth = last.objects / first.objects - 1
+    span = f"trials 2-{len(later) + 1}"
+    functions = sum(t.after.functions - t.before.functions for t in later)
+    objects = sum(t.after.objects - t.before.objects for t in later)
+    objects_growth = objects / later[0].before.objects
     return [
         Row(
-            f"TF graph functions left after a trial, {span}",
+            f"TF graph functions left by app {span}",
             "-",
-            f"{first.functions} -> {last.functions}",
+            f"{functions:+d}",
             "-",
             "no growth",
-            verdict(functions_ok),
+            verdict(functions <= 0),
         ),
         Row(
-            f"Python objects left after a trial, {span}",
+            f"Python objects left by app {span}",
             "-",
-            f"{first.objects} -> {last.objects}",
+            f"{objects:+d}",
             f"{objects_growth:+.2%}",
             f"< +{LEFTOVER_OBJECTS_GROWTH:.0%}",
             verdict(objects_growth < LEFTOVER_OBJECTS_GROWTH),

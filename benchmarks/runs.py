@@ -55,6 +55,7 @@ class RunTimes:
         default_factory=list
     )  # seconds per evaluate pass, first = warm-up
     logs: dict[str, float] = field(default_factory=dict)  # metrics of the first validation pass
+    before: RuntimeState | None = None  # the process as the run started
     after: RuntimeState | None = None  # the process after the run was cleared away
 
 
@@ -72,12 +73,17 @@ def make_split(ratings: Ratings) -> Split:
     return Split(train_rows, test_rows)
 
 
+def runtime_state() -> RuntimeState:
+    """What is alive in the process now (after a full garbage collection)."""
+    gc.collect()
+    return RuntimeState(len(context.context().list_function_names()), len(gc.get_objects()))
+
+
 def _end_run() -> RuntimeState:
     """Clears the run away, as tuner_app's tuner does between trials; returns what is left."""
     # Without this, graphs of finished runs pile up and slow later ones down.
     tf.keras.backend.clear_session()
-    gc.collect()
-    return RuntimeState(len(context.context().list_function_names()), len(gc.get_objects()))
+    return runtime_state()
 
 
 def _evaluate_passes(
@@ -173,9 +179,10 @@ def app_trial(
     more time the steady validation. With `check`, the trial's top-k accuracies
     are also recomputed with numpy.
     """
+    before = runtime_state()
     model, construct = timed(lambda: build_model(search.data.vocab, ModelConfig()))
     seconds, _ = fit_timed(model, search.train, epochs, steps_per_epoch=search.steps)
-    times = RunTimes(construct, seconds)
+    times = RunTimes(construct, seconds, before=before)
     times.validations, times.logs = _evaluate_passes(model, search.trainer.validation, passes)
     top_k = exactness.check_top_k(model, times.logs, ratings, search.data) if check else None
     del model

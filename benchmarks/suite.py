@@ -128,7 +128,7 @@ def build_report(m: Measurements, args: argparse.Namespace) -> str:
         )
     )
     rows += report.setup_rows(setup)
-    rows += report.leftover_rows([trial.after for trial in m.app_trials])
+    rows += report.leftover_rows(m.app_trials)
 
     # A single recipe run pays the search's one-off work and the first trial's setup.
     epochs = args.recipe_epochs

@@ -305,7 +305,7 @@ class MovielensModel(tfrs.models.Model):
         variables = self.trainable_variables
         gradients = tape.gradient(total_loss, variables)
         gradients = [step_functions.densify_small(g, v) for g, v in zip(gradients, variables, strict=True)]
-        self.optimizer.apply_gradients(zip(gradients, variables))
+        step_functions.apply_gradients(self.optimizer, list(zip(gradients, variables, strict=True)))
         return {"loss": loss, "regularization_loss": regularization_loss, "total_loss": total_loss,
                 "mean_loss": self._mean_loss()}
 

@@ -37,6 +37,22 @@ def create_optimizer_slots(optimizer: tf.keras.optimizers.Optimizer, variables: 
         optimizer.build(variables)
 
 
+def apply_gradients(optimizer: tf.keras.optimizers.Optimizer, grads_and_vars) -> None:
+    """`optimizer.apply_gradients`, without the cross-replica sum when there is one replica.
+
+    Keras sums gradients over replicas with `ReplicaContext.all_reduce` even
+    on one device, where the sum is the gradient itself; in graph mode that
+    call registers a `tf.custom_gradient` in TensorFlow's global gradient
+    registry, never removed, whose closure keeps the whole traced train
+    function alive: every trial of a search left one behind.
+    """
+    if tf.distribute.has_strategy() and tf.distribute.get_strategy().num_replicas_in_sync > 1:
+        optimizer.apply_gradients(grads_and_vars)
+    else:
+        # Both Keras 2 optimizer generations take this keyword.
+        optimizer.apply_gradients(grads_and_vars, experimental_aggregate_gradients=False)
+
+
 #: Embedding tables up to this many values get dense gradients (see `densify_small`).
 DENSE_GRADIENT_MAX_VALUES = 1 << 20
 
