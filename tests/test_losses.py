@@ -9,6 +9,7 @@ import tuner_app  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow load
 import tensorflow as tf  # noqa: E402
 import tensorflow_recommenders as tfrs  # noqa: E402
 
+from tuner_app import losses  # noqa: E402
 from tuner_app.losses import in_batch_softmax_loss  # noqa: E402
 
 
@@ -33,7 +34,10 @@ def kernel_loss_and_gradients(queries, candidates, temperature, probability, ids
 @pytest.mark.parametrize("temperature,logq,remove_hits", [
     (None, False, False), (0.1, False, False), (None, True, False), (None, False, True), (0.25, True, True),
 ])
-def test_kernel_matches_tfrs_retrieval_task(temperature, logq, remove_hits):
+# 300 x 300 scores: one block; blocks of 7 rows (the last one short); one row a block.
+@pytest.mark.parametrize("block_values", [losses.BLOCK_VALUES, 7 * 300, 1])
+def test_kernel_matches_tfrs_retrieval_task(temperature, logq, remove_hits, block_values, monkeypatch):
+    monkeypatch.setattr(losses, "BLOCK_VALUES", block_values)
     rng = np.random.default_rng(0)
     batch, dim = 300, 16
     queries = tf.constant(rng.normal(0, 0.5, (batch, dim)), tf.float32)

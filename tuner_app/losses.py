@@ -13,7 +13,9 @@ Here the labels are the diagonal, so they need no matrix at all:
 
 One pass writes the scores, one finds each row's maximum, one takes the
 exponentials; the gradient reuses them and goes straight to the two
-embedding matrices (the gradient of the scores is never materialised).
+embedding matrices: neither the gradient of the scores nor P itself is ever
+materialised, and the work goes a cache-sized block of query rows at a time
+(`_softmax_by_row_blocks`).
 The gradient is computed with the loss (a training step always needs it)
 and attached by `_with_gradients`.
 Measured on ml-100k's tutorial model (2-core CPU): a training step about 20%
@@ -57,28 +59,75 @@ def in_batch_softmax_loss(
     Returns:
         The scalar loss, summed over queries, as TFRS's task returns it.
     """
-    exclude = None
-    if candidate_ids is not None:
-        same = tf.equal(candidate_ids[:, tf.newaxis], candidate_ids[tf.newaxis, :])
-        exclude = tf.linalg.set_diag(same, tf.zeros_like(candidate_ids, tf.bool))
-
-    queries, candidates = query_embeddings, candidate_embeddings
-    scores = tf.linalg.matmul(queries, candidates, transpose_b=True)
+    # The loss and gradients are computed on values only; `_with_gradients`
+    # attaches the gradients (nothing inside is differentiated by the tape).
+    queries = tf.stop_gradient(query_embeddings)
+    candidates = tf.stop_gradient(candidate_embeddings)
     positive = tf.reduce_sum(queries * candidates, axis=1)
     if column_bias is not None:
-        scores = scores + column_bias[tf.newaxis, :]
+        column_bias = tf.stop_gradient(column_bias)
         positive = positive + column_bias
-    if exclude is not None:
-        scores = tf.where(exclude, MIN_FLOAT, scores)
-    row_max = tf.reduce_max(scores, axis=1, keepdims=True)
-    exp_scores = tf.exp(scores - row_max)
-    row_sum = tf.reduce_sum(exp_scores, axis=1, keepdims=True)
-    loss = tf.reduce_sum(tf.math.log(row_sum[:, 0]) + row_max[:, 0] - positive)
+    log_sum_exp, d_queries, d_candidates = _softmax_by_row_blocks(queries, candidates, column_bias, candidate_ids)
+    loss = log_sum_exp - tf.reduce_sum(positive)
+    return _with_gradients(loss, (query_embeddings, d_queries - candidates),
+                           (candidate_embeddings, d_candidates - queries))
 
-    probabilities = exp_scores / row_sum
-    d_queries = tf.linalg.matmul(probabilities, candidates) - candidates
-    d_candidates = tf.linalg.matmul(probabilities, queries, transpose_a=True) - queries
-    return _with_gradients(loss, (queries, d_queries), (candidates, d_candidates))
+
+#: Score-matrix values computed at a time (8 MB of float32).
+BLOCK_VALUES = 1 << 21
+
+
+def _softmax_by_row_blocks(queries, candidates, column_bias, candidate_ids):
+    """`(sum_i logsumexp_j s_ij, P c, P^T q)`, a block of query rows at a time.
+
+    The `[batch, batch]` matrices are the cost: written, read for the row
+    maximum, shifted, exponentiated, summed and read by both products. In
+    blocks of rows that fit in the CPU's cache those passes hit the cache
+    instead of memory (measured bare step, 2-core VM: 16.6 -> 14.5 ms at batch
+    2048, 77 -> 54 ms at 4096, 343 -> 211 ms at 8192). Blocks are
+    `BLOCK_VALUES / batch` rows; a batch of 1024 or fewer is one block.
+
+    Inside a block, P = exp_scores / row_sum is never formed: the row sums
+    divide the `[rows, dim]` factors instead, which saves a pass. And P^T q
+    is summed as q^T P, transposed once at the end: TensorFlow's CPU matmul
+    with `transpose_a` on the big operand took 11.7 ms here at batch 2048,
+    against 4.4 ms this way round.
+    """
+    num_queries = tf.shape(queries)[0]
+    num_candidates = tf.shape(candidates)[0]
+    rows = tf.maximum(1, BLOCK_VALUES // num_candidates)
+    num_blocks = (num_queries + rows - 1) // rows
+    columns = tf.range(num_candidates)
+
+    def block(i, log_sum_exp, d_queries, queries_t_p):
+        start = i * rows
+        block_queries = queries[start:start + rows]
+        scores = tf.linalg.matmul(block_queries, candidates, transpose_b=True)
+        if column_bias is not None:
+            scores = scores + column_bias[tf.newaxis, :]
+        if candidate_ids is not None:
+            # Other candidates with the row's positive id (its own column stays).
+            own = tf.range(start, start + tf.shape(block_queries)[0])
+            same_id = tf.equal(candidate_ids[start:start + rows, tf.newaxis], candidate_ids[tf.newaxis, :])
+            other = tf.not_equal(own[:, tf.newaxis], columns[tf.newaxis, :])
+            scores = tf.where(tf.logical_and(same_id, other), MIN_FLOAT, scores)
+        row_max = tf.reduce_max(scores, axis=1, keepdims=True)
+        exp_scores = tf.exp(scores - row_max)
+        row_sum = tf.reduce_sum(exp_scores, axis=1, keepdims=True)
+        log_sum_exp += tf.reduce_sum(tf.math.log(row_sum[:, 0]) + row_max[:, 0])
+        inverse_sum = 1.0 / row_sum
+        d_queries = d_queries.write(i, tf.linalg.matmul(exp_scores, candidates) * inverse_sum)
+        queries_t_p += tf.linalg.matmul(block_queries * inverse_sum, exp_scores, transpose_a=True)
+        return i + 1, log_sum_exp, d_queries, queries_t_p
+
+    _, log_sum_exp, d_queries, queries_t_p = tf.while_loop(
+        lambda i, *_: i < num_blocks,
+        block,
+        (tf.constant(0), tf.zeros([], queries.dtype),
+         tf.TensorArray(queries.dtype, size=num_blocks, infer_shape=False),
+         tf.zeros([tf.shape(queries)[1], num_candidates], queries.dtype)),
+    )
+    return log_sum_exp, d_queries.concat(), tf.transpose(queries_t_p)
 
 
 def _with_gradients(value: tf.Tensor, *pairs: tuple[tf.Tensor, tf.Tensor]) -> tf.Tensor:
