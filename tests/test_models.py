@@ -41,6 +41,10 @@ def test_vocabulary_matches_the_tutorials_preprocessing(ratings, vocab):
     np.testing.assert_array_equal(vocab.timestamp_buckets, ref.timestamp_buckets)
     assert vocab.title_tokens.shape[0] == vocab.num_titles + 1
     assert (vocab.title_tokens[1:] > 0).any(axis=1).all(), "every title has at least one token"
+    # The word table has a row per vocabulary word; no token id reaches past it.
+    tutorial_words = tutorial.MovieModel(ref).title_vectorizer.vocabulary_size()
+    assert vocab.word_table_size == tutorial_words < features.MAX_TOKENS
+    assert vocab.title_tokens.max() == vocab.word_table_size - 1
 
 
 def _copy_tutorial_weights(ref: tutorial.MovielensModel, ours: MovielensModel) -> None:
@@ -56,7 +60,8 @@ def _copy_tutorial_weights(ref: tutorial.MovielensModel, ours: MovielensModel) -
         *zip(rc.dense_layers.layers, oc.dense_layers.layers),
     ]
     for src, dst in pairs:
-        dst.set_weights(src.get_weights())
+        # The tutorial's word table has 10,000 rows; ours stops at the vocabulary.
+        dst.set_weights([w[:v.shape[0]] for w, v in zip(src.get_weights(), dst.weights, strict=True)])
 
 
 @pytest.mark.parametrize("layer_sizes", [[32], [64, 32]])
@@ -81,10 +86,20 @@ def test_same_computation_as_the_tutorial(ratings, vocab, encoded, layer_sizes):
 
     ref.compile(optimizer=tf.keras.optimizers.Adagrad(0.1))  # the tutorial's
     ours.compile(optimizer=make_optimizer("adagrad", 0.1))  # the app's (fused kernels, same update)
+    ref_words = ref.candidate_model.embedding_model.title_text_embedding.layers[1].embeddings
+    words_before = ref_words.numpy()
     ref.train_step(raw)
     ours.train_step(batch)
     np.testing.assert_allclose(ours.query_model(batch), ref.query_model(
         {"user_id": raw["user_id"], "timestamp": raw["timestamp"]}), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(ours.candidate_model(batch["title"]), ref.candidate_model(raw["movie_title"]),
+                               rtol=1e-4, atol=1e-5)
+    # The word rows the tutorial has beyond the vocabulary: no gradient, no change.
+    size = vocab.word_table_size
+    np.testing.assert_array_equal(ref_words.numpy()[size:], words_before[size:])
+    np.testing.assert_allclose(ours.candidate_model.embedding_model.title_text_embedding.embeddings,
+                               ref_words.numpy()[:size],
+                               rtol=1e-4, atol=1e-6)
 
 
 def test_trains_one_epoch_with_finite_loss_and_metric_keys(vocab, encoded):
@@ -201,3 +216,29 @@ def test_unknown_true_id_is_never_a_hit():
     metric = ExactTopK(lambda: tf.eye(3), ks=(3,))
     metric.update_state(tf.ones([2, 3]), None, tf.constant([0, 2]))
     assert float(metric.result()[0]) == 0.5
+
+
+def test_a_search_saved_with_the_tutorials_10000_row_word_table_resumes_with_it(tmp_path, vocab):
+    # Before the word table was cut to the vocabulary, searches saved "max_tokens" (10,000)
+    # and checkpoints with that many rows; a resumed search must still restore them.
+    import dataclasses
+
+    from tuner_app.export import VOCABULARY_FILE, keep_saved_word_table, load_vocabulary
+    from tuner_app.training import restore_checkpoint, write_checkpoint
+
+    np.savez(tmp_path / VOCABULARY_FILE, user_ids=vocab.user_ids.astype(str), titles=vocab.titles.astype(str),
+             timestamp_buckets=vocab.timestamp_buckets, timestamp_mean=vocab.timestamp_mean,
+             timestamp_variance=vocab.timestamp_variance, title_tokens=vocab.title_tokens,
+             max_tokens=features.MAX_TOKENS)
+    assert load_vocabulary(tmp_path).word_table_size == features.MAX_TOKENS
+    assert keep_saved_word_table(tmp_path / "new-search", vocab) is vocab
+
+    resumed = keep_saved_word_table(tmp_path, vocab)
+    assert resumed.word_table_size == features.MAX_TOKENS > vocab.word_table_size
+    old = MovielensModel(dataclasses.replace(vocab, word_table_size=features.MAX_TOKENS), [8])
+    write_checkpoint(old, tmp_path / "ckpt-old", with_optimizer=False)
+    model = MovielensModel(resumed, [8])
+    restore_checkpoint(model, tmp_path / "ckpt-old", with_optimizer=False)
+    np.testing.assert_array_equal(model.candidate_embeddings(), old.candidate_embeddings())
+    with pytest.raises((ValueError, tf.errors.InvalidArgumentError)):  # what the fresh vocabulary would meet
+        restore_checkpoint(MovielensModel(vocab, [8]), tmp_path / "ckpt-old", with_optimizer=False)

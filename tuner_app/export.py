@@ -13,6 +13,7 @@ lookup in front of it. The SavedModel needs neither tuner_app nor the data:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -41,7 +42,7 @@ def save_vocabulary(search_dir: Path, vocab) -> None:
     np.savez(partial, user_ids=vocab.user_ids.astype(str), titles=vocab.titles.astype(str),
              timestamp_buckets=vocab.timestamp_buckets, timestamp_mean=vocab.timestamp_mean,
              timestamp_variance=vocab.timestamp_variance, title_tokens=vocab.title_tokens,
-             max_tokens=vocab.max_tokens)
+             word_table_size=vocab.word_table_size)
     partial.replace(target)
 
 
@@ -57,8 +58,29 @@ def load_vocabulary(search_dir: Path):
             user_ids=saved["user_ids"].astype(object), titles=saved["titles"].astype(object),
             timestamp_buckets=saved["timestamp_buckets"], timestamp_mean=float(saved["timestamp_mean"]),
             timestamp_variance=float(saved["timestamp_variance"]), title_tokens=saved["title_tokens"],
-            max_tokens=int(saved["max_tokens"]),
+            word_table_size=_word_table_size(saved),
         )
+
+
+def _word_table_size(saved) -> int:
+    # Searches saved before `word_table_size` existed stored "max_tokens" (10,000), and
+    # their checkpoints hold a table of that many rows.
+    return int(saved["word_table_size"] if "word_table_size" in saved else saved["max_tokens"])
+
+
+def keep_saved_word_table(search_dir: Path, vocab):
+    """`vocab` with the word-table size of the search's saved vocabulary, if there is one.
+
+    A resumed search rebuilds its vocabularies from the data; its checkpoints
+    need the table size it started with (10,000 rows for searches begun
+    before tables were cut to the vocabulary).
+    """
+    path = search_dir / VOCABULARY_FILE
+    if not path.exists():
+        return vocab
+    with np.load(path) as saved:
+        size = _word_table_size(saved)
+    return vocab if size == vocab.word_table_size else dataclasses.replace(vocab, word_table_size=size)
 
 
 def choose_trial(csv_path: Path, trial: str) -> dict:

@@ -164,13 +164,14 @@ def _run_locked(spec: SearchSpec, ratings: Ratings, data_spec: DataSpec, options
 
     from tuner_app import features
     from tuner_app.distribute import FINGERPRINT_HP, enter_role
-    from tuner_app.export import save_vocabulary
+    from tuner_app.export import keep_saved_word_table, save_vocabulary
     from tuner_app.hypermodel import MovielensHyperModel
     from tuner_app.training import Trainer
     from tuner_app.tuning import RetrievalTuner, make_oracle
 
     train_rows, validation_rows, holdout_rows = split_rows(spec, len(ratings))
     data = features.prepare(ratings, train_rows, validation_rows, holdout_rows)
+    data = dataclasses.replace(data, vocab=keep_saved_word_table(search_dir, data.vocab))
     save_vocabulary(search_dir, data.vocab)
     meta = _describe_search(spec, ratings, data, len(train_rows), len(validation_rows), len(holdout_rows))
     if role is None or role.kind == "chief":
