@@ -23,7 +23,7 @@ import tensorflow as tf
 from tensorflow.python.eager import context
 
 from benchmarks import exactness, tutorial
-from benchmarks.timing import fit_timed, timed
+from benchmarks.timing import FloorEpoch, fit_timed, timed
 from tuner_app import data as data_mod
 from tuner_app import features
 from tuner_app.data import Ratings
@@ -54,6 +54,7 @@ class RunTimes:
     validations: list[float] = field(
         default_factory=list
     )  # seconds per evaluate pass, first = warm-up
+    floors: list[float] = field(default_factory=list)  # a floor epoch timed right after each epoch
     logs: dict[str, float] = field(default_factory=dict)  # metrics of the first validation pass
     before: RuntimeState | None = None  # the process as the run started
     after: RuntimeState | None = None  # the process after the run was cleared away
@@ -171,18 +172,22 @@ def prepare_app(ratings: Ratings, split: Split, search_dir: Path) -> AppSearch:
 
 
 def app_trial(
-    search: AppSearch, ratings: Ratings, epochs: int, passes: int, check: bool
+    search: AppSearch, ratings: Ratings, epochs: int, passes: int, check: bool,
+    floor: FloorEpoch | None = None,
 ) -> tuple[RunTimes, exactness.TopKCheck | None]:
     """One trial as the app trains it, validated once after training.
 
     That first validation pass carries the tracing of the test step; `passes`
     more time the steady validation. With `check`, the trial's top-k accuracies
-    are also recomputed with numpy.
+    are also recomputed with numpy. With `floor`, a floor epoch is timed after
+    each training epoch (outside the epoch's time).
     """
     before = runtime_state()
     model, construct = timed(lambda: build_model(search.data.vocab, ModelConfig()))
-    seconds, _ = fit_timed(model, search.train, epochs, steps_per_epoch=search.steps)
-    times = RunTimes(construct, seconds, before=before)
+    floors: list[float] = []
+    between = None if floor is None else lambda: floors.append(floor.sample())
+    seconds, _ = fit_timed(model, search.train, epochs, between, steps_per_epoch=search.steps)
+    times = RunTimes(construct, seconds, before=before, floors=floors)
     times.validations, times.logs = _evaluate_passes(model, search.trainer.validation, passes)
     top_k = exactness.check_top_k(model, times.logs, ratings, search.data) if check else None
     del model

@@ -1,7 +1,7 @@
 """Speed of tuner_app's trial against the tutorial's own code, side by side in one run.
 
     python -m benchmarks.speed [--data path/to/ml-100k] [--out FILE] [--epochs 20]
-        [--repeats 3] [--trials 4] [--floor-steps 100] [--full] [--recipe-epochs 300] [--quick]
+        [--repeats 3] [--trials 4] [--full] [--recipe-epochs 300] [--quick]
 
 Measures training seconds per epoch, the bare in-batch softmax floor, the
 validation pass, per-trial setup and the tutorial's whole recipe (extrapolated;
@@ -53,12 +53,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--trials", type=int, default=4, help="app trials, for per-trial setup (>= 2; default 4)"
     )
     parser.add_argument(
-        "--floor-steps",
-        type=int,
-        default=None,
-        help="timed steps of the in-batch floor (default 100; 20 with --quick)",
-    )
-    parser.add_argument(
         "--full", action="store_true", help="also run both whole recipes end to end"
     )
     parser.add_argument(
@@ -67,14 +61,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="smoke test: print only, write no file, fewer floor steps",
+        help="smoke test: print only, write no file",
     )
     args = parser.parse_args(argv)
-    if args.floor_steps is None:
-        args.floor_steps = 20 if args.quick else 100
     if args.data is None:
         parser.error(f"no data at {DEFAULT_DATA}; pass --data path/to/ml-100k")
-    minimums = {"epochs": 2, "repeats": 1, "trials": 2, "floor_steps": 1, "recipe_epochs": 1}
+    minimums = {"epochs": 2, "repeats": 1, "trials": 2, "recipe_epochs": 1}
     for name, least in minimums.items():
         if getattr(args, name) < least:
             flag = "--" + name.replace("_", "-")

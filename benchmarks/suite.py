@@ -7,7 +7,6 @@ it imports TensorFlow, which must start as Keras 2.
 from __future__ import annotations
 
 import argparse
-import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,14 +16,14 @@ from benchmarks.exactness import KS, TopKCheck
 from benchmarks.timing import (
     busy_warning,
     epoch_stats,
-    FLOOR_LOSSES,
-    FloorSampler,
+    FloorEpoch,
     load_average,
     machine_description,
     median,
 )
 from tuner_app.data import Ratings, load_grouplens
 from tuner_app.evaluation import metric_name
+from tuner_app.hypermodel import STEPS_PER_EXECUTION
 
 
 @dataclass
@@ -35,10 +34,8 @@ class Measurements:
     start_load: float  # 1-minute load average before any work
     ratings: Ratings
     split: runs.Split
-    floor_step: float  # median seconds of one bare in-batch softmax step (tuner_app's kernel)
-    xent_floor_step: float  # the same with TensorFlow's sparse softmax cross-entropy op
-    floor_samples: int  # steps timed, spread over the whole benchmark
-    steps_per_epoch: int
+    floor_batches: str  # the batches of a floor epoch, e.g. "39 x 2048 + 1 x 128 rows"
+    xent_floor: list[float]  # floor epochs with TensorFlow's sparse softmax cross-entropy op
     once_per_search: float
     app_trials: list[runs.RunTimes]
     check: TopKCheck
@@ -49,20 +46,22 @@ def collect(args: argparse.Namespace) -> Measurements:
     """Runs the app's trials, the reference's runs and the floor, interleaved.
 
     App trial 1, reference run 1, app trial 2, reference run 2, ..., then the
-    remaining app trials, with floor steps sampled after every run: the CPU of
-    a shared VM drifts over minutes, and what is compared should be measured in
-    the same minutes. App trials stay in order (per-trial setup after the
-    first is measured on a process that has already run trials).
+    remaining app trials: the CPU of a shared VM drifts over minutes, and what
+    is compared should be measured in the same minutes. For the same reason
+    the in-batch floor (tuner_app's kernel) is timed for an epoch right after
+    each of the app's epochs, and the floor with TensorFlow's op after every
+    run. App trials stay in order (per-trial setup after the first is
+    measured on a process that has already run trials).
     """
     machine, start_load = machine_description(), load_average()
     ratings = load_grouplens(args.data)
     split = runs.make_split(ratings)
-    floors = [FloorSampler(runs.BATCH_SIZE, loss=loss) for loss in FLOOR_LOSSES]  # kernel, xent
-    floor_chunk = math.ceil(args.floor_steps / (args.trials + args.repeats))
+    rows = len(split.train_rows)
+    floor = FloorEpoch(rows, runs.BATCH_SIZE, steps_per_call=STEPS_PER_EXECUTION)
+    xent_floor = FloorEpoch(rows, runs.BATCH_SIZE, loss="xent", steps_per_call=STEPS_PER_EXECUTION)
 
     def sample_floors():
-        for floor in floors:
-            floor.sample(floor_chunk)
+        xent_floor.sample()
 
     reference_data = tutorial.tutorial_datasets(ratings)
     app_trials, ref_runs, check = [], [], None
@@ -71,7 +70,8 @@ def collect(args: argparse.Namespace) -> Measurements:
         for i in range(max(args.trials, args.repeats)):
             if i < args.trials:
                 trial, top_k = runs.app_trial(
-                    search, ratings, args.epochs, args.repeats if i == 0 else 0, check=i == 0
+                    search, ratings, args.epochs, args.repeats if i == 0 else 0, check=i == 0,
+                    floor=floor,
                 )
                 app_trials.append(trial)
                 check = check or top_k
@@ -88,10 +88,8 @@ def collect(args: argparse.Namespace) -> Measurements:
         start_load,
         ratings,
         split,
-        floors[0].median(),
-        floors[1].median(),
-        len(floors[0].seconds),
-        search.steps,
+        floor.description,
+        xent_floor.seconds,
         search.seconds,
         app_trials,
         check,
@@ -113,11 +111,9 @@ def build_report(m: Measurements, args: argparse.Namespace) -> str:
     rows = report.epoch_rows(
         ref_stats,
         app_stats,
-        m.floor_step * m.steps_per_epoch,
-        m.floor_step,
-        m.steps_per_epoch,
-        m.floor_samples,
-        m.xent_floor_step,
+        report.paired_floor([(t.epochs, t.floors) for t in m.app_trials]),
+        m.floor_batches,
+        median(m.xent_floor),
     )
     rows += report.validation_rows(ref_val, app_val, args.repeats, m.check)
     rows.append(
@@ -157,6 +153,12 @@ def build_report(m: Measurements, args: argparse.Namespace) -> str:
         ),
         report.setup_note(setup),
         (
+            f"app/floor: the median over the app's steady epochs of each epoch's seconds over "
+            f"those of a floor epoch timed right after it (a bare in-batch softmax step and "
+            f"Adagrad update on [batch, 32] embeddings for each of the epoch's batches, "
+            f"{m.floor_batches}, {STEPS_PER_EXECUTION} steps per call as the app's)."
+        ),
+        (
             f"Epoch seconds run from one epoch's end to the next (boundaries included); each "
             f"run's first epoch dropped; {ref_stats.count} reference and {app_stats.count} app "
             f"epochs pooled."
@@ -170,7 +172,7 @@ def build_report(m: Measurements, args: argparse.Namespace) -> str:
                 f"Data: {m.ratings.description}; {len(m.split.train_rows)} training / "
                 f"{len(m.split.test_rows)} validation ratings. "
                 f"Settings: epochs={args.epochs}, repeats={args.repeats}, "
-                f"trials={args.trials}, floor steps={args.floor_steps}, recipe epochs={epochs}"
+                f"trials={args.trials}, recipe epochs={epochs}"
             ),
             "",
             report.format_table(rows),

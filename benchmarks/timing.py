@@ -30,10 +30,12 @@ class EpochTimer(tf.keras.callbacks.Callback):
     ("inner") seconds are kept too, to tell the two apart.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, between_epochs: Callable[[], object] | None = None) -> None:
         super().__init__()
         self.seconds: list[float] = []
         self.inner: list[float] = []
+        self._between = between_epochs
+        self.between: list[float] = []
         self._last_end = self._begin = time.perf_counter()
 
     def on_train_begin(self, logs=None):
@@ -46,24 +48,37 @@ class EpochTimer(tf.keras.callbacks.Callback):
         now = time.perf_counter()
         self.seconds.append(now - self._last_end)
         self.inner.append(now - self._begin)
+        if self._between is not None:  # not counted in any epoch
+            self._between()
+            self.between.append(time.perf_counter() - now)
+            now = time.perf_counter()
         self._last_end = now
 
 
 def fit_timed(
-    model: tf.keras.Model, dataset: tf.data.Dataset, epochs: int, **fit_args
+    model: tf.keras.Model,
+    dataset: tf.data.Dataset,
+    epochs: int,
+    between_epochs: Callable[[], object] | None = None,
+    **fit_args,
 ) -> tuple[list[float], float]:
-    """Fits `model` and returns (per-epoch seconds, wall seconds of the whole `fit` call).
+    """Fits `model` and returns (per-epoch seconds, seconds of the whole `fit` call).
 
-    The first entry is replaced by the `fit` wall time minus the other epochs,
-    so that everything `fit` does before its first callback (data adapter,
+    The first entry is replaced by the `fit` time minus the other epochs, so
+    that everything `fit` does before its first callback (data adapter,
     tracing) is charged to the first epoch.
+
+    Args:
+        between_epochs: called after each epoch; its time counts in neither
+            the epochs nor the `fit` call.
     """
-    timer = EpochTimer()
+    timer = EpochTimer(between_epochs)
     started = time.perf_counter()
     model.fit(dataset, epochs=epochs, callbacks=[timer], verbose=0, **fit_args)
     wall = time.perf_counter() - started
     seconds = list(timer.seconds)
     if seconds:
+        wall -= sum(timer.between)
         seconds[0] = wall - sum(seconds[1:])
     return seconds, wall
 
@@ -116,15 +131,17 @@ def median(values: Sequence[float]) -> float:
 FLOOR_LOSSES = ("kernel", "xent")
 
 
-def make_floor_step(
+def make_floor_steps(
     batch: int, dim: int, loss: str = "kernel", learning_rate: float = 0.1, seed: int = 0
-) -> Callable[[], tf.Tensor]:
-    """One training step of the bare in-batch softmax, on embedding variables.
+) -> Callable[[int], tf.Tensor]:
+    """`steps(n)`: n training steps of the bare in-batch softmax, on embedding variables.
 
     What every retrieval training step must at least do at this batch size:
     the `[batch, batch]` score matrix, softmax cross-entropy against the
     diagonal (each query's own candidate), its gradient and an Adagrad update.
-    No towers, no input pipeline, no Keras `fit` loop.
+    No towers, no input pipeline, no Keras `fit` loop. The n steps run inside
+    one `tf.function` call, as the app runs `steps_per_execution` steps per
+    call, so that neither side pays Python per step.
 
     Args:
         loss: "kernel", `tuner_app.losses.in_batch_softmax_loss` (the fastest
@@ -141,8 +158,8 @@ def make_floor_step(
     labels = tf.range(batch)
     optimizer = tf.keras.optimizers.legacy.Adagrad(learning_rate)  # the app's optimizer class
     variables = [queries, candidates]
+    optimizer._create_all_weights(variables)  # not inside the trace (it would trace twice)
 
-    @tf.function
     def step() -> tf.Tensor:
         with tf.GradientTape() as tape:
             if loss == "kernel":
@@ -152,36 +169,59 @@ def make_floor_step(
                 value = tf.reduce_sum(
                     tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=scores)
                 )
-        optimizer.apply_gradients(zip(tape.gradient(value, variables), variables, strict=True))
+        optimizer.apply_gradients(zip(tape.gradient(value, variables), variables, strict=True),
+                                  experimental_aggregate_gradients=False)
         return value
 
-    return step
+    @tf.function
+    def steps(n: tf.Tensor) -> tf.Tensor:
+        value = tf.zeros([])
+        for _ in tf.range(n):
+            value = step()
+        return value
+
+    return lambda n: steps(tf.constant(n))
 
 
-class FloorSampler:
-    """Times steps of the bare in-batch softmax, a few at a time between the other runs.
+class FloorEpoch:
+    """Times epochs of the bare in-batch softmax: the app's epoch of batches, nothing else.
 
-    Sampled throughout the benchmark rather than once at its start: on a
-    shared VM the CPU's speed drifts over minutes, and a floor timed at another
-    moment than the epochs it is compared with says more about the drift than
-    about the app.
+    An epoch of `rows` training rows is `rows // batch` full steps and one
+    step on the remainder, run `steps_per_call` steps per `tf.function` call,
+    as the app's epoch is. The benchmark runs one right after each of the
+    app's epochs (`fit_timed(between_epochs=...)`): on a shared VM the CPU's
+    speed drifts by ±20% within a minute, and a floor timed at another moment
+    than the epoch it is compared with says more about the drift than about
+    the app.
     """
 
-    def __init__(self, batch: int = 2048, dim: int = 32, loss: str = "kernel", warmup: int = 5) -> None:
-        self._step = make_floor_step(batch, dim, loss)
-        for _ in range(warmup):
-            self._step().numpy()
+    def __init__(self, rows: int, batch: int = 2048, dim: int = 32, loss: str = "kernel",
+                 steps_per_call: int = 8) -> None:
+        full, remainder = divmod(rows, batch)
+        self._full = make_floor_steps(batch, dim, loss)
+        self._partial = make_floor_steps(remainder, dim, loss, seed=1) if remainder else None
+        self._calls = [steps_per_call] * (full // steps_per_call) + (
+            [full % steps_per_call] if full % steps_per_call else [])
+        self.description = f"{full} x {batch}" + (f" + 1 x {remainder}" if remainder else "") + " rows"
         self.seconds: list[float] = []
+        self._run()  # traces both step functions
 
-    def sample(self, steps: int) -> None:
-        """Times `steps` more steps, one by one."""
-        for _ in range(steps):
-            started = time.perf_counter()
-            self._step().numpy()  # .numpy() waits for the step to finish
-            self.seconds.append(time.perf_counter() - started)
+    def _run(self) -> float:
+        started = time.perf_counter()
+        for n in self._calls:
+            value = self._full(n)
+        if self._partial is not None:
+            value = self._partial(1)
+        value.numpy()  # waits for the last step
+        return time.perf_counter() - started
+
+    def sample(self) -> float:
+        """Times one more epoch; returns its seconds."""
+        self.seconds.append(self._run())
+        return self.seconds[-1]
 
     def median(self) -> float:
-        """Median seconds of one step over every sample so far."""
+        """Median seconds of one epoch over every sample so far."""
         return median(self.seconds)
 
 

@@ -211,16 +211,20 @@ def make_train_dataset(data: EncodedRatings, batch_size: int, seed: int | None) 
     """
     rows = tf.constant(np.stack([data.user, data.timestamp, data.title], axis=1))
     n = len(data)
-    splits = tf.constant(np.append(np.arange(0, n, batch_size), n), dtype=tf.int64)
+    full_batches, remainder = divmod(n, batch_size)
+
+    def columns(batch_rows):
+        return {name: batch_rows[..., i] for i, name in enumerate(("user", "timestamp", "title"))}
 
     def epoch_batches(epoch_seed):
         order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=epoch_seed)
         shuffled = tf.gather(rows, order)
-        # A ragged row per batch: slicing one out is the batch itself, no per-batch function.
-        return tf.data.Dataset.from_tensor_slices({
-            name: tf.RaggedTensor.from_row_splits(shuffled[:, column], splits)
-            for column, name in enumerate(("user", "timestamp", "title"))
-        })
+        # Full batches as slices of one [batches, batch_size, 3] tensor: no per-batch function.
+        full = shuffled[:full_batches * batch_size]
+        batches = tf.data.Dataset.from_tensor_slices(columns(tf.reshape(full, [full_batches, batch_size, 3])))
+        if remainder:
+            batches = batches.concatenate(tf.data.Dataset.from_tensors(columns(shuffled[full_batches * batch_size:])))
+        return batches
 
     # No map, no prefetch: a per-batch map function cost 0.3 ms a step against 0.17 ms
     # for this one gather an epoch, and on a 2-core machine background pipeline threads
@@ -229,7 +233,7 @@ def make_train_dataset(data: EncodedRatings, batch_size: int, seed: int | None) 
         # One seed pair per epoch: a new permutation each time the dataset is iterated.
         tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2).take(1)
         .flat_map(epoch_batches)
-        .apply(tf.data.experimental.assert_cardinality(len(splits) - 1))
+        .apply(tf.data.experimental.assert_cardinality(full_batches + (remainder > 0)))
     )
     return dataset.with_options(pipeline_options())
 
