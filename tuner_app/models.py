@@ -142,10 +142,10 @@ class MovieModel(tf.keras.Model):
     tokens a step instead of a batch's ~8,000 one by one, and its gradient is
     a dense one for the small word table.
 
-    Measured against the alternatives (2-core CPU, [32] model, batch 2048): the
-    segment mean with a vocabulary-sized table saves 0.25-0.5 ms a training
-    step over a sparse-matrix product with a 10,000-row table, which was 3 ms
-    faster than the padded per-token lookup (benchmarks/README.md).
+    Measured side by side (2-core CPU, [32] model, batch 2048): the segment
+    mean over a vocabulary-sized table made a training step 2-7% (0.25-0.9
+    ms) faster than a sparse-matrix product with a 10,000-row table, which was
+    about 3 ms faster than the padded per-token lookup (benchmarks/README.md).
     """
 
     def __init__(self, vocab: Vocabulary, dims: EmbeddingDims = EmbeddingDims()):
