@@ -231,10 +231,12 @@ def test_a_search_saved_with_the_tutorials_10000_row_word_table_resumes_with_it(
              timestamp_variance=vocab.timestamp_variance, title_tokens=vocab.title_tokens,
              max_tokens=features.MAX_TOKENS)
     assert load_vocabulary(tmp_path).word_table_size == features.MAX_TOKENS
-    assert keep_saved_word_table(tmp_path / "new-search", vocab) is vocab
+    data = features.SplitData(vocab, None, None, None, None, None)  # only its vocab matters here
+    assert keep_saved_word_table(tmp_path / "new-search", data) is data
 
-    resumed = keep_saved_word_table(tmp_path, vocab)
+    resumed = keep_saved_word_table(tmp_path, data).vocab
     assert resumed.word_table_size == features.MAX_TOKENS > vocab.word_table_size
+    assert resumed.title_tokens is vocab.title_tokens
     old = MovielensModel(dataclasses.replace(vocab, word_table_size=features.MAX_TOKENS), [8])
     write_checkpoint(old, tmp_path / "ckpt-old", with_optimizer=False)
     model = MovielensModel(resumed, [8])

@@ -68,19 +68,21 @@ def _word_table_size(saved) -> int:
     return int(saved["word_table_size"] if "word_table_size" in saved else saved["max_tokens"])
 
 
-def keep_saved_word_table(search_dir: Path, vocab):
-    """`vocab` with the word-table size of the search's saved vocabulary, if there is one.
+def keep_saved_word_table(search_dir: Path, data):
+    """`data` (a `features.SplitData`) with the word-table size the search was saved with.
 
     A resumed search rebuilds its vocabularies from the data; its checkpoints
     need the table size it started with (10,000 rows for searches begun
-    before tables were cut to the vocabulary).
+    before tables were cut to the vocabulary). A new search keeps its own.
     """
     path = search_dir / VOCABULARY_FILE
     if not path.exists():
-        return vocab
+        return data
     with np.load(path) as saved:
         size = _word_table_size(saved)
-    return vocab if size == vocab.word_table_size else dataclasses.replace(vocab, word_table_size=size)
+    if size == data.vocab.word_table_size:
+        return data
+    return dataclasses.replace(data, vocab=dataclasses.replace(data.vocab, word_table_size=size))
 
 
 def choose_trial(csv_path: Path, trial: str) -> dict:

@@ -58,10 +58,12 @@ def repeat_trial(csv_path: str | Path, trial: str, seeds: list[int], data_spec: 
                              f"({state['data']}); give that data with --data.")
     tf = load_tensorflow()
     from tuner_app import features
+    from tuner_app.export import keep_saved_word_table
     from tuner_app.hypermodel import ModelConfig, TrainingConfig
     from tuner_app.training import EpochPlan, Trainer
 
     data = features.prepare(ratings, *split_rows(spec, len(ratings)))
+    data = keep_saved_word_table(search_dir, data)
     config = ModelConfig.from_dict(record["config"])
     training = TrainingConfig(**record["training"])
     runs = []

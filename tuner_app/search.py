@@ -171,7 +171,7 @@ def _run_locked(spec: SearchSpec, ratings: Ratings, data_spec: DataSpec, options
 
     train_rows, validation_rows, holdout_rows = split_rows(spec, len(ratings))
     data = features.prepare(ratings, train_rows, validation_rows, holdout_rows)
-    data = dataclasses.replace(data, vocab=keep_saved_word_table(search_dir, data.vocab))
+    data = keep_saved_word_table(search_dir, data)
     save_vocabulary(search_dir, data.vocab)
     meta = _describe_search(spec, ratings, data, len(train_rows), len(validation_rows), len(holdout_rows))
     if role is None or role.kind == "chief":
