@@ -108,7 +108,9 @@ def test_chief_and_two_workers_run_every_trial_once_even_when_a_worker_dies(tmp_
         if oracle.exists():
             state = json.loads(oracle.read_text())  # written atomically (oracles.py)
             done_by_w2 = [t for t in state["end_order"] if state["tuner_app_trial_workers"].get(t) == "w2"]
-            lost = [trial for tuner, trial in state["ongoing_trials"].items() if tuner.startswith("w2#")]
+            # oracle.json is saved before an ended trial leaves ongoing_trials: a trial held is one not ended.
+            lost = [trial for tuner, trial in state["ongoing_trials"].items()
+                    if tuner.startswith("w2#") and trial not in state["end_order"]]
             if done_by_w2 and lost:
                 break
         time.sleep(0.05)
@@ -174,7 +176,8 @@ def test_a_worker_waits_while_others_train_so_a_requeued_trial_finds_it(tmp_path
     assert oracle.create_trial("w1#f").status == "IDLE"
     assert not oracle.finished()
     # w2 dies; its trial goes back to the queue, and the waiting w1 gets it.
-    assert oracle.requeue_silent(timeout=-1) == [("w2", second.trial_id)]
+    oracle.last_seen["w2#f"] -= 60
+    assert oracle.requeue_silent(timeout=30) == [("w2", second.trial_id)]
     again = oracle.create_trial("w1#f")
     assert (again.status, again.trial_id) == ("RUNNING", second.trial_id)
     oracle.update_trial(again.trial_id, {"val_top_10": 0.4})
@@ -184,3 +187,28 @@ def test_a_worker_waits_while_others_train_so_a_requeued_trial_finds_it(tmp_path
     assert oracle.create_trial("w1#f").status == "STOPPED"
     assert oracle.finished()
     assert oracle.trial_workers == {first.trial_id: "w1", second.trial_id: "w1"}
+
+
+def test_a_worker_that_dies_between_trials_does_not_keep_the_chief_waiting(tmp_path):
+    import keras_tuner as kt
+    from keras_tuner.src.engine import trial as trial_module
+
+    from tuner_app.oracles import RandomSearchOracle
+
+    hp = kt.HyperParameters()
+    hp.Float("learning_rate", 0.01, 0.1)
+    oracle = RandomSearchOracle(objective=kt.Objective("val_top_10", "max"), max_trials=2, seed=1,
+                                hyperparameters=hp, max_retries_per_trial=0)
+    oracle._set_project_dir(str(tmp_path), "search")
+    for worker in ("w1#f", "w2#f"):
+        trial = oracle.create_trial(worker)
+        oracle.update_trial(trial.trial_id, {"val_top_10": 0.5})
+        trial.status = trial_module.TrialStatus.COMPLETED
+        oracle.end_trial(trial)
+    # w2 ended its trial and died before asking for another; w1 asks and is stopped.
+    assert oracle.create_trial("w1#f").status == "STOPPED"
+    assert not oracle.finished()  # keras-tuner's chief would wait for w2 forever
+    assert oracle.requeue_silent(timeout=30) == []  # w2 was heard from when its trial ended
+    oracle.last_seen["w2#f"] -= 60
+    assert oracle.requeue_silent(timeout=30) == [("w2", None)]
+    assert oracle.finished()

@@ -9,8 +9,9 @@ HOST:PORT` or `--worker HOST:PORT --worker-id ID`, and accepts them when set
 
 What is added around keras-tuner's servicer and client:
 
-* the chief's serving loop requeues the trial of a worker that went silent,
-  and stops when the oracle is done (keras-tuner's waits forever on a dead
+* the chief's serving loop requeues the trial of a worker that went silent
+  (and forgets a silent worker that held none), and stops when the oracle is
+  done (keras-tuner's waits forever on a dead
   worker, issues #254, #344);
 * a worker checks the chief's search fingerprint first and refuses to work
   for another search (the chief also refuses such a worker's requests);
@@ -213,7 +214,9 @@ def serve_chief(oracle, role: Role, worker_timeout: float, on_progress: Callable
     try:
         while not oracle.finished() and not should_stop():
             time.sleep(poll)
-            lines = [f"worker {w} silent for {worker_timeout:.0f} s: its trial {t} goes to the next worker"
+            lines = [f"worker {w} silent for {worker_timeout:.0f} s: "
+                     + (f"its trial {t} goes to the next worker" if t is not None
+                        else "it held no trial; the search no longer waits for it")
                      for w, t in oracle.requeue_silent(worker_timeout)]
             lines += [f"refused worker {w}: it runs another search (fingerprint {f or 'missing'})"
                       for w, f in oracle.refused.items() if refused.get(w) != f]

@@ -9,8 +9,9 @@ random and grid search). `SearchOracleMixin` adds:
 * a gate for distributed workers: a worker's tuner id carries the
   fingerprint of its search space, data and split (`<worker>#<fingerprint>`);
   a worker of another search is refused rather than given trials;
-* requeueing the trials of workers that went silent (keras-tuner's chief
-  waits for them forever, issues #254, #344);
+* requeueing the trials of workers that went silent, and forgetting silent
+  workers that held no trial (keras-tuner's chief waits for both forever,
+  issues #254, #344);
 * `exhausted`: the oracle has handed out its last trial;
 * workers are kept (told to wait, IDLE) rather than stopped while other
   workers still run trials: one of those may die, and its trial must find a
@@ -101,11 +102,24 @@ class SearchOracleMixin:
         return super().update_trial(trial_id, metrics, step=step)
 
     @synchronized
-    def requeue_silent(self, timeout: float) -> list[tuple[str, str]]:
-        """Gives the trials of workers silent for `timeout` seconds to the next worker that asks.
+    def end_trial(self, trial):
+        for tuner_id, ongoing in self.ongoing_trials.items():
+            if ongoing.trial_id == trial.trial_id:
+                self.last_seen[tuner_id] = time.monotonic()
+        return super().end_trial(trial)
+
+    @synchronized
+    def requeue_silent(self, timeout: float) -> list[tuple[str, str | None]]:
+        """Acts on workers silent for `timeout` seconds.
+
+        A silent worker's trial goes to the next worker that asks. A silent
+        worker that held no trial (it died between two trials) is forgotten:
+        the chief waits for every worker it knows to be told to stop, and a
+        dead one never asks again.
 
         Returns:
-            (worker, trial id) pairs requeued.
+            (worker, trial id) pairs: the trials requeued, and None as the
+            trial id of each worker forgotten.
         """
         now = time.monotonic()
         requeued = []
@@ -116,7 +130,11 @@ class SearchOracleMixin:
                 self.tuner_ids.discard(tuner_id)
                 self._retry_queue.append(trial.trial_id)
                 requeued.append((worker_name(tuner_id), trial.trial_id))
-        if requeued:
+        for tuner_id in sorted(self.tuner_ids - set(self.ongoing_trials)):
+            if now - self.last_seen.setdefault(tuner_id, now) > timeout:
+                self.tuner_ids.discard(tuner_id)
+                requeued.append((worker_name(tuner_id), None))
+        if any(trial_id is not None for _, trial_id in requeued):
             self.save()
         return requeued
 

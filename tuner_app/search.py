@@ -148,7 +148,10 @@ def _run_locked(spec: SearchSpec, ratings: Ratings, data_spec: DataSpec, options
     progress = ConsoleProgress(spec, out, options.quiet)
 
     outputs = [csv_path, reporter.history_path(csv_path), reporter.meta_path(csv_path)]
-    resuming = check_or_start(search_dir, outputs, spec, ratings, data_spec, options.overwrite)
+    # A worker started just before its chief writes the search state too: only an oracle
+    # that has saved its state makes this a resumed search.
+    resuming = check_or_start(search_dir, outputs, spec, ratings, data_spec, options.overwrite) and (
+        search_dir / "oracle.json").exists()
     check_state_files(search_dir)
     storage.remove_stray_temp_files(search_dir)
     for path in outputs:
