@@ -11,8 +11,7 @@ What is added around keras-tuner's servicer and client:
 
 * the chief's serving loop requeues the trial of a worker that went silent
   (and forgets a silent worker that held none), and stops when the oracle is
-  done (keras-tuner's waits forever on a dead
-  worker, issues #254, #344);
+  done (keras-tuner's waits forever on a dead worker, issues #254, #344);
 * a worker checks the chief's search fingerprint first and refuses to work
   for another search (the chief also refuses such a worker's requests);
 * a worker waits politely when the oracle is IDLE (keras-tuner asks again at
