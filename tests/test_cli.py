@@ -195,3 +195,43 @@ def test_every_knob_runs_a_tiny_trial_with_filtered_objective_and_holdout(tmp_pa
     assert "held-back rows" in proc.stdout
     history = read_rows(tmp_path / "out" / "knobs.history.csv")
     assert [h["epoch"] for h in history] == ["1", "2"]
+
+
+@pytest.mark.slow
+def test_export_recommend_and_repeat_the_best_trial(tmp_path):
+    from tuner_app.data import parse_data_arg
+    from tuner_app.synthetic import make_synthetic
+
+    space = write_space(tmp_path, "small", SPACES["random"])
+    assert run_cli("search", "--space", str(space), "--data", DATA, "--results-dir", "out",
+                   cwd=tmp_path).returncode == 0
+    csv_path = tmp_path / "out" / "small.csv"
+    best = read_rows(csv_path)[0]  # ranked: the best trial first
+
+    exported = run_cli("export", str(csv_path), "--out", "model", cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    assert f"exported trial {best['trial_id']} of small" in exported.stdout
+    assert (tmp_path / "model" / "saved_model.pb").exists()
+
+    catalog = set(make_synthetic(parse_data_arg(DATA).synthetic).movie_catalog)
+    for user, unknown in (("1", False), ("no-such-user", True)):
+        rec = run_cli("recommend", "model", "--user", user, "--k", "5", cwd=tmp_path)
+        assert rec.returncode == 0, rec.stderr
+        lines = rec.stdout.splitlines()
+        assert [line.split(".", 1)[0].strip() for line in lines] == ["1", "2", "3", "4", "5"]
+        titles = [line.split(". ", 1)[1].rsplit("  (", 1)[0] for line in lines]
+        scores = [float(line.rsplit("(", 1)[1].rstrip(")")) for line in lines]
+        assert set(titles) <= catalog and len(set(titles)) == 5
+        assert scores == sorted(scores, reverse=True)
+        assert ("not in the training data" in rec.stderr) == unknown
+
+    repeated = run_cli("repeat", str(csv_path), "--trial", "best", "--seeds", "2", cwd=tmp_path)
+    assert repeated.returncode == 0, repeated.stderr
+    assert "over 2 seeds" in repeated.stdout
+    runs = read_rows(tmp_path / "out" / "small.repeats.csv")
+    assert [(r["trial_id"], r["seed"]) for r in runs] == [(best["trial_id"], "1"), (best["trial_id"], "2")]
+    assert all(0 <= float(r["val_top_10"]) <= 1 for r in runs)
+
+    missing = run_cli("recommend", "no-model", "--user", "1", cwd=tmp_path)
+    assert missing.returncode != 0 and missing.stderr.count("\n") == 1
+    assert "is not a model exported by tuner_app" in missing.stderr

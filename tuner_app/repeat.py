@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tuner_app import storage
 from tuner_app.data import DataSpec, SyntheticSpec
-from tuner_app.export import choose_trial, search_dir_of
+from tuner_app.export import choose_trial, keep_saved_word_table, search_dir_of
 from tuner_app.space import parse_space
 from tuner_app.state import SearchMismatch, read_search_state
 
@@ -58,7 +58,6 @@ def repeat_trial(csv_path: str | Path, trial: str, seeds: list[int], data_spec: 
                              f"({state['data']}); give that data with --data.")
     tf = load_tensorflow()
     from tuner_app import features
-    from tuner_app.export import keep_saved_word_table
     from tuner_app.hypermodel import ModelConfig, TrainingConfig
     from tuner_app.training import EpochPlan, Trainer
 
