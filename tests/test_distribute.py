@@ -72,8 +72,10 @@ def _kill_leftovers():
             proc.wait()
 
 
-def start(cwd: Path, *args: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KERASTUNER_")}
+def start(cwd: Path, *args: str, fault: str | None = None) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KERASTUNER_", "TUNER_APP_FAULT"))}
+    if fault:
+        env["TUNER_APP_FAULT"] = fault  # tuner_app/faults.py: SIGKILL at that point
     proc = subprocess.Popen(list(args), cwd=cwd, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     _started.append(proc)
@@ -96,28 +98,18 @@ def space(tmp_path) -> Path:
 def test_chief_and_two_workers_run_every_trial_once_even_when_a_worker_dies(tmp_path, space):
     address = f"127.0.0.1:{free_port()}"
     chief = start(tmp_path, *command(space, "--chief", address, "--worker-timeout", "20"))
-    w2 = start(tmp_path, *command(space, "--worker", address, "--worker-id", "w2"))
-    # w2 works alone until it has finished one trial and holds the next; then it dies and only
-    # then does w1 start. (Starting both at once raced: on a loaded CI machine w1 could take the
-    # whole budget before w2 held a second trial.) The silence timeout leaves room for a slow
-    # first epoch (tracing) on a loaded machine: a shorter one can take a live worker's trial away.
-    deadline = time.monotonic() + 240
-    oracle = tmp_path / "out" / "space" / "oracle.json"
-    while time.monotonic() < deadline:
-        assert w2.poll() is None, "w2 ended before it held a second trial: " + w2.communicate()[1][-2000:]
-        if oracle.exists():
-            state = json.loads(oracle.read_text())  # written atomically (oracles.py)
-            done_by_w2 = [t for t in state["end_order"] if state["tuner_app_trial_workers"].get(t) == "w2"]
-            # oracle.json is saved before an ended trial leaves ongoing_trials: a trial held is one not ended.
-            lost = [trial for tuner, trial in state["ongoing_trials"].items()
-                    if tuner.startswith("w2#") and trial not in state["end_order"]]
-            if done_by_w2 and lost:
-                break
-        time.sleep(0.05)
-    else:
-        raise AssertionError("w2 never got a second trial")
-    w2.send_signal(signal.SIGKILL)
-    w2.wait()
+    # w2 kills itself in its second trial's first epoch. The "epoch" fault point is reached after
+    # each batch call but an epoch's first: 800 training rows are 13 batches of 64, run in calls
+    # of 8 steps, so twice an epoch; 3 epochs a trial. Only then does w1 start, so w2's first
+    # trial is its own and its second is lost.
+    # The silence timeout leaves room for a slow first epoch (tracing) on a loaded machine: a
+    # shorter one can take a live worker's trial away.
+    w2 = start(tmp_path, *command(space, "--worker", address, "--worker-id", "w2"), fault="epoch:7")
+    assert w2.wait(timeout=240) == -signal.SIGKILL, w2.communicate()[1][-2000:]
+    state = json.loads((tmp_path / "out" / "space" / "oracle.json").read_text())  # written atomically
+    assert [t for t in state["end_order"] if state["tuner_app_trial_workers"].get(t) == "w2"] == ["0"]
+    lost = [trial for tuner, trial in state["ongoing_trials"].items() if tuner.startswith("w2#")]
+    assert lost == ["1"]
     w1 = start(tmp_path, *command(space, "--worker", address, "--worker-id", "w1"))
     out, err = chief.communicate(timeout=300)
     assert chief.returncode == 0, out + err
@@ -212,3 +204,26 @@ def test_a_worker_that_dies_between_trials_does_not_keep_the_chief_waiting(tmp_p
     oracle.last_seen["w2#f"] -= 60
     assert oracle.requeue_silent(timeout=30) == [("w2", None)]
     assert oracle.finished()
+
+
+def test_a_search_folder_another_process_is_starting_is_not_a_strangers(tmp_path, space):
+    """A chief and its worker may start together in one results folder: neither may refuse it."""
+    from tuner_app.data import parse_data_arg
+    from tuner_app.search import load_ratings
+    from tuner_app.space import load_space
+    from tuner_app.state import STATE_FILE, SearchMismatch, check_or_start
+
+    spec, data_spec = load_space(space), parse_data_arg(DATA)
+    ratings = load_ratings(data_spec)
+    folder = tmp_path / "space"
+    folder.mkdir()
+    (folder / f".{STATE_FILE}.x1y2.tmp").write_text("{")  # the other process's state, half written
+    assert check_or_start(folder, [], spec, ratings, data_spec, overwrite=False) is False
+    assert check_or_start(folder, [], spec, ratings, data_spec, overwrite=False) is True  # the same search
+
+    stranger = tmp_path / "other"
+    stranger.mkdir()
+    (stranger / "notes.txt").write_text("mine")
+    with pytest.raises(SearchMismatch, match=r"other: exists but was not written by tuner_app"):
+        check_or_start(stranger, [], spec, ratings, data_spec, overwrite=False)
+    assert not (stranger / STATE_FILE).exists()

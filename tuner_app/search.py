@@ -153,9 +153,12 @@ def _run_locked(spec: SearchSpec, ratings: Ratings, data_spec: DataSpec, options
     resuming = check_or_start(search_dir, outputs, spec, ratings, data_spec, options.overwrite) and (
         search_dir / "oracle.json").exists()
     check_state_files(search_dir)
-    storage.remove_stray_temp_files(search_dir)
-    for path in outputs:
-        storage.remove_stray_temp_files(results_dir, path.name, recursive=False)
+    if role is None or role.kind == "chief":
+        # Not a worker: workers share the folder with a live chief, whose file being written
+        # would look stray to them.
+        storage.remove_stray_temp_files(search_dir)
+        for path in outputs:
+            storage.remove_stray_temp_files(results_dir, path.name, recursive=False)
     part = "" if role is None else f" as {role.kind} {role.worker_id or ''} at {role.address}".replace("  ", " ")
     progress.say(f"{'Resuming' if resuming else 'Starting'} search '{spec.name}' ({spec.tuner.algorithm}){part} "
                  f"on {ratings.description}: {len(ratings):,} ratings")

@@ -71,7 +71,16 @@ def check_or_start(search_dir: Path, outputs: list[Path], spec: SearchSpec, rati
         shutil.rmtree(search_dir, ignore_errors=True)
         for path in outputs:
             path.unlink(missing_ok=True)
-    elif state_path.exists():
+    elif not state_path.exists() and search_dir.is_dir():
+        # Another process of this search (a chief and its workers may share the folder and
+        # start together) may be writing the state file right now: its temporary file is
+        # no stranger's, and the state may appear between the two checks.
+        if any(not storage.is_temp_file(p) for p in search_dir.iterdir()) and not state_path.exists():
+            raise SearchMismatch(
+                f"{search_dir}: exists but was not written by tuner_app (no {STATE_FILE}); "
+                "pass --overwrite to replace it, or --name to choose another search name."
+            )
+    if not overwrite and state_path.exists():
         saved = storage.read_json(state_path, "the search state")
         how = "pass --overwrite to start over, or --name to start a new search beside it"
         if saved.get("space_fingerprint") != state["space_fingerprint"]:
@@ -86,11 +95,6 @@ def check_or_start(search_dir: Path, outputs: list[Path], spec: SearchSpec, rati
                 f"{saved.get('split')}); now given {state['data']}, split {state['split']}; {how}."
             )
         return True
-    elif search_dir.exists() and any(search_dir.iterdir()):
-        raise SearchMismatch(
-            f"{search_dir}: exists but was not written by tuner_app (no {STATE_FILE}); "
-            "pass --overwrite to replace it, or --name to choose another search name."
-        )
     storage.write_json_atomic(state_path, state)
     return False
 

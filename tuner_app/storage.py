@@ -37,6 +37,11 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
         raise
 
 
+def is_temp_file(path: Path) -> bool:
+    """Whether `path` is one of `write_text_atomic`'s temporary files (`.<name>.*.tmp`)."""
+    return path.name.startswith(".") and path.name.endswith(".tmp")
+
+
 def remove_stray_temp_files(folder: str | os.PathLike, prefix: str = "", recursive: bool = True) -> None:
     """Deletes temporary files a killed process left behind (`.<name>.*.tmp`).
 
