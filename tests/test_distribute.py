@@ -148,9 +148,9 @@ def test_a_worker_of_another_search_is_refused(tmp_path, space):
     assert [r["worker"] for r in rows(tmp_path)] == ["w1"]
 
 
-def test_a_worker_waits_while_others_train_so_a_requeued_trial_finds_it(tmp_path):
+def two_trial_oracle(folder: Path):
+    """A chief's oracle (no gRPC) with a budget of two trials, saving its state in `folder`."""
     import keras_tuner as kt
-    from keras_tuner.src.engine import trial as trial_module
 
     from tuner_app.oracles import RandomSearchOracle
 
@@ -158,12 +158,24 @@ def test_a_worker_waits_while_others_train_so_a_requeued_trial_finds_it(tmp_path
     hp.Float("learning_rate", 0.01, 0.1)
     oracle = RandomSearchOracle(objective=kt.Objective("val_top_10", "max"), max_trials=2, seed=1,
                                 hyperparameters=hp, max_retries_per_trial=0)
-    oracle._set_project_dir(str(tmp_path), "search")
+    oracle._set_project_dir(str(folder), "search")
+    return oracle
+
+
+def complete(oracle, trial, score: float) -> None:
+    """What a worker reports at the end of a trial."""
+    from keras_tuner.src.engine import trial as trial_module
+
+    oracle.update_trial(trial.trial_id, {"val_top_10": score})
+    trial.status = trial_module.TrialStatus.COMPLETED
+    oracle.end_trial(trial)
+
+
+def test_a_worker_waits_while_others_train_so_a_requeued_trial_finds_it(tmp_path):
+    oracle = two_trial_oracle(tmp_path)
     first, second = oracle.create_trial("w1#f"), oracle.create_trial("w2#f")
     assert first.status == second.status == "RUNNING"
-    oracle.update_trial(first.trial_id, {"val_top_10": 0.5})
-    first.status = trial_module.TrialStatus.COMPLETED
-    oracle.end_trial(first)
+    complete(oracle, first, 0.5)
     # Budget spent, but w2 still trains: w1 is told to wait, not to stop.
     assert oracle.create_trial("w1#f").status == "IDLE"
     assert not oracle.finished()
@@ -172,9 +184,7 @@ def test_a_worker_waits_while_others_train_so_a_requeued_trial_finds_it(tmp_path
     assert oracle.requeue_silent(timeout=30) == [("w2", second.trial_id)]
     again = oracle.create_trial("w1#f")
     assert (again.status, again.trial_id) == ("RUNNING", second.trial_id)
-    oracle.update_trial(again.trial_id, {"val_top_10": 0.4})
-    again.status = trial_module.TrialStatus.COMPLETED
-    oracle.end_trial(again)
+    complete(oracle, again, 0.4)
     # Nothing left anywhere: now w1 is stopped and the chief is done.
     assert oracle.create_trial("w1#f").status == "STOPPED"
     assert oracle.finished()
@@ -182,21 +192,10 @@ def test_a_worker_waits_while_others_train_so_a_requeued_trial_finds_it(tmp_path
 
 
 def test_a_worker_that_dies_between_trials_does_not_keep_the_chief_waiting(tmp_path):
-    import keras_tuner as kt
-    from keras_tuner.src.engine import trial as trial_module
-
-    from tuner_app.oracles import RandomSearchOracle
-
-    hp = kt.HyperParameters()
-    hp.Float("learning_rate", 0.01, 0.1)
-    oracle = RandomSearchOracle(objective=kt.Objective("val_top_10", "max"), max_trials=2, seed=1,
-                                hyperparameters=hp, max_retries_per_trial=0)
-    oracle._set_project_dir(str(tmp_path), "search")
+    oracle = two_trial_oracle(tmp_path)
     for worker in ("w1#f", "w2#f"):
         trial = oracle.create_trial(worker)
-        oracle.update_trial(trial.trial_id, {"val_top_10": 0.5})
-        trial.status = trial_module.TrialStatus.COMPLETED
-        oracle.end_trial(trial)
+        complete(oracle, trial, 0.5)
     # w2 ended its trial and died before asking for another; w1 asks and is stopped.
     assert oracle.create_trial("w1#f").status == "STOPPED"
     assert not oracle.finished()  # keras-tuner's chief would wait for w2 forever
