@@ -124,6 +124,23 @@ def test_dropout_acts_in_training_only(data, batch):
     assert sum(type(layer).__name__ == "Dropout" for layer in model.query_model.dense_layers.layers) == 2
 
 
+def test_the_candidate_tower_sees_each_title_once_except_under_dropout_in_training(data, batch):
+    """Copies of a title share one embedding, unless dropout gives each its own mask."""
+    distinct = len(set(batch["title"].numpy()))
+    assert distinct < len(batch["title"]), "the batch needs repeated titles to test this"
+
+    def rows_seen(model, training):
+        seen, call = [], model.candidate_model.call
+        model.candidate_model.call = lambda titles, training=False: seen.append(len(titles)) or call(titles, training)
+        model.compute_loss(batch, training=training)
+        return seen
+
+    assert rows_seen(model_for(data), training=True) == [distinct]
+    with_dropout = model_for(data, layer_sizes=(16, 8), dropout=0.5)
+    assert rows_seen(with_dropout, training=True) == [len(batch["title"])]
+    assert rows_seen(with_dropout, training=False) == [distinct]
+
+
 def test_embedding_widths_set_each_features_embedding(data, batch):
     model = model_for(data, user_embedding_dim=8, timestamp_embedding_dim=4, title_embedding_dim=12,
                       title_text_embedding_dim=6)

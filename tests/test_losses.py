@@ -69,3 +69,31 @@ def test_large_scores_stay_finite():
         tape.watch(queries)
         loss = in_batch_softmax_loss(queries, candidates)
     assert np.isfinite(float(loss)) and np.isfinite(tape.gradient(loss, queries).numpy()).all()
+
+
+@pytest.mark.parametrize("titles", ["repeated", "all distinct", "all the same"])
+@pytest.mark.parametrize("logq,remove_hits", [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("block_values", [losses.BLOCK_VALUES, 7 * 40])
+def test_scoring_each_distinct_candidate_once_gives_the_whole_batchs_loss_and_gradients(
+        titles, logq, remove_hits, block_values, monkeypatch):
+    monkeypatch.setattr(losses, "BLOCK_VALUES", block_values)
+    rng = np.random.default_rng(1)
+    batch, num_titles, dim = 300, 40, 16
+    ids = {"repeated": rng.integers(0, num_titles, batch), "all distinct": rng.permutation(batch),
+           "all the same": np.full(batch, 3)}[titles]
+    ids = tf.constant(ids)
+    table = tf.constant(rng.normal(0, 0.5, (batch, dim)), tf.float32)  # a title's embedding
+    probability = tf.constant(rng.uniform(1e-4, 0.05, batch), tf.float32)
+    queries = tf.constant(rng.normal(0, 0.5, (batch, dim)), tf.float32)
+    unique, index, counts = tf.unique_with_counts(ids)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([queries, table])
+        bias = (lambda t: -tf.math.log(tf.gather(probability, t))) if logq else (lambda t: None)
+        every_row = in_batch_softmax_loss(queries, tf.gather(table, ids), bias(ids),
+                                          ids if remove_hits else None)
+        once = losses.unique_candidate_softmax_loss(queries, tf.gather(table, unique), index, counts,
+                                                    bias(unique), remove_hits)
+    np.testing.assert_allclose(once, every_row, rtol=1e-6, atol=1e-3)  # "all the same" and no hits: 0 + rounding
+    for want, got in zip(tape.gradient(every_row, [queries, table]), tape.gradient(once, [queries, table]),
+                         strict=True):
+        np.testing.assert_allclose(tf.convert_to_tensor(got), tf.convert_to_tensor(want), rtol=1e-4, atol=1e-5)
