@@ -129,6 +129,7 @@ def epoch_rows(
     ref: EpochStats,
     app: EpochStats,
     floor: PairedFloor,
+    distinct_floor: PairedFloor,
     floor_batches: str,
     xent_floor: float,
 ) -> list[Row]:
@@ -150,6 +151,12 @@ def epoch_rows(
             "-" if math.isnan(over_floor) else f"{over_floor:.2f}x",
             f"app/floor <= {FLOOR_RATIO_TARGET}x",
             verdict(over_floor <= FLOOR_RATIO_TARGET),
+        ),
+        Row(
+            f"  same, each batch's distinct titles scored once ({distinct_floor.count} pairs)",
+            "-",
+            seconds(distinct_floor.floor),
+            "-" if math.isnan(distinct_floor.ratio) else f"{distinct_floor.ratio:.2f}x",
         ),
         Row(
             "  same with TF's sparse xent op",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import math
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,7 +55,8 @@ class RunTimes:
     validations: list[float] = field(
         default_factory=list
     )  # seconds per evaluate pass, first = warm-up
-    floors: list[float] = field(default_factory=list)  # a floor epoch timed right after each epoch
+    # per floor, a floor epoch timed right after each epoch
+    floors: tuple[list[float], ...] = ()
     logs: dict[str, float] = field(default_factory=dict)  # metrics of the first validation pass
     before: RuntimeState | None = None  # the process as the run started
     after: RuntimeState | None = None  # the process after the run was cleared away
@@ -173,21 +175,26 @@ def prepare_app(ratings: Ratings, split: Split, search_dir: Path) -> AppSearch:
 
 def app_trial(
     search: AppSearch, ratings: Ratings, epochs: int, passes: int, check: bool,
-    floor: FloorEpoch | None = None,
+    floors: Sequence[FloorEpoch] = (),
 ) -> tuple[RunTimes, exactness.TopKCheck | None]:
     """One trial as the app trains it, validated once after training.
 
     That first validation pass carries the tracing of the test step; `passes`
     more time the steady validation. With `check`, the trial's top-k accuracies
-    are also recomputed with numpy. With `floor`, a floor epoch is timed after
+    are also recomputed with numpy. An epoch of each of `floors` is timed after
     each training epoch (outside the epoch's time).
     """
     before = runtime_state()
     model, construct = timed(lambda: build_model(search.data.vocab, ModelConfig()))
-    floors: list[float] = []
-    between = None if floor is None else lambda: floors.append(floor.sample())
-    seconds, _ = fit_timed(model, search.train, epochs, between, steps_per_epoch=search.steps)
-    times = RunTimes(construct, seconds, before=before, floors=floors)
+    samples = tuple([] for _ in floors)
+
+    def between():
+        for floor, seconds in zip(floors, samples, strict=True):
+            seconds.append(floor.sample())
+
+    seconds, _ = fit_timed(model, search.train, epochs, between if floors else None,
+                           steps_per_epoch=search.steps)
+    times = RunTimes(construct, seconds, before=before, floors=samples)
     times.validations, times.logs = _evaluate_passes(model, search.trainer.validation, passes)
     top_k = exactness.check_top_k(model, times.logs, ratings, search.data) if check else None
     del model

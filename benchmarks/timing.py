@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import tensorflow as tf
 
 #: An epoch this many times slower than the median counts as a stall.
@@ -127,30 +128,39 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else math.nan
 
 
-#: The floor's loss: tuner_app's kernel (the target) or TensorFlow's cross-entropy op.
-FLOOR_LOSSES = ("kernel", "xent")
+#: The floor's loss: tuner_app's kernel on every row (the target), the same
+#: scoring each distinct title once (what the app trains with), or
+#: TensorFlow's cross-entropy op.
+FLOOR_LOSSES = ("kernel", "distinct", "xent")
 
 
 def make_floor_steps(
     batch: int, dim: int, loss: str = "kernel", learning_rate: float = 0.1, seed: int = 0
-) -> Callable[[int], tf.Tensor]:
-    """`steps(n)`: n training steps of the bare in-batch softmax, on embedding variables.
+) -> Callable[[tf.Tensor], tf.Tensor]:
+    """`steps(titles)`: one training step of the bare in-batch softmax per row of `titles`.
 
     What every retrieval training step must at least do at this batch size:
-    the `[batch, batch]` score matrix, softmax cross-entropy against the
-    diagonal (each query's own candidate), its gradient and an Adagrad update.
-    No towers, no input pipeline, no Keras `fit` loop. The n steps run inside
-    one `tf.function` call, as the app runs `steps_per_execution` steps per
-    call, so that neither side pays Python per step.
+    the score matrix, softmax cross-entropy against each query's own
+    candidate, its gradient and an Adagrad update on `[batch, dim]`
+    embedding variables. No towers, no input pipeline, no Keras `fit` loop.
+    The steps run inside one `tf.function` call, as the app runs
+    `steps_per_execution` steps per call, so that neither side pays Python
+    per step.
 
     Args:
-        loss: "kernel", `tuner_app.losses.in_batch_softmax_loss` (the fastest
-            formulation known here, and what the app runs); "xent",
-            `tf.nn.sparse_softmax_cross_entropy_with_logits` on the score matrix.
+        loss: "kernel", `tuner_app.losses.in_batch_softmax_loss` on the
+            `[batch, batch]` scores, the fastest formulation known here that
+            scores every row; "distinct", `unique_candidate_softmax_loss`,
+            the app's loss, on `[batch, distinct titles]` scores (the first
+            rows of the candidate variable stand for the batch's distinct
+            titles); "xent", `tf.nn.sparse_softmax_cross_entropy_with_logits`
+            on the `[batch, batch]` scores.
+
+    `titles` is `[steps, batch]` title ids; only "distinct" reads them.
     """
     if loss not in FLOOR_LOSSES:
         raise ValueError(f"loss must be one of {FLOOR_LOSSES}; got {loss!r}")
-    from tuner_app.losses import in_batch_softmax_loss
+    from tuner_app.losses import in_batch_softmax_loss, unique_candidate_softmax_loss
 
     generator = tf.random.Generator.from_seed(seed)
     queries = tf.Variable(generator.normal([batch, dim], stddev=0.05))
@@ -160,10 +170,13 @@ def make_floor_steps(
     variables = [queries, candidates]
     optimizer._create_all_weights(variables)  # not inside the trace (it would trace twice)
 
-    def step() -> tf.Tensor:
+    def step(titles: tf.Tensor) -> tf.Tensor:
         with tf.GradientTape() as tape:
             if loss == "kernel":
                 value = in_batch_softmax_loss(queries, candidates)
+            elif loss == "distinct":
+                _, index, counts = tf.unique_with_counts(titles)
+                value = unique_candidate_softmax_loss(queries, candidates[:tf.size(counts)], index, counts)
             else:
                 scores = tf.linalg.matmul(queries, candidates, transpose_b=True)
                 value = tf.reduce_sum(
@@ -174,30 +187,39 @@ def make_floor_steps(
         return value
 
     @tf.function
-    def steps(n: tf.Tensor) -> tf.Tensor:
+    def steps(titles: tf.Tensor) -> tf.Tensor:
         value = tf.zeros([])
-        for _ in tf.range(n):
-            value = step()
+        for i in tf.range(tf.shape(titles)[0]):
+            value = step(titles[i])
         return value
 
-    return lambda n: steps(tf.constant(n))
+    return steps
 
 
 class FloorEpoch:
     """Times epochs of the bare in-batch softmax: the app's epoch of batches, nothing else.
 
-    An epoch of `rows` training rows is `rows // batch` full steps and one
-    step on the remainder, run `steps_per_call` steps per `tf.function` call,
-    as the app's epoch is. The benchmark runs one right after each of the
-    app's epochs (`fit_timed(between_epochs=...)`): on a shared VM the CPU's
-    speed drifts by ±20% within a minute, and a floor timed at another moment
-    than the epoch it is compared with says more about the drift than about
-    the app.
+    An epoch of the training rows is `rows // batch` full steps and one step
+    on the remainder, run `steps_per_call` steps per `tf.function` call, as
+    the app's epoch is. The benchmark runs one right after each of the app's
+    epochs (`fit_timed(between_epochs=...)`): on a shared VM the CPU's speed
+    drifts by ±20% within a minute, and a floor timed at another moment than
+    the epoch it is compared with says more about the drift than about the
+    app.
+
+    Args:
+        titles: the training rows' title ids. Each epoch deals them out in a
+            new random order, as the app shuffles its rows, so that the
+            "distinct" floor's batches hold as many distinct titles as the
+            app's.
     """
 
-    def __init__(self, rows: int, batch: int = 2048, dim: int = 32, loss: str = "kernel",
-                 steps_per_call: int = 8) -> None:
-        full, remainder = divmod(rows, batch)
+    def __init__(self, titles: Sequence[int], batch: int = 2048, dim: int = 32, loss: str = "kernel",
+                 steps_per_call: int = 8, seed: int = 0) -> None:
+        self._titles = np.asarray(titles, np.int64)
+        self._batch = batch
+        self._rng = np.random.default_rng(seed)
+        full, remainder = divmod(len(self._titles), batch)
         self._full = make_floor_steps(batch, dim, loss)
         self._partial = make_floor_steps(remainder, dim, loss, seed=1) if remainder else None
         self._calls = [steps_per_call] * (full // steps_per_call) + (
@@ -207,11 +229,17 @@ class FloorEpoch:
         self._run()  # traces both step functions
 
     def _run(self) -> float:
+        order = self._titles[self._rng.permutation(len(self._titles))]
+        full = len(order) // self._batch * self._batch
+        batches = tf.constant(order[:full].reshape(-1, self._batch))
+        last = tf.constant(order[full:].reshape(1, -1))
+        ends = np.cumsum(self._calls)
+        calls = [batches[end - n:end] for n, end in zip(self._calls, ends, strict=True)]
         started = time.perf_counter()
-        for n in self._calls:
-            value = self._full(n)
+        for titles in calls:
+            value = self._full(titles)
         if self._partial is not None:
-            value = self._partial(1)
+            value = self._partial(last)
         value.numpy()  # waits for the last step
         return time.perf_counter() - started
 
