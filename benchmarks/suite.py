@@ -52,15 +52,17 @@ def collect(args: argparse.Namespace) -> Measurements:
     is compared should be measured in the same minutes. For the same reason
     the in-batch floors (tuner_app's kernel on every row, and scoring each
     distinct title once) are timed for an epoch right after each of the app's
-    epochs, and the floor with TensorFlow's op after every run. App trials stay in order (per-trial setup after the first is
-    measured on a process that has already run trials).
+    epochs, and the floor with TensorFlow's op after every run. App trials
+    stay in order (per-trial setup after the first is measured on a process
+    that has already run trials).
     """
     machine, start_load = machine_description(), load_average()
     ratings = load_grouplens(args.data)
     split = runs.make_split(ratings)
     _, title_ids = np.unique(ratings.movie_title[split.train_rows], return_inverse=True)
     floor = FloorEpoch(title_ids, runs.BATCH_SIZE, steps_per_call=STEPS_PER_EXECUTION)
-    distinct_floor = FloorEpoch(title_ids, runs.BATCH_SIZE, loss="distinct", steps_per_call=STEPS_PER_EXECUTION)
+    distinct_floor = FloorEpoch(title_ids, runs.BATCH_SIZE, loss="distinct",
+                                steps_per_call=STEPS_PER_EXECUTION)
     xent_floor = FloorEpoch(title_ids, runs.BATCH_SIZE, loss="xent", steps_per_call=STEPS_PER_EXECUTION)
 
     def sample_floors():
