@@ -3,8 +3,8 @@
 This process becomes the chief on a free loopback port and starts N worker
 processes of the same search, each with one TensorFlow thread and pinned to
 its own CPU core: on a 2-core machine two single-thread trials of 10 epochs
-gave 1.23x the trials an hour of one trial at a time using both cores
-(benchmarks/README.md; trials of a few seconds gain little or nothing). Workers write their
+gave 1.18-1.23x the trials an hour of one trial at a time using both cores
+(benchmarks/README.md; trials of a few seconds gain 0.97-1.20x). Workers write their
 output to `<results>/<name>/worker-<id>.log`. Ctrl-C on the chief stops the
 workers cleanly; running the same command resumes everything.
 """
