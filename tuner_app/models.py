@@ -295,12 +295,15 @@ class MovielensModel(tfrs.models.Model):
         )
 
     def _in_batch_softmax(self, query_embeddings, titles, training):
-        """TFRS's in-batch softmax loss, computed by `losses` (about 20% faster a step).
+        """TFRS's in-batch softmax loss, computed by `losses`.
 
         Each distinct title of the batch goes through the candidate tower and
         the score matrix once (`losses.unique_candidate_softmax_loss`): the
-        same loss and gradients as scoring every row's copy. Not with dropout
-        while training, where each copy gets its own dropout mask.
+        same loss and gradients as scoring every row's copy, in about half
+        the epoch time on ml-100k. Not with dropout while training, where
+        each copy gets its own dropout mask and every row is scored
+        (`losses.in_batch_softmax_loss`, itself about 20% faster a step than
+        TFRS's task).
         """
         if self.temperature is not None:
             query_embeddings = query_embeddings / self.temperature
