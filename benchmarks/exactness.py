@@ -18,9 +18,10 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
-from tuner_app import features
 from tuner_app.data import Ratings
-from tuner_app.evaluation import metric_name
+from tuner_app.model import features, pipelines
+from tuner_app.model.metrics import metric_name
+from tuner_app.store.vocabulary import Vocabulary
 
 KS = (1, 5, 10, 50, 100)
 #: Equal "to float32 rounding of the mean": Keras accumulates the mean in float32.
@@ -81,7 +82,7 @@ def numpy_accuracies(
 def tfrs_accuracies(
     model: tf.keras.Model,
     ratings: Ratings,
-    vocab: features.Vocabulary,
+    vocab: Vocabulary,
     rows: features.EncodedRatings,
     ks: Sequence[int] = KS,
 ) -> dict[int, float]:
@@ -98,7 +99,7 @@ def tfrs_accuracies(
     def update(queries: tf.Tensor, true_candidates: tf.Tensor) -> None:
         metric.update_state(queries, true_candidates)
 
-    dataset = features.make_eval_dataset(rows, _CHUNK)
+    dataset = pipelines.make_eval_dataset(rows, _CHUNK)
     for batch in dataset:
         update(model.query_model(batch), model.candidate_model(batch["title"]))
     return {k: float(value) for k, value in zip(ks, metric.result(), strict=True)}

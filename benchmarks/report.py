@@ -119,7 +119,7 @@ def paired_floor(runs: Sequence[tuple[Sequence[float], Sequence[float]]]) -> Pai
     Args:
         runs: `(epoch seconds, floor seconds)` of each app trial, aligned.
     """
-    pairs = [(epoch, floor) for epochs, floors in runs for epoch, floor in list(zip(epochs, floors))[1:]]
+    pairs = [(epoch, floor) for epochs, floors in runs for epoch, floor in list(zip(epochs, floors, strict=True))[1:]]
     if not pairs:
         return PairedFloor(math.nan, math.nan, 0)
     return PairedFloor(median([f for _, f in pairs]), median([e / f for e, f in pairs]), len(pairs))

@@ -26,11 +26,12 @@ from tensorflow.python.eager import context
 from benchmarks import exactness, tutorial
 from benchmarks.timing import FloorEpoch, fit_timed, timed
 from tuner_app import data as data_mod
-from tuner_app import features
 from tuner_app.data import Ratings
-from tuner_app.evaluation import metric_name
-from tuner_app.hypermodel import ModelConfig, build_model
-from tuner_app.training import EpochPlan, Trainer, validation_epochs
+from tuner_app.model import features
+from tuner_app.model.build import build_model
+from tuner_app.model.metrics import metric_name
+from tuner_app.space.config import ModelConfig, TrainingConfig
+from tuner_app.tuning.trainer import EpochPlan, Trainer, validation_epochs
 
 BATCH_SIZE = 2048
 EVAL_BATCH_SIZE = 4096
@@ -212,7 +213,7 @@ def run_app_recipe(ratings: Ratings, split: Split, epochs: int) -> tuple[float, 
 
         def recipe():
             search = prepare_app(ratings, split, Path(folder))
-            return search.trainer.run("recipe", ModelConfig(), EpochPlan(epochs))
+            return search.trainer.run("recipe", ModelConfig(), EpochPlan(epochs), TrainingConfig(epochs=epochs))
 
         record, seconds = timed(recipe)
     _end_run()

@@ -18,10 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import tuner_app  # noqa: F401  (Keras 2 for TensorFlow, before it loads)
-from tuner_app.errors import TunerAppError
-from tuner_app.tfenv import load_tensorflow
-
 from benchmarks.output import DEFAULT_DATA, publish
+from tuner_app.errors import TunerAppError
+from tuner_app.model.runtime import load_tensorflow
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

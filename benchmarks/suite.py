@@ -1,6 +1,6 @@
 """The benchmark's measurements and its report, for `benchmarks.speed`.
 
-Import only after `tuner_app.tfenv.load_tensorflow()` (as `speed.main` does):
+Import only after `tuner_app.model.runtime.load_tensorflow()` (as `speed.main` does):
 it imports TensorFlow, which must start as Keras 2.
 """
 
@@ -16,16 +16,16 @@ import numpy as np
 from benchmarks import report, runs, tutorial
 from benchmarks.exactness import KS, TopKCheck
 from benchmarks.timing import (
+    FloorEpoch,
     busy_warning,
     epoch_stats,
-    FloorEpoch,
     load_average,
     machine_description,
     median,
 )
 from tuner_app.data import Ratings, load_grouplens
-from tuner_app.evaluation import metric_name
-from tuner_app.hypermodel import STEPS_PER_EXECUTION
+from tuner_app.model.build import STEPS_PER_EXECUTION
+from tuner_app.model.metrics import metric_name
 
 
 @dataclass

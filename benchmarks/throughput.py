@@ -131,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     start_load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     import tuner_app  # noqa: F401  (Keras 2 for TensorFlow, before it loads)
-    from tuner_app.tfenv import load_tensorflow
+    from tuner_app.model.runtime import load_tensorflow
 
     load_tensorflow()  # for the versions in the machine line; the searches run in their own processes
     from benchmarks.timing import machine_description

@@ -148,7 +148,7 @@ def make_floor_steps(
     per step.
 
     Args:
-        loss: "kernel", `tuner_app.losses.in_batch_softmax_loss` on the
+        loss: "kernel", `tuner_app.model.losses.in_batch_softmax_loss` on the
             `[batch, batch]` scores, the fastest formulation known here that
             scores every row; "distinct", `unique_candidate_softmax_loss`,
             the app's loss, on `[batch, distinct titles]` scores (the first
@@ -160,7 +160,7 @@ def make_floor_steps(
     """
     if loss not in FLOOR_LOSSES:
         raise ValueError(f"loss must be one of {FLOOR_LOSSES}; got {loss!r}")
-    from tuner_app.losses import in_batch_softmax_loss, unique_candidate_softmax_loss
+    from tuner_app.model.losses import in_batch_softmax_loss, unique_candidate_softmax_loss
 
     generator = tf.random.Generator.from_seed(seed)
     queries = tf.Variable(generator.normal([batch, dim], stddev=0.05))

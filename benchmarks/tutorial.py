@@ -16,9 +16,9 @@ import os
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import tensorflow_recommenders as tfrs  # noqa: E402
+import numpy as np
+import tensorflow as tf
+import tensorflow_recommenders as tfrs
 
 
 def tutorial_datasets(ratings) -> tuple[tf.data.Dataset, tf.data.Dataset]:

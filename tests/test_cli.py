@@ -200,7 +200,7 @@ def test_every_knob_runs_a_tiny_trial_with_filtered_objective_and_holdout(tmp_pa
 @pytest.mark.slow
 def test_export_recommend_and_repeat_the_best_trial(tmp_path):
     from tuner_app.data import parse_data_arg
-    from tuner_app.synthetic import make_synthetic
+    from tuner_app.data.synthetic import make_synthetic
 
     space = write_space(tmp_path, "small", SPACES["random"])
     assert run_cli("search", "--space", str(space), "--data", DATA, "--results-dir", "out",

@@ -322,12 +322,12 @@ def test_import_is_light() -> None:
     assert out.stdout.split() == ["False", "False"], out.stderr
 
 
-@pytest.mark.parametrize("first", ["tuner_app.data", "tuner_app.grouplens", "tuner_app.synthetic"])
+@pytest.mark.parametrize("first", ["tuner_app.data", "tuner_app.data.grouplens", "tuner_app.data.synthetic"])
 def test_reexports_without_import_cycle(first: str) -> None:
     code = (
         f"import sys, {first}\n"
         "from tuner_app.data import load_grouplens, make_synthetic\n"
-        "import tuner_app.grouplens as g, tuner_app.synthetic as s\n"
+        "import tuner_app.data.grouplens as g, tuner_app.data.synthetic as s\n"
         "print(load_grouplens is g.load_grouplens, make_synthetic is s.make_synthetic,\n"
         "      'tensorflow' in sys.modules, 'pandas' in sys.modules)"
     )

@@ -9,13 +9,13 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
-from tuner_app.distribute import DistributeError, Role, parse_address, resolve_role
-from tuner_app.parallel import free_port
+from tuner_app.distributed.pool import free_port
+from tuner_app.distributed.roles import Role, parse_address, resolve_role
+from tuner_app.errors import DistributeError
 
 DATA = "synthetic:users=30,movies=40,ratings=1000,seed=5"
 SPACE = """
@@ -152,7 +152,7 @@ def two_trial_oracle(folder: Path):
     """A chief's oracle (no gRPC) with a budget of two trials, saving its state in `folder`."""
     import keras_tuner as kt
 
-    from tuner_app.oracles import RandomSearchOracle
+    from tuner_app.tuning.oracles import RandomSearchOracle
 
     hp = kt.HyperParameters()
     hp.Float("learning_rate", 0.01, 0.1)
@@ -208,21 +208,24 @@ def test_a_worker_that_dies_between_trials_does_not_keep_the_chief_waiting(tmp_p
 def test_a_search_folder_another_process_is_starting_is_not_a_strangers(tmp_path, space):
     """A chief and its worker may start together in one results folder: neither may refuse it."""
     from tuner_app.data import parse_data_arg
-    from tuner_app.search import load_ratings
+    from tuner_app.data.sources import load_ratings
+    from tuner_app.errors import SearchMismatch
     from tuner_app.space import load_space
-    from tuner_app.state import STATE_FILE, SearchMismatch, check_or_start
+    from tuner_app.store.identity import check_or_start
+    from tuner_app.store.layout import IDENTITY_FILE, SearchPaths
 
     spec, data_spec = load_space(space), parse_data_arg(DATA)
     ratings = load_ratings(data_spec)
-    folder = tmp_path / "space"
+    paths = SearchPaths(tmp_path, "space")
+    folder = paths.state_dir
     folder.mkdir()
-    (folder / f".{STATE_FILE}.x1y2.tmp").write_text("{")  # the other process's state, half written
-    assert check_or_start(folder, [], spec, ratings, data_spec, overwrite=False) is False
-    assert check_or_start(folder, [], spec, ratings, data_spec, overwrite=False) is True  # the same search
+    (folder / f".{IDENTITY_FILE}.x1y2.tmp").write_text("{")  # the other process's state, half written
+    assert check_or_start(paths, spec, ratings, data_spec, overwrite=False) is False
+    assert check_or_start(paths, spec, ratings, data_spec, overwrite=False) is True  # the same search
 
-    stranger = tmp_path / "other"
-    stranger.mkdir()
-    (stranger / "notes.txt").write_text("mine")
+    stranger = SearchPaths(tmp_path, "other")
+    stranger.state_dir.mkdir()
+    (stranger.state_dir / "notes.txt").write_text("mine")
     with pytest.raises(SearchMismatch, match=r"other: exists but was not written by tuner_app"):
-        check_or_start(stranger, [], spec, ratings, data_spec, overwrite=False)
-    assert not (stranger / STATE_FILE).exists()
+        check_or_start(stranger, spec, ratings, data_spec, overwrite=False)
+    assert not stranger.identity.exists()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 import tuner_app  # noqa: F401
-from tuner_app.features import EncodedRatings, make_eval_dataset, make_train_dataset  # noqa: E402
+from tuner_app.model.features import EncodedRatings
+from tuner_app.model.pipelines import make_eval_dataset, make_train_dataset
 
 
 def epochs_of(dataset, count=3):

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import textwrap
 
+import keras_tuner as kt
 import numpy as np
 import pytest
 
 import tuner_app  # noqa: F401
-import keras_tuner as kt  # noqa: E402
-
-from tuner_app import features  # noqa: E402
-from tuner_app.data import SyntheticSpec, make_synthetic  # noqa: E402
-from tuner_app.hypermodel import MovielensHyperModel  # noqa: E402
-from tuner_app.space import parse_space  # noqa: E402
+from tuner_app.data import SyntheticSpec, make_synthetic
+from tuner_app.model import features
+from tuner_app.space import parse_space
+from tuner_app.tuning.hypermodel import MovielensHyperModel
 
 
 @pytest.fixture(scope="module")

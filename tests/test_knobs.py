@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import tuner_app  # noqa: F401
-import tensorflow as tf  # noqa: E402
-
-from tuner_app import features  # noqa: E402
-from tuner_app.data import SyntheticSpec, make_synthetic, split_indices  # noqa: E402
-from tuner_app.hypermodel import ModelConfig, build_model  # noqa: E402
+from tuner_app.data import SyntheticSpec, make_synthetic, split_indices
+from tuner_app.model import features
+from tuner_app.model.build import build_model
+from tuner_app.space.config import ModelConfig
 
 
 @pytest.fixture(scope="module")

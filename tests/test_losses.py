@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tensorflow as tf
+import tensorflow_recommenders as tfrs
 
 import tuner_app  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-import tensorflow as tf  # noqa: E402
-import tensorflow_recommenders as tfrs  # noqa: E402
-
-from tuner_app import losses  # noqa: E402
-from tuner_app.losses import in_batch_softmax_loss  # noqa: E402
+from tuner_app.model import losses
+from tuner_app.model.losses import in_batch_softmax_loss
 
 
 def tfrs_loss_and_gradients(queries, candidates, temperature, probability, ids, remove_hits):

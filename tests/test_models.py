@@ -6,16 +6,17 @@ import gc
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import tuner_app  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-import tensorflow as tf  # noqa: E402
-
-from benchmarks import tutorial  # noqa: E402
-from tuner_app import features  # noqa: E402
-from tuner_app.data import SyntheticSpec, make_synthetic  # noqa: E402
-from tuner_app.evaluation import ExactTopK, metric_name, true_title_ranks  # noqa: E402
-from tuner_app.hypermodel import ModelConfig, build_model, make_optimizer  # noqa: E402
-from tuner_app.models import MovielensModel  # noqa: E402
+from benchmarks import tutorial
+from tuner_app.data import SyntheticSpec, make_synthetic
+from tuner_app.model import features, pipelines
+from tuner_app.model.build import build_model, make_optimizer
+from tuner_app.model.metrics import ExactTopK, metric_name, true_title_ranks
+from tuner_app.model.retrieval import MovielensModel
+from tuner_app.space.config import ModelConfig
+from tuner_app.store import vocabulary
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def test_vocabulary_matches_the_tutorials_preprocessing(ratings, vocab):
     assert (vocab.title_tokens[1:] > 0).any(axis=1).all(), "every title has at least one token"
     # The word table has a row per vocabulary word; no token id reaches past it.
     tutorial_words = tutorial.MovieModel(ref).title_vectorizer.vocabulary_size()
-    assert vocab.word_table_size == tutorial_words < features.MAX_TOKENS
+    assert vocab.word_table_size == tutorial_words < vocabulary.MAX_TOKENS
     assert vocab.title_tokens.max() == vocab.word_table_size - 1
 
 
@@ -56,8 +57,8 @@ def _copy_tutorial_weights(ref: tutorial.MovielensModel, ours: MovielensModel) -
         (rq.embedding_model.timestamp_embedding.layers[1], oq.embedding_model.timestamp_embedding.layers[1]),
         (rc.embedding_model.title_embedding.layers[1], oc.embedding_model.title_embedding),
         (rc.embedding_model.title_text_embedding.layers[1], oc.embedding_model.title_text_embedding),
-        *zip(rq.dense_layers.layers, oq.dense_layers.layers),
-        *zip(rc.dense_layers.layers, oc.dense_layers.layers),
+        *zip(rq.dense_layers.layers, oq.dense_layers.layers, strict=True),
+        *zip(rc.dense_layers.layers, oc.dense_layers.layers, strict=True),
     ]
     for src, dst in pairs:
         # The tutorial's word table has 10,000 rows; ours stops at the vocabulary.
@@ -104,8 +105,8 @@ def test_same_computation_as_the_tutorial(ratings, vocab, encoded, layer_sizes):
 
 def test_trains_one_epoch_with_finite_loss_and_metric_keys(vocab, encoded):
     model = build_model(vocab, ModelConfig((32,), "relu", "adagrad", 0.1))
-    train = features.make_train_dataset(encoded.take(np.arange(1200)), 256, seed=0)
-    test = features.make_eval_dataset(encoded.take(np.arange(1200, 1500)), 128)
+    train = pipelines.make_train_dataset(encoded.take(np.arange(1200)), 256, seed=0)
+    test = pipelines.make_eval_dataset(encoded.take(np.arange(1200, 1500)), 128)
     history = model.fit(train, validation_data=test, epochs=1, verbose=0).history
     assert np.isfinite(history["loss"][0]) and np.isfinite(history["mean_loss"][0])
     for k in (1, 5, 10, 50, 100):
@@ -134,9 +135,9 @@ def test_the_train_step_is_traced_once_and_trains_like_keras_own_loop(vocab, enc
     eager.set_weights(looped.get_weights())
     rows = encoded.take(np.arange(1200))
     for _ in range(2):  # a second fit reuses the traced function
-        looped.fit(features.make_train_dataset(rows, 256, seed=0), epochs=2, verbose=0)
-    history = eager.fit(features.make_train_dataset(rows, 256, seed=0), epochs=2, verbose=0).history
-    eager.fit(features.make_train_dataset(rows, 256, seed=0), epochs=2, verbose=0)
+        looped.fit(pipelines.make_train_dataset(rows, 256, seed=0), epochs=2, verbose=0)
+    history = eager.fit(pipelines.make_train_dataset(rows, 256, seed=0), epochs=2, verbose=0).history
+    eager.fit(pipelines.make_train_dataset(rows, 256, seed=0), epochs=2, verbose=0)
     assert _CountingModel.traces == 1
     assert int(looped._train_counter.numpy()) == 10  # the counter restarts with each fit
     assert int(looped.optimizer.iterations.numpy()) == int(eager.optimizer.iterations.numpy()) == 20
@@ -157,8 +158,8 @@ def test_a_cleared_trial_leaves_no_traced_functions_behind(vocab, encoded, optim
     def trial() -> int:
         model = MovielensModel(vocab, [16])
         model.compile(optimizer=make_optimizer(optimizer, 0.1), steps_per_execution=2)
-        model.fit(features.make_train_dataset(rows, 128, seed=0), epochs=1, verbose=0)
-        model.evaluate(features.make_eval_dataset(rows, 256), verbose=0)
+        model.fit(pipelines.make_train_dataset(rows, 128, seed=0), epochs=1, verbose=0)
+        model.evaluate(pipelines.make_eval_dataset(rows, 256), verbose=0)
         del model
         tf.keras.backend.clear_session()
         gc.collect()  # as the tuner does between trials
@@ -207,7 +208,7 @@ def test_exact_top_k_equals_a_brute_force_reference():
     metric.update_state(tf.constant(queries[250:]), None, tf.constant(true_ids[250:]))
     scores = queries @ candidates.T
     order = np.argsort(-scores, axis=1, kind="stable")
-    for k, result in zip((1, 5, 10, 50, 100), metric.result()):
+    for k, result in zip((1, 5, 10, 50, 100), metric.result(), strict=True):
         expected = np.mean([(true_ids[i] - 1) in order[i, :k] for i in range(500)])
         assert float(result) == pytest.approx(expected, abs=1e-7)
 
@@ -223,24 +224,25 @@ def test_a_search_saved_with_the_tutorials_10000_row_word_table_resumes_with_it(
     # and checkpoints with that many rows; a resumed search must still restore them.
     import dataclasses
 
-    from tuner_app.export import VOCABULARY_FILE, keep_saved_word_table, load_vocabulary
-    from tuner_app.training import restore_checkpoint, write_checkpoint
+    from tuner_app.store.layout import VOCABULARY_FILE
+    from tuner_app.store.vocabulary import keep_saved_word_table, load_vocabulary
+    from tuner_app.tuning.checkpoints import restore_checkpoint, write_checkpoint
 
-    np.savez(tmp_path / VOCABULARY_FILE, user_ids=vocab.user_ids.astype(str), titles=vocab.titles.astype(str),
+    saved = tmp_path / VOCABULARY_FILE
+    np.savez(saved, user_ids=vocab.user_ids.astype(str), titles=vocab.titles.astype(str),
              timestamp_buckets=vocab.timestamp_buckets, timestamp_mean=vocab.timestamp_mean,
              timestamp_variance=vocab.timestamp_variance, title_tokens=vocab.title_tokens,
-             max_tokens=features.MAX_TOKENS)
-    assert load_vocabulary(tmp_path).word_table_size == features.MAX_TOKENS
-    data = features.SplitData(vocab, None, None, None, None, None)  # only its vocab matters here
-    assert keep_saved_word_table(tmp_path / "new-search", data) is data
+             max_tokens=vocabulary.MAX_TOKENS)
+    assert load_vocabulary(saved).word_table_size == vocabulary.MAX_TOKENS
+    assert keep_saved_word_table(tmp_path / "new-search" / VOCABULARY_FILE, vocab) is vocab
 
-    resumed = keep_saved_word_table(tmp_path, data).vocab
-    assert resumed.word_table_size == features.MAX_TOKENS > vocab.word_table_size
+    resumed = keep_saved_word_table(saved, vocab)
+    assert resumed.word_table_size == vocabulary.MAX_TOKENS > vocab.word_table_size
     assert resumed.title_tokens is vocab.title_tokens
-    old = MovielensModel(dataclasses.replace(vocab, word_table_size=features.MAX_TOKENS), [8])
-    write_checkpoint(old, tmp_path / "ckpt-old", with_optimizer=False)
+    old = MovielensModel(dataclasses.replace(vocab, word_table_size=vocabulary.MAX_TOKENS), [8])
+    name = write_checkpoint(old, tmp_path, "best", 1, with_optimizer=False)
     model = MovielensModel(resumed, [8])
-    restore_checkpoint(model, tmp_path / "ckpt-old", with_optimizer=False)
+    restore_checkpoint(model, tmp_path / name, with_optimizer=False)
     np.testing.assert_array_equal(model.candidate_embeddings(), old.candidate_embeddings())
     with pytest.raises((ValueError, tf.errors.InvalidArgumentError)):  # what the fresh vocabulary would meet
-        restore_checkpoint(MovielensModel(vocab, [8]), tmp_path / "ckpt-old", with_optimizer=False)
+        restore_checkpoint(MovielensModel(vocab, [8]), tmp_path / name, with_optimizer=False)

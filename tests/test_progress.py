@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from tuner_app.progress import ConsoleProgress, planned_work
-from tuner_app.reporter import TrialRow
+from tuner_app.report.rows import TrialRow
 from tuner_app.space import parse_space
+from tuner_app.tuning.progress import ConsoleProgress, planned_work
 
 
 def spec(text: str):

@@ -8,7 +8,9 @@ import math
 import pytest
 
 from tuner_app.errors import ResultsError
-from tuner_app.reporter import TrialRow, format_table, rank_rows, read_results, write_results
+from tuner_app.report.results_csv import read_results, write_results
+from tuner_app.report.rows import TrialRow, rank_rows
+from tuner_app.report.table import format_table
 
 
 def row(trial_id, status="COMPLETED", value=None, **hps):

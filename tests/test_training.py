@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 import tuner_app  # noqa: F401
-from tuner_app import features  # noqa: E402
-from tuner_app.data import SyntheticSpec, make_synthetic, split_indices  # noqa: E402
-from tuner_app.hypermodel import ModelConfig, TrainingConfig  # noqa: E402
-from tuner_app.training import (  # noqa: E402
-    EpochPlan, StopRequested, Trainer, TrialFailed, TrialRecord, validation_epochs,
-)
+from tuner_app.data import SyntheticSpec, make_synthetic, split_indices
+from tuner_app.errors import StopRequested, TrialFailed
+from tuner_app.model import features
+from tuner_app.space.config import ModelConfig, TrainingConfig
+from tuner_app.store.records import TrialRecord
+from tuner_app.tuning.trainer import EpochPlan, Trainer, validation_epochs
 
 SHALLOW = ModelConfig((16,), "relu", "adagrad", 0.1)
 BATCH = TrainingConfig(batch_size=256, epochs=5)

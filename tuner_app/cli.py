@@ -31,53 +31,27 @@ def _positive_int(text: str) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from tuner_app.data import parse_data_arg
-    from tuner_app.distribute import DistributeError, resolve_role
+    from tuner_app.data.arguments import parse_data_arg
+    from tuner_app.distributed.roles import check_parallel, resolve_role
     from tuner_app.space import load_space
 
     spec = load_space(args.space).with_overrides(name=args.name, max_trials=args.max_trials, epochs=args.epochs)
     data_spec = parse_data_arg(args.data)
     role = resolve_role(args.chief, args.worker, args.worker_id)
-    if args.parallel and role is not None:
-        raise DistributeError("--parallel runs its own local chief and workers; it cannot be combined with "
-                              "--chief, --worker or the KERASTUNER_* variables.")
-    if args.overwrite and role is not None and role.kind == "worker":
-        raise DistributeError("--overwrite: only the chief can start a search over; got it on a worker.")
+    check_parallel(args.parallel, role, args.overwrite)
     # Everything given has been validated; only now does TensorFlow load.
-    from tuner_app.search import SearchOptions, run_search
+    from tuner_app.tuning.search import SearchOptions, run_search
 
     options = SearchOptions(results_dir=Path(args.results_dir), overwrite=args.overwrite, quiet=args.quiet,
                             max_deaths=args.max_trial_deaths, role=role, worker_timeout=args.worker_timeout,
                             threads=args.threads)
-    if not args.parallel or args.parallel == 1:
+    if (args.parallel or 1) == 1:
         run_search(spec, data_spec, options)
-        return 0
-    from dataclasses import replace
+    else:
+        from tuner_app.distributed.pool import run_parallel
 
-    from tuner_app.parallel import WorkerPool
-
-    pool = WorkerPool(args.parallel, _worker_args(args, spec), Path(args.results_dir) / spec.name)
-    try:
-        run_search(spec, data_spec, replace(options, role=pool.role, before_serving=pool.start))
-        codes = pool.wait(timeout=60)  # the chief ends once every worker has been told to stop
-    except BaseException:
-        pool.stop()
-        raise
-    if any(code not in (0, 130) for code in codes):
-        print(f"note: worker exit codes {codes}; see {Path(args.results_dir) / spec.name}/worker-*.log",
-              file=sys.stderr)
+        run_parallel(args.parallel, spec, data_spec, options, data_arg=args.data, epochs=args.epochs)
     return 0
-
-
-def _worker_args(args: argparse.Namespace, spec) -> list[str]:
-    """The command line of a --parallel worker: the same search, as a worker."""
-    worker = ["--space", str(Path(spec.path).resolve()), "--name", spec.name,
-              "--results-dir", str(Path(args.results_dir).resolve()), "--max-trial-deaths", str(args.max_trial_deaths)]
-    if args.data:
-        worker += ["--data", args.data]
-    if args.epochs:
-        worker += ["--epochs", str(args.epochs)]
-    return worker
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -91,13 +65,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from tuner_app.reporter import combine_results, format_table, read_meta, read_results
+    from tuner_app.report.results_csv import read_results
+    from tuner_app.report.table import combine_results, format_table
+    from tuner_app.store.layout import SearchPaths
+    from tuner_app.store.summary import read_summary, validation_baselines
 
     if len(args.csv) == 1:
         frame = read_results(args.csv[0])
         names = sorted(set(frame["objective_name"].dropna()))
         print(f"{args.csv[0]}: {len(frame)} trial(s); objective {', '.join(names) or '?'} (maximised)")
-        baseline = read_meta(args.csv[0]).get("baselines", {}).get("validation", {})
+        baseline = validation_baselines(read_summary(SearchPaths.of_csv(args.csv[0])))
         if names and names[0] in baseline:
             print(f"popularity baseline on the same validation rows: {names[0]} {baseline[names[0]]:.4f} "
                   "(lift = objective / baseline)")
@@ -107,7 +84,7 @@ def cmd_report(args: argparse.Namespace) -> int:
               f"{frame['objective_name'].dropna().iloc[0]} (maximised), ranked together")
     print(format_table(frame, top=args.top))
     if args.plot:
-        from tuner_app.plots import write_plots
+        from tuner_app.report.plots import write_plots
 
         for path in args.csv:
             for png in write_plots(path, top=args.plot_top):
@@ -116,7 +93,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from tuner_app.export import export_trial
+    from tuner_app.serving.export import export_trial
 
     info = export_trial(args.csv, args.trial, args.out)
     print(f"exported trial {info['trial_id']} of {info['search']} ({info['objective_name']} "
@@ -125,9 +102,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_repeat(args: argparse.Namespace) -> int:
-    from tuner_app.data import parse_data_arg
-    from tuner_app.repeat import repeat_trial, summarize
-    from tuner_app.reporter import read_results
+    from tuner_app.data.arguments import parse_data_arg
+    from tuner_app.report.results_csv import read_results
+    from tuner_app.tuning.repeat import repeat_trial, summarize
 
     data_spec = parse_data_arg(args.data) if args.data else None
     objective = str(read_results(args.csv)["objective_name"].iloc[0])
@@ -139,7 +116,7 @@ def cmd_repeat(args: argparse.Namespace) -> int:
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
-    from tuner_app.export import is_known_user, recommend
+    from tuner_app.serving.recommend import is_known_user, recommend
 
     if not is_known_user(args.model, args.user):
         print(f"note: user {args.user} is not in the training data; these are the unknown user's titles",

@@ -1,8 +1,14 @@
-"""The project's own error classes.
+"""Every error class of the project.
 
 The command line catches only `TunerAppError`: it prints the message as one line
 to stderr and exits with the error's `exit_code` (2 for bad input, 1 for a run
-that failed). Any other exception is a bug and shows its traceback.
+that failed, 130 for a search the user stopped). Any other exception is a bug and
+shows its traceback.
+
+`TrialFailed` and `StopRequested` are not for the user: they carry a trial's end
+from the trainer to the tuner, which records it. The one error class that is not
+here is `tuning.tuner.SearchStopped`: it must be keras-tuner's own `FatalError` to
+get through keras-tuner's loop, and this module never imports keras-tuner.
 """
 
 from __future__ import annotations
@@ -32,7 +38,39 @@ class ResultsError(TunerAppError):
     exit_code = 2
 
 
+class SearchMismatch(TunerAppError):
+    """Resuming with a changed space or different data."""
+
+    exit_code = 2
+
+
+class SearchLocked(TunerAppError):
+    """Another process is running this search."""
+
+    exit_code = 2
+
+
+class DistributeError(TunerAppError):
+    """A distributed role is misconfigured, or its chief is unreachable or runs another search."""
+
+    exit_code = 2
+
+
 class SearchError(TunerAppError):
     """A search ran but could not produce a result (for example no trial completed)."""
 
     exit_code = 1
+
+
+class SearchInterrupted(TunerAppError):
+    """The user stopped the search; it can be resumed."""
+
+    exit_code = 130
+
+
+class TrialFailed(Exception):
+    """The trial cannot produce a result (NaN loss, no validated epoch, repeated deaths)."""
+
+
+class StopRequested(Exception):
+    """Training stopped because the user asked the search to stop."""

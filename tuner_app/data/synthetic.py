@@ -1,0 +1,203 @@
+"""Synthetic MovieLens-shaped ratings with a learnable structure, for tests and demos.
+
+`make_synthetic` turns a `SyntheticSpec` (sizes and seed) into `Ratings`; the same spec
+always gives the same data and fingerprint. numpy and the standard library only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from tuner_app.data.records import Ratings, SyntheticSpec, check_synthetic
+
+
+def make_synthetic(spec: SyntheticSpec) -> Ratings:
+    """MovieLens-shaped ratings with a learnable structure; the same for the same spec.
+
+    Users have tastes over 8 latent genres, movie popularity is Zipf-like, each user rates
+    a long-tailed number of distinct movies (at least 5 when there are enough ratings),
+    ratings 1..5 follow taste and quality, timestamps fall in 1997-2003, and titles are
+    words from genre pools plus a year, with about 1% repeated titles as in MovieLens.
+    Exactly ``spec.ratings`` rows; user ids "1".."N" (only users with ratings).
+
+    Raises:
+        DataError: a size is not positive, or ``ratings > users * movies``.
+    """
+    check_synthetic(spec, "synthetic data")
+    return _make_synthetic(spec)
+
+
+_SYNTHETIC_VERSION = 1  # part of the fingerprint: bump it when the generator changes
+# One word pool per latent genre, so that titles share words with their genre-mates and a
+# text vectorizer on titles has something to learn.
+# fmt: off
+_GENRE_WORDS = (
+    ("Gun", "Fury", "Strike", "Bullet", "Mission", "Target", "Thunder", "Blade", "Force", "Raid"),
+    ("Love", "Heart", "Kiss", "Wedding", "Summer",
+     "Promise", "Letters", "Bride", "Tango", "Desire"),
+    ("Ghost", "Blood", "Night", "Curse", "Shadow", "Scream", "Grave", "Haunting", "Witch", "Fear"),
+    ("Star", "Planet", "Robot", "Galaxy", "Signal", "Machine", "Orbit", "Future", "Alien", "Code"),
+    ("Family", "Holiday", "Dog", "Adventure", "Christmas",
+     "Treasure", "Dragon", "Magic", "Kid", "Pirate"),
+    ("Murder", "Detective", "Heist", "Crime", "Money",
+     "Street", "Witness", "Killer", "Case", "Alibi"),
+    ("Party", "Crazy", "Dumb", "Trouble", "Vacation",
+     "Roommates", "Boss", "Funny", "Neighbors", "Date"),
+    ("War", "Soldier", "Battle", "Empire", "King",
+     "Glory", "Sword", "Frontier", "Outlaw", "Saddle"),
+)
+_ADJECTIVES = (
+    "Silver", "Dark", "Last", "Lost", "Golden", "Broken", "Secret", "Silent", "Little",
+    "Great", "Red", "Hidden", "Endless", "Final", "Lonely", "Burning", "Frozen", "Wild",
+    "Bright", "Distant",
+)
+_NOUNS = (
+    "Dreams", "City", "Road", "Island", "Game", "House", "Man", "Woman", "Story", "Day", "Sky",
+    "Children", "Moon", "Journey", "Legacy", "Truth", "Horizon", "River", "Winter", "Town",
+)
+# fmt: on
+_PATTERNS = ("{a} {g} {n}", "The {a} {g}", "{g} of the {n}", "{a} {n}", "The {g} {n}", "{g} {n}")
+_FIRST_DAY, _LAST_SECOND = 852_076_800, 1_072_915_199  # 1997-01-01 .. 2003-12-31 (UTC)
+
+
+def _make_synthetic(spec: SyntheticSpec) -> Ratings:
+    rng = np.random.default_rng(spec.seed)
+    n_movies, n_genres = spec.movies, len(_GENRE_WORDS)
+    # Movies: one main genre and maybe two more; Zipf-like popularity; a quality that
+    # leans towards popular movies.
+    main = rng.integers(0, n_genres, n_movies)
+    genres = np.zeros((n_movies, n_genres))
+    genres[np.arange(n_movies), main] = 1.0
+    for _ in range(2):
+        extra, has = rng.integers(0, n_genres, n_movies), rng.random(n_movies) < 0.3
+        genres[np.flatnonzero(has), extra[has]] = 1.0
+    genres /= genres.sum(axis=1, keepdims=True)
+    log_popularity = -np.log1p(rng.permutation(n_movies).astype(float))
+    quality = rng.normal(0.0, 1.0, n_movies) + 0.3 * (log_popularity - log_popularity.mean())
+    titles = _make_titles(rng, main)
+    # A few repeated titles, as MovieLens has (ml-100k: 18): a user rates at most one of the
+    # two rows, so only as many as the requested ratings leave room for.
+    n_dup = max(0, min(n_movies // 100, n_movies - -(-spec.ratings // spec.users)))
+    shuffled = rng.permutation(n_movies)
+    dups, originals = shuffled[:n_dup], shuffled[n_dup : 2 * n_dup]
+    titles[dups] = titles[originals]
+
+    counts = _ratings_per_user(rng, spec.users, spec.ratings, cap=n_movies - n_dup)
+    taste = rng.dirichlet(np.full(n_genres, 0.3), size=len(counts))
+    user, movie, affinity = _pick_movies(
+        rng, taste, genres, log_popularity, counts, dups, originals
+    )
+
+    # Ratings follow taste, movie quality and each user's generosity.
+    n = len(user)
+    z = (affinity - affinity.mean()) / (affinity.std() + 1e-9)
+    generosity = rng.normal(0.0, 0.4, len(counts))
+    raw = 3.5 + 0.8 * z + 0.35 * quality[movie] + generosity[user] + rng.normal(0.0, 0.6, n)
+    rating = np.clip(np.rint(raw), 1, 5).astype(np.float32)
+    # Each user is active for a while (days to years) inside 1997-2003.
+    span = _LAST_SECOND - _FIRST_DAY
+    length = np.minimum(span, (rng.exponential(120.0, len(counts)) + 1.0) * 86_400).astype(np.int64)
+    begin = _FIRST_DAY + (rng.random(len(counts)) * (span - length)).astype(np.int64)
+    timestamp = begin[user] + (rng.random(n) * length[user]).astype(np.int64)
+
+    order = rng.permutation(n)  # MovieLens files are not grouped by user either
+    user_names = np.array([str(i) for i in range(1, len(counts) + 1)], dtype=object)
+    params = f"users={spec.users}, movies={spec.movies}, ratings={spec.ratings}, seed={spec.seed}"
+    return Ratings(
+        user_id=user_names[user[order]],
+        movie_title=titles[movie[order]],
+        timestamp=timestamp[order],
+        user_rating=rating[order],
+        movie_catalog=titles,
+        description=f"synthetic MovieLens-shaped ratings ({params})",
+        fingerprint=hashlib.sha256(
+            f"synthetic v{_SYNTHETIC_VERSION}: {params}".encode()
+        ).hexdigest(),
+    )
+
+
+def _make_titles(rng: np.random.Generator, main: np.ndarray) -> np.ndarray:
+    """Distinct titles like "Silver Ghost Dreams (1994)"; a repeat becomes a sequel ("... 2")."""
+    n = len(main)
+    pattern, adjective = rng.integers(0, len(_PATTERNS), n), rng.integers(0, len(_ADJECTIVES), n)
+    noun, word = rng.integers(0, len(_NOUNS), n), rng.integers(0, len(_GENRE_WORDS[0]), n)
+    year = 1998 - np.minimum(68, rng.exponential(8.0, n).astype(int))
+    titles: list[str] = []
+    seen: set[str] = set()
+    for i in range(n):
+        core = _PATTERNS[pattern[i]].format(
+            a=_ADJECTIVES[adjective[i]], n=_NOUNS[noun[i]], g=_GENRE_WORDS[main[i]][word[i]]
+        )
+        title, sequel = f"{core} ({year[i]})", 1
+        while title in seen:
+            sequel += 1
+            title = f"{core} {sequel} ({year[i]})"
+        seen.add(title)
+        titles.append(title)
+    return np.array(titles, dtype=object)
+
+
+def _ratings_per_user(rng: np.random.Generator, users: int, total: int, cap: int) -> np.ndarray:
+    """Long-tailed counts in [1, cap] summing to ``total``; at least 5 when there are enough."""
+    least = min(5, cap)
+    active = min(users, -(-total // least))  # too few ratings: fewer users, not thinner ones
+    counts = np.full(active, min(least, total // active), dtype=np.int64)
+    weight = rng.lognormal(0.0, 1.0, active)
+    rest = total - int(counts.sum())
+    while rest > 0:  # active * cap >= total, so this ends
+        room = cap - counts
+        share = weight * (room > 0)
+        added = np.minimum(rng.multinomial(rest, share / share.sum()), room)
+        counts += added
+        rest -= int(added.sum())
+    return counts
+
+
+def _pick_movies(
+    rng: np.random.Generator,
+    taste: np.ndarray,
+    genres: np.ndarray,
+    log_popularity: np.ndarray,
+    counts: np.ndarray,
+    dups: np.ndarray,
+    originals: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each user's movies, without replacement, by Gumbel-top-k on popularity + taste.
+
+    Returns the user index, movie index and taste affinity of every rating.
+    """
+    n_movies = len(log_popularity)
+    dup_of = np.full(n_movies, -1)
+    dup_of[originals] = dups
+    chunk = max(1, 2_000_000 // n_movies)  # bounds memory to a few (chunk x movies) arrays
+    users, movies, affinities = [], [], []
+    for start in range(0, len(counts), chunk):
+        count = counts[start : start + chunk]
+        rows = np.arange(len(count))
+        affinity = taste[start : start + len(count)] @ genres.T
+        score = log_popularity + 4.0 * affinity + rng.gumbel(size=affinity.shape)
+        # A title's two rows compete as one: the better score stands for both.
+        use_dup = score[:, dups] > score[:, originals]
+        score[:, originals] = np.maximum(score[:, originals], score[:, dups])
+        score[:, dups] = -np.inf
+        top = int(count.max())
+        best = np.argpartition(-score, top - 1, axis=1)[:, :top] if top < n_movies else None
+        if best is None:
+            best = np.argsort(-score, axis=1)
+        else:
+            best = np.take_along_axis(
+                best, np.argsort(-np.take_along_axis(score, best, axis=1), axis=1), axis=1
+            )
+        row = np.repeat(rows, count)
+        movie = best[np.arange(best.shape[1]) < count[:, None]]
+        if len(dups):
+            swap = np.zeros(score.shape, dtype=bool)
+            swap[:, originals] = use_dup
+            flip = swap[row, movie]
+            movie[flip] = dup_of[movie[flip]]
+        users.append(row + start)
+        movies.append(movie)
+        affinities.append(affinity[row, movie])
+    return np.concatenate(users), np.concatenate(movies), np.concatenate(affinities)

@@ -1,0 +1,106 @@
+"""What the chief's oracle adds for distributed workers (`WorkerGateMixin`).
+
+* A gate: a worker's tuner id carries the fingerprint of its search space, data
+  and split (`<worker>#<fingerprint>`); a worker of another search is refused
+  rather than given trials.
+* Requeueing the trials of workers that went silent, and forgetting silent
+  workers that held no trial (keras-tuner's chief waits for both forever,
+  issues #254, #344).
+* `exhausted`: the oracle has handed out its last trial. Workers are then kept
+  (told to wait, IDLE) rather than stopped while other workers still run
+  trials: one of those may die, and its trial must find a live worker when it is
+  requeued.
+
+Mixed in before `tuning.oracles`' classes; a local search's oracle has it too and
+never uses it (`expected_fingerprint` stays None).
+"""
+
+from __future__ import annotations
+
+import time
+
+from keras_tuner.src.engine import trial as trial_module
+from keras_tuner.src.engine.oracle import synchronized
+
+from tuner_app.distributed.roles import CHIEF_ID, FINGERPRINT_SEPARATOR, worker_name
+
+
+class WorkerGateMixin:
+    """See the module docstring."""
+
+    #: The fingerprint workers must carry; None accepts every tuner id (local searches).
+    expected_fingerprint: str | None = None
+
+    def __init__(self, *args, **kwargs):
+        self.last_seen: dict[str, float] = {}
+        self.refused: dict[str, str] = {}
+        self.exhausted = False
+        super().__init__(*args, **kwargs)
+
+    @synchronized
+    def create_trial(self, tuner_id):
+        name, _, fingerprint = tuner_id.partition(FINGERPRINT_SEPARATOR)
+        if self.expected_fingerprint and CHIEF_ID not in tuner_id and fingerprint != self.expected_fingerprint:
+            # A worker of another search: give it nothing. STOPPED ends its loop; the
+            # search itself goes on (its end is decided by `exhausted`, not this).
+            self.refused[name] = fingerprint
+            return trial_module.Trial(self.get_space(), status=trial_module.TrialStatus.STOPPED)
+        self.last_seen[tuner_id] = time.monotonic()
+        trial = super().create_trial(tuner_id)
+        if trial.status == trial_module.TrialStatus.STOPPED:
+            self.exhausted = True
+            if any(other != tuner_id for other in self.ongoing_trials):
+                # Others still train: keep this worker (it waits and asks again, see
+                # distributed.worker) until their trials have ended.
+                self.tuner_ids.add(tuner_id)
+                return trial_module.Trial(self.get_space(), status=trial_module.TrialStatus.IDLE)
+        return trial
+
+    def _heard_from(self, trial_id: str) -> None:
+        for tuner_id, trial in self.ongoing_trials.items():
+            if trial.trial_id == trial_id:
+                self.last_seen[tuner_id] = time.monotonic()
+
+    @synchronized
+    def update_trial(self, trial_id, metrics, step=0):
+        self._heard_from(trial_id)
+        return super().update_trial(trial_id, metrics, step=step)
+
+    @synchronized
+    def end_trial(self, trial):
+        self._heard_from(trial.trial_id)
+        return super().end_trial(trial)
+
+    @synchronized
+    def requeue_silent(self, timeout: float) -> list[tuple[str, str | None]]:
+        """Acts on workers silent for `timeout` seconds.
+
+        A silent worker's trial goes to the next worker that asks. A silent
+        worker that held no trial (it died between two trials) is forgotten:
+        the chief waits for every worker it knows to be told to stop, and a
+        dead one never asks again.
+
+        Returns:
+            (worker, trial id) pairs: the trials requeued, and None as the
+            trial id of each worker forgotten.
+        """
+        now = time.monotonic()
+        requeued = []
+        for tuner_id, trial in list(self.ongoing_trials.items()):
+            seen = self.last_seen.setdefault(tuner_id, now)
+            if now - seen > timeout:
+                self.ongoing_trials.pop(tuner_id)
+                self.tuner_ids.discard(tuner_id)
+                self._retry_queue.append(trial.trial_id)
+                requeued.append((worker_name(tuner_id), trial.trial_id))
+        for tuner_id in sorted(self.tuner_ids - set(self.ongoing_trials)):
+            if now - self.last_seen.setdefault(tuner_id, now) > timeout:
+                self.tuner_ids.discard(tuner_id)
+                requeued.append((worker_name(tuner_id), None))
+        if any(trial_id is not None for _, trial_id in requeued):
+            self.save()
+        return requeued
+
+    def finished(self) -> bool:
+        """Nothing left to hand out or running, and every worker has been told to stop."""
+        return self.exhausted and not self.ongoing_trials and not self._retry_queue and not self.tuner_ids

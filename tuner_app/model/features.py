@@ -1,0 +1,161 @@
+"""Vocabularies, encoded ratings, seen titles and title frequencies: built once per search.
+
+The tutorial's towers look strings up inside the model (`StringLookup` on user
+ids and titles) on every batch of every epoch, and each trial re-adapts its
+text vectorizer. Here the lookups are done once, over the whole data set,
+before any trial starts; the towers take integer ids. What the model computes
+is unchanged: the same lookup tables, the same token ids, the same layers.
+
+Candidate (title) ids: 0 is the out-of-vocabulary id, `1..num_titles` are the
+sorted unique titles, as `StringLookup(vocabulary=titles, mask_token=None)`
+numbers them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from tuner_app.data.records import Ratings
+from tuner_app.store.vocabulary import MAX_TOKENS, Vocabulary
+
+#: The tutorial's number of timestamp bucket boundaries.
+NUM_TIMESTAMP_BUCKETS = 1000
+
+
+def build_vocabulary(ratings: Ratings) -> Vocabulary:
+    """Builds the tutorial's vocabularies from the whole data set, once.
+
+    As in the tutorial, user ids and timestamp statistics come from all
+    ratings, titles and title words from the movie catalogue.
+    """
+    user_ids = np.unique(ratings.user_id.astype(str))
+    titles = np.unique(ratings.movie_catalog.astype(str))
+    timestamps = ratings.timestamp
+    buckets = np.linspace(timestamps.min(), timestamps.max(), num=NUM_TIMESTAMP_BUCKETS)
+
+    normalization = tf.keras.layers.Normalization(axis=None)
+    normalization.adapt(timestamps)
+
+    vectorizer = tf.keras.layers.TextVectorization(max_tokens=MAX_TOKENS)
+    vectorizer.adapt(tf.data.Dataset.from_tensor_slices(ratings.movie_catalog.astype(str)).batch(1000))
+    tokens = vectorizer(titles.astype(str)).numpy().astype(np.int64)
+    if tokens.shape[1] == 0:  # no title has a word: keep one column of out-of-vocabulary ids
+        tokens = np.ones((len(titles), 1), np.int64)
+    oov_row = np.zeros((1, tokens.shape[1]), np.int64)
+    oov_row[0, 0] = 1  # the vectorizer's out-of-vocabulary token
+    # A title with no word at all would average over nothing; give it the OOV token too.
+    tokens[tokens.sum(axis=1) == 0, 0] = 1
+    return Vocabulary(
+        user_ids=user_ids,
+        titles=titles,
+        timestamp_buckets=buckets,
+        timestamp_mean=float(normalization.mean.numpy().reshape(-1)[0]),
+        timestamp_variance=float(normalization.variance.numpy().reshape(-1)[0]),
+        title_tokens=np.concatenate([oov_row, tokens]),
+        word_table_size=int(vectorizer.vocabulary_size()),
+    )
+
+
+def make_user_lookup(vocab: Vocabulary) -> tf.keras.layers.StringLookup:
+    """The tutorial's user-id lookup: 0 for unknown users, then 1..num_users."""
+    return tf.keras.layers.StringLookup(vocabulary=vocab.user_ids, mask_token=None)
+
+
+def make_title_lookup(vocab: Vocabulary) -> tf.keras.layers.StringLookup:
+    """The tutorial's title lookup: 0 for unknown titles, then 1..num_titles."""
+    return tf.keras.layers.StringLookup(vocabulary=vocab.titles, mask_token=None)
+
+
+@dataclass(frozen=True)
+class EncodedRatings:
+    """Ratings with ids in place of strings: what the towers consume."""
+
+    user: np.ndarray  # int64 user id (0 = unknown)
+    timestamp: np.ndarray  # int64 seconds
+    title: np.ndarray  # int64 candidate id (0 = unknown)
+
+    def __len__(self) -> int:
+        return len(self.title)
+
+    def take(self, rows: np.ndarray) -> EncodedRatings:
+        return EncodedRatings(self.user[rows], self.timestamp[rows], self.title[rows])
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        return {"user": self.user, "timestamp": self.timestamp, "title": self.title}
+
+
+def encode_ratings(vocab: Vocabulary, ratings: Ratings) -> EncodedRatings:
+    """Looks up every rating's user and title once, with the tutorial's lookup layers."""
+    users = make_user_lookup(vocab)(ratings.user_id.astype(str)).numpy().astype(np.int64)
+    titles = make_title_lookup(vocab)(ratings.movie_title.astype(str)).numpy().astype(np.int64)
+    return EncodedRatings(users, ratings.timestamp.astype(np.int64), titles)
+
+
+@dataclass(frozen=True)
+class SeenTitles:
+    """Each user's training titles, as candidate columns (id - 1), CSR-style.
+
+    User id u's titles are `columns[row_splits[u]:row_splits[u + 1]]`, unique
+    and sorted; row 0 (unknown user) is empty.
+    """
+
+    row_splits: np.ndarray  # int64 [num_users + 2]
+    columns: np.ndarray  # int64
+
+    def of(self, user: int) -> np.ndarray:
+        return self.columns[self.row_splits[user]:self.row_splits[user + 1]]
+
+
+def build_seen_titles(train: EncodedRatings, num_users: int) -> SeenTitles:
+    """The titles each user rated in the training split (unknown titles left out)."""
+    known = train.title > 0
+    pairs = np.unique(np.stack([train.user[known], train.title[known] - 1], axis=1), axis=0)
+    counts = np.bincount(pairs[:, 0], minlength=num_users + 1)
+    row_splits = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return SeenTitles(row_splits, pairs[:, 1].astype(np.int64))
+
+
+def title_frequencies(train: EncodedRatings, num_titles: int) -> np.ndarray:
+    """`[num_titles + 1]` share of training ratings per candidate id (the logQ correction's Q).
+
+    Titles never rated in training get half a rating's share, so that their
+    log stays finite if one turns up as an in-batch candidate.
+    """
+    counts = np.bincount(train.title, minlength=num_titles + 1).astype(np.float64)
+    counts[counts == 0] = 0.5
+    return (counts / counts.sum()).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class SplitData:
+    """Everything trials share, computed once per search."""
+
+    vocab: Vocabulary
+    train: EncodedRatings
+    validation: EncodedRatings
+    holdout: EncodedRatings | None
+    seen: SeenTitles
+    title_frequency: np.ndarray
+
+    def with_vocab(self, vocab: Vocabulary) -> SplitData:
+        return dataclasses.replace(self, vocab=vocab)
+
+
+def prepare(ratings: Ratings, train_rows: np.ndarray, validation_rows: np.ndarray,
+            holdout_rows: np.ndarray | None = None) -> SplitData:
+    """Vocabularies, encoded splits, seen titles and title frequencies, once per search."""
+    vocab = build_vocabulary(ratings)
+    encoded = encode_ratings(vocab, ratings)
+    train = encoded.take(train_rows)
+    return SplitData(
+        vocab=vocab,
+        train=train,
+        validation=encoded.take(validation_rows),
+        holdout=None if holdout_rows is None or not len(holdout_rows) else encoded.take(holdout_rows),
+        seen=build_seen_titles(train, vocab.num_users),
+        title_frequency=title_frequencies(train, vocab.num_titles),
+    )

@@ -1,0 +1,155 @@
+"""The tutorial's towers: feature models topped by a dense stack.
+
+TFRS's *Building deep retrieval models* writes UserModel and MovieModel (the
+features) and QueryModel and CandidateModel (each a feature model under the same
+dense stack). Here the last two are one class, `Tower`, with the attribute names
+the tutorial's classes have, so checkpoints hold the same variables under the
+same names. Two changes leave what they compute untouched:
+
+* string lookups happen once in the input pipeline (`model.features`), so the
+  towers take integer ids instead of strings;
+* the title's words come from a table of the tutorial's TextVectorization output
+  computed once, instead of re-vectorizing each batch, and their masked average
+  is taken over the real tokens only; the word table has a row per vocabulary
+  word, not the tutorial's 10,000 (the rows past the vocabulary are never read).
+
+The dense stack takes a list of widths and a hidden activation; the last layer
+stays linear, as the tutorial argues.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from tuner_app.space.config import EMBEDDING_DIM
+from tuner_app.store.vocabulary import Vocabulary
+
+
+@dataclass(frozen=True)
+class EmbeddingDims:
+    """Width of each feature's embedding (the tutorial: 32 each)."""
+
+    user: int = EMBEDDING_DIM
+    timestamp: int = EMBEDDING_DIM
+    title: int = EMBEDDING_DIM
+    title_text: int = EMBEDDING_DIM
+
+
+class UserModel(tf.keras.Model):
+    """User id embedding, timestamp bucket embedding and normalized timestamp."""
+
+    def __init__(self, vocab: Vocabulary, dims: EmbeddingDims = EmbeddingDims()):
+        super().__init__()
+        self.user_embedding = tf.keras.layers.Embedding(vocab.num_users + 1, dims.user)
+        self.timestamp_embedding = tf.keras.Sequential(
+            [
+                tf.keras.layers.Discretization(vocab.timestamp_buckets.tolist()),
+                tf.keras.layers.Embedding(len(vocab.timestamp_buckets) + 1, dims.timestamp),
+            ]
+        )
+        self.normalized_timestamp = tf.keras.layers.Normalization(
+            axis=None, mean=vocab.timestamp_mean, variance=vocab.timestamp_variance
+        )
+
+    def call(self, inputs):
+        return tf.concat(
+            [
+                self.user_embedding(inputs["user"]),
+                self.timestamp_embedding(inputs["timestamp"]),
+                tf.reshape(self.normalized_timestamp(inputs["timestamp"]), (-1, 1)),
+            ],
+            axis=1,
+        )
+
+
+def make_dense_stack(layer_sizes: Sequence[int], activation: str = "relu", l2: float = 0.0,
+                     dropout: float = 0.0) -> tf.keras.Sequential:
+    """Dense layers of the given widths: `activation` between them, the last linear.
+
+    Args:
+        l2: L2 penalty on every kernel (0: none, as in the tutorial).
+        dropout: dropout rate on the input of every dense layer (0: none).
+    """
+    if not layer_sizes:
+        raise ValueError("layer_sizes must name at least one layer")
+    regularizer = tf.keras.regularizers.l2(l2) if l2 else None
+    stack = tf.keras.Sequential()
+    for i, size in enumerate(layer_sizes):
+        if dropout:
+            stack.add(tf.keras.layers.Dropout(dropout))
+        last = i == len(layer_sizes) - 1
+        stack.add(tf.keras.layers.Dense(size, activation=None if last else activation,
+                                        kernel_regularizer=regularizer))
+    return stack
+
+
+class Tower(tf.keras.Model):
+    """A feature model topped by the dense stack: the tutorial's QueryModel or CandidateModel.
+
+    With `normalize`, the output is scaled to unit length, so that the retrieval
+    score is the cosine of the two towers' outputs (the temperature then sets the
+    softmax's sharpness).
+    """
+
+    def __init__(self, embedding_model: tf.keras.Model, layer_sizes: Sequence[int], activation: str = "relu",
+                 l2: float = 0.0, dropout: float = 0.0, normalize: bool = False):
+        super().__init__()
+        self.embedding_model = embedding_model
+        self.dense_layers = make_dense_stack(layer_sizes, activation, l2, dropout)
+        self.normalize = normalize
+
+    def call(self, inputs, training=False):
+        embeddings = self.dense_layers(self.embedding_model(inputs), training=training)
+        return tf.math.l2_normalize(embeddings, axis=-1) if self.normalize else embeddings
+
+
+class MovieModel(tf.keras.Model):
+    """Title id embedding concatenated with the average embedding of the title's words.
+
+    The tutorial pads each batch's token ids to its longest title and averages
+    with a mask (`Embedding(mask_zero=True)` + `GlobalAveragePooling1D`). The
+    same average is taken here over each title's real tokens only, for every
+    title at once, by TensorFlow's sparse segment mean (`title_word_ids`
+    lists every title's tokens, `title_of_word` which title each belongs to),
+    and a batch gathers its rows. That is the same value, computed once for
+    every title's tokens instead of for each batch's tokens one by one, and its
+    gradient is a dense one for the small word table. It was the fastest of the
+    ways tried (benchmarks/HISTORY.md).
+    """
+
+    def __init__(self, vocab: Vocabulary, dims: EmbeddingDims = EmbeddingDims()):
+        super().__init__()
+        self.title_embedding = tf.keras.layers.Embedding(vocab.num_titles + 1, dims.title)
+        self.title_word_ids, self.title_of_word = title_words(vocab.title_tokens)
+        self.num_title_rows = len(vocab.title_tokens)
+        self.title_text_embedding = tf.keras.layers.Embedding(vocab.word_table_size, dims.title_text)
+        self.title_text_embedding.build(None)  # its table is used directly, never called
+
+    def word_averages(self) -> tf.Tensor:
+        """`[num_titles + 1, dim]`: row t is the mean embedding of title t's tokens."""
+        return tf.sparse.segment_mean(self.title_text_embedding.embeddings, self.title_word_ids,
+                                      self.title_of_word, num_segments=self.num_title_rows)
+
+    def call(self, title_ids):
+        return tf.concat([self.title_embedding(title_ids), tf.gather(self.word_averages(), title_ids)], axis=1)
+
+
+def title_words(title_tokens: np.ndarray) -> tuple[tf.Tensor, tf.Tensor]:
+    """Every title's token ids in one list, and the title each belongs to (sorted).
+
+    Args:
+        title_tokens: `[titles, max_len]` token ids, 0-padded; every row has
+            at least one token (features.build_vocabulary sees to it).
+
+    Returns:
+        `(token ids, title rows)`, int32, one entry per token; a word twice in
+        a title is listed twice, so that it counts twice in the mean over the
+        title's tokens.
+    """
+    rows, positions = np.nonzero(title_tokens)  # row-major: rows come out sorted
+    return (tf.constant(title_tokens[rows, positions].astype(np.int32)),
+            tf.constant(rows.astype(np.int32)))

@@ -1,0 +1,141 @@
+"""The results CSV, `<name>.csv`, and the per-epoch history beside it: writing and reading.
+
+One row per ended trial (`report.rows`). Columns:
+
+    rank, trial_id, status, objective, objective_name,
+    lift                           (objective / the popularity baseline's)
+    val_top_1 ... val_top_100      (at the best validated epoch)
+    val_filtered_top_1 ... _100    (the same with seen titles excluded, when evaluated)
+    best_epoch, epochs_trained, seconds, params, worker   (the tuner id that ran it),
+    peak_rss_mb                    (the process's peak memory when the trial ended)
+    <one column per hyperparameter, empty where inactive>,
+    bracket, round, initial_epoch, target_epochs, parent_trial   (Hyperband's own)
+    reason
+
+`<name>.history.csv` holds every trial's validation figures per epoch, for plots.
+Both are rewritten atomically after every trial. TensorFlow-free, so `report` is fast.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from tuner_app.errors import ResultsError
+from tuner_app.report.rows import (
+    HYPERBAND_COLUMNS,
+    LEADING_COLUMNS,
+    METRIC_COLUMNS,
+    REQUIRED_COLUMNS,
+    RUN_COLUMNS,
+    TrialRow,
+    TrialStatus,
+    rank_rows,
+)
+from tuner_app.store import atomic
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "" if not math.isfinite(value) else f"{value:.6g}"
+    return str(value)
+
+
+def render_csv(rows: Iterable[TrialRow], hyperparameter_names: Sequence[str], baseline: float | None = None) -> str:
+    """The CSV text for `rows`; hyperparameter columns in the given order.
+
+    Args:
+        baseline: the popularity baseline's value of the objective, for `lift`.
+    """
+    hp_names = [n for n in hyperparameter_names if n not in HYPERBAND_COLUMNS]
+    header = [*LEADING_COLUMNS, *METRIC_COLUMNS, *RUN_COLUMNS, *hp_names, *HYPERBAND_COLUMNS.values(), "reason"]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for rank, row in rank_rows(rows):
+        hps = row.hyperparameters
+        writer.writerow(
+            [
+                _cell(rank), row.trial_id, row.status, _cell(row.objective), row.objective_name,
+                _cell(row.objective / baseline if row.objective is not None and baseline else None),
+                *(_cell(row.metrics.get(m)) for m in METRIC_COLUMNS),
+                _cell(row.best_epoch), _cell(row.epochs_trained),
+                _cell(None if row.seconds is None else round(row.seconds, 2)), _cell(row.params),
+                _cell(row.worker), _cell(row.peak_rss_mb),
+                *(_cell(hps.get(n)) for n in hp_names),
+                *(_cell(hps.get(n)) for n in HYPERBAND_COLUMNS),
+                " ".join((row.reason or "").split()),  # one line, whatever the exception said
+            ]
+        )
+    return out.getvalue()
+
+
+def write_results(path: str | Path, rows: Iterable[TrialRow], hyperparameter_names: Sequence[str],
+                  baseline: float | None = None) -> None:
+    """Rewrites the results CSV atomically."""
+    atomic.write_text_atomic(path, render_csv(rows, hyperparameter_names, baseline))
+
+
+HISTORY_COLUMNS = ("trial_id", "epoch", "loss", "seconds", *METRIC_COLUMNS)
+
+
+def write_history(path: str | Path, histories: dict[str, list[dict[str, float]]]) -> None:
+    """Rewrites `<name>.history.csv`: one row per (trial, epoch), atomically."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(HISTORY_COLUMNS)
+    for trial_id in sorted(histories, key=lambda t: (len(t), t)):
+        for entry in histories[trial_id]:
+            writer.writerow([trial_id, *(_cell(entry.get(c)) for c in HISTORY_COLUMNS[1:])])
+    atomic.write_text_atomic(path, out.getvalue())
+
+
+def read_results(path: str | Path):
+    """Reads a results CSV written by this tool into a pandas DataFrame.
+
+    Raises:
+        ResultsError: the file is missing, is not CSV, or lacks this tool's columns.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise ResultsError(f"{path}: no such results file; searches write results/<name>.csv.")
+    try:
+        frame = pd.read_csv(path, dtype={"trial_id": str, "parent_trial": str}, keep_default_na=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        raise ResultsError(f"{path}: is not a results CSV written by tuner_app ({exc}).") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ResultsError(
+            f"{path}: is not a results CSV written by tuner_app: it lacks the column(s) "
+            f"{', '.join(missing)}; results CSVs come from `python -m tuner_app search`."
+        )
+    if not pd.api.types.is_numeric_dtype(frame["objective"]):
+        raise ResultsError(f"{path}: column 'objective' must hold numbers; found {frame['objective'].dtype}.")
+    return frame
+
+
+def choose_trial(csv_path: Path, trial: str) -> dict:
+    """The CSV row of `trial` ("best" for rank 1); it must be a completed trial."""
+    frame = read_results(csv_path)
+    if trial == "best":
+        ranked = frame[frame["rank"] == 1]
+        if ranked.empty:
+            raise ResultsError(f"{csv_path}: has no completed trial to export.")
+        row = ranked.iloc[0]
+    else:
+        matches = frame[frame["trial_id"] == trial]
+        if matches.empty:
+            known = ", ".join(frame["trial_id"].head(10))
+            raise ResultsError(f"{csv_path}: has no trial {trial!r}; trials include {known}; or use --trial best.")
+        row = matches.iloc[0]
+        if row["status"] != TrialStatus.COMPLETED.value:
+            raise ResultsError(f"{csv_path}: trial {trial} is {row['status']}, not COMPLETED; it has no model to export.")
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.to_dict().items()}

@@ -1,0 +1,89 @@
+"""One ended trial as the results show it (`TrialRow`), the ranking, and the CSV's columns.
+
+Completed trials are ranked by the objective (best first); failed trials follow,
+unranked, with their reason. TensorFlow-free.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from tuner_app.space.names import METRICS
+
+
+class TrialStatus(str, Enum):
+    """keras-tuner's statuses of a trial, as the CSV spells them."""
+
+    RUNNING = "RUNNING"
+    IDLE = "IDLE"
+    INVALID = "INVALID"
+    STOPPED = "STOPPED"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
+#: Statuses of a trial that has not ended.
+UNFINISHED = (TrialStatus.RUNNING, TrialStatus.IDLE, None)
+
+LEADING_COLUMNS = ("rank", "trial_id", "status", "objective", "objective_name", "lift")
+METRIC_COLUMNS = METRICS
+RUN_COLUMNS = ("best_epoch", "epochs_trained", "seconds", "params", "worker", "peak_rss_mb")
+#: keras-tuner's Hyperband bookkeeping, renamed for the CSV.
+HYPERBAND_COLUMNS = {
+    "tuner/bracket": "bracket",
+    "tuner/round": "round",
+    "tuner/initial_epoch": "initial_epoch",
+    "tuner/epochs": "target_epochs",
+    "tuner/trial_id": "parent_trial",
+}
+REQUIRED_COLUMNS = ("rank", "trial_id", "status", "objective", "objective_name", "reason")
+#: Columns that are not hyperparameters (for plots and importances).
+NON_HYPERPARAMETER_COLUMNS = frozenset(
+    {*LEADING_COLUMNS, *RUN_COLUMNS, *METRIC_COLUMNS, *HYPERBAND_COLUMNS.values(), "reason", "search"}
+)
+
+
+@dataclass
+class TrialRow:
+    """One trial as the CSV shows it."""
+
+    trial_id: str
+    status: str  # a TrialStatus value
+    objective_name: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    best_epoch: int | None = None
+    epochs_trained: int | None = None
+    seconds: float | None = None
+    params: int | None = None
+    reason: str | None = None
+    worker: str | None = None
+    peak_rss_mb: float | None = None
+
+    @property
+    def completed(self) -> bool:
+        return self.status == TrialStatus.COMPLETED
+
+    @property
+    def objective(self) -> float | None:
+        value = self.metrics.get(self.objective_name)
+        return value if value is not None and math.isfinite(value) else None
+
+
+def rank_rows(rows: Iterable[TrialRow]) -> list[tuple[int | None, TrialRow]]:
+    """Completed trials with an objective first, best first; then the rest by trial id."""
+    rows = list(rows)
+    scored = sorted((r for r in rows if r.completed and r.objective is not None),
+                    key=lambda r: (-r.objective, r.trial_id))
+    others = sorted((r for r in rows if r not in scored), key=lambda r: r.trial_id)
+    return [(i + 1, r) for i, r in enumerate(scored)] + [(None, r) for r in others]
+
+
+def best_row(rows: Iterable[TrialRow]) -> TrialRow | None:
+    """The best completed trial, or None."""
+    ranked = rank_rows(rows)
+    return ranked[0][1] if ranked and ranked[0][0] is not None else None

@@ -1,0 +1,109 @@
+"""From the oracle's trials to the results files: one code path, local or distributed.
+
+Every trial reports to the oracle through keras-tuner's own channel,
+`oracle.update_trial(trial_id, metrics, step)`:
+
+* after each validated epoch, that epoch's figures at step = epoch (`loss`,
+  `epoch_seconds` and every `val_*`), which also serves as the worker's heartbeat;
+* when it ends, `seconds`, `params`, `epochs_trained` and `best_epoch`; a
+  failed trial adds one metric named `failure/<reason>` (trial protos carry
+  no message between a worker and the chief, metric names travel).
+
+So the oracle, wherever it runs, holds everything the CSV and the history
+need; no file of a worker's machine is read. Duck-typed on keras-tuner's
+`Trial`, so this module imports neither TensorFlow nor keras-tuner.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from tuner_app.report import results_csv
+from tuner_app.report.rows import METRIC_COLUMNS, UNFINISHED, TrialRow, TrialStatus
+from tuner_app.space.names import BOOKKEEPING_PREFIX
+from tuner_app.store.layout import SearchPaths
+
+#: A failed trial reports one metric named `failure/<reason>`.
+FAILURE_PREFIX = "failure/"
+
+
+def _observations(trial, name: str) -> dict[int, float]:
+    """step -> value (mean over repeated reports of a step) of one metric."""
+    if not trial.metrics.exists(name):
+        return {}
+    return {int(obs.step): float(sum(obs.value) / len(obs.value)) for obs in trial.metrics.get_history(name)}
+
+
+def failure_reason(trial) -> str | None:
+    names = [n for n in trial.metrics.metrics if n.startswith(FAILURE_PREFIX)]
+    if names:
+        return names[-1][len(FAILURE_PREFIX):]
+    lines = [line.strip() for line in (getattr(trial, "message", None) or "").splitlines() if line.strip()]
+    if not lines:
+        return None
+    last = lines[-1]
+    # "keras_tuner.src.errors.FailedTrialError: loss became nan" -> "loss became nan"
+    head, _, rest = last.partition(": ")
+    return rest if rest and head.endswith("Error") and " " not in head else last
+
+
+def trial_row(trial, objective: str, worker: str | None = None) -> TrialRow:
+    """The CSV row of one ended trial, from what it reported to the oracle."""
+    best_epoch = None
+    metrics: dict[str, float] = {}
+    completed = trial.status == TrialStatus.COMPLETED
+    if completed:
+        steps = _observations(trial, objective)
+        finite = {s: v for s, v in steps.items() if math.isfinite(v)}
+        if finite:
+            best_epoch = max(finite, key=lambda s: (finite[s], -s))
+            for name in METRIC_COLUMNS:
+                value = _observations(trial, name).get(best_epoch)
+                if value is not None:
+                    metrics[name] = value
+
+    def last(name):
+        values = _observations(trial, name)
+        return values[max(values)] if values else None
+
+    params, epochs, rss = last("params"), last("epochs_trained"), last("peak_rss_mb")
+    return TrialRow(
+        trial_id=trial.trial_id,
+        status=trial.status,
+        objective_name=objective,
+        metrics=metrics,
+        hyperparameters={k: v for k, v in trial.hyperparameters.values.items() if not k.startswith(BOOKKEEPING_PREFIX)},
+        best_epoch=best_epoch,
+        epochs_trained=None if epochs is None else int(epochs),
+        seconds=last("seconds"),
+        params=None if params is None else int(params),
+        reason=None if completed else failure_reason(trial),
+        worker=worker,
+        peak_rss_mb=None if rss is None else round(rss, 1),
+    )
+
+
+def trial_history(trial) -> list[dict[str, float]]:
+    """The trial's validated epochs: [{"epoch": e, "loss": ..., "val_top_1": ...}, ...]."""
+    by_step: dict[int, dict[str, float]] = {}
+    for name, column in (("loss", "loss"), ("epoch_seconds", "seconds"), *((m, m) for m in METRIC_COLUMNS)):
+        for step, value in _observations(trial, name).items():
+            by_step.setdefault(step, {"epoch": step})[column] = value
+    return [by_step[s] for s in sorted(by_step) if len(by_step[s]) > 1]
+
+
+def ended(trials: Iterable) -> list:
+    return [t for t in trials if t.status not in UNFINISHED]
+
+
+def write_search_results(trials: Iterable, objective: str, paths: SearchPaths, hp_names: list[str],
+                         baseline: float | None, workers: dict[str, str] | None = None) -> list[TrialRow]:
+    """Rewrites `<name>.csv` and `<name>.history.csv` from the oracle's ended trials."""
+    done = ended(trials)
+    workers = workers or {}
+    rows = [trial_row(t, objective, workers.get(t.trial_id)) for t in done]
+    shown = [n for n in hp_names if not n.startswith(BOOKKEEPING_PREFIX)]
+    results_csv.write_results(paths.csv, rows, shown, baseline)
+    results_csv.write_history(paths.history, {t.trial_id: trial_history(t) for t in done})
+    return rows

@@ -1,0 +1,1 @@
+"""Taking a trial away: `export` a SavedModel (`export`, `index`), `recommend` from one."""

@@ -1,0 +1,95 @@
+"""Taking a trial away: a SavedModel that maps a raw user id and timestamp to titles.
+
+`export_trial` rebuilds a trial's model from its record, restores the weights
+of its best validated epoch (no retraining), and saves a TFRS `BruteForce`
+index over every unique title on top of the query tower, with the string
+lookup in front of it (`serving.index`). The SavedModel needs neither tuner_app
+nor the data:
+
+    loaded = tf.saved_model.load("models/deep")
+    scores, titles = loaded({"user_id": tf.constant(["42"]), "timestamp": tf.constant([893286638])})
+
+`trial.json` beside it describes the trial; `serving.recommend` reads both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+from tuner_app.errors import ResultsError
+from tuner_app.report.results_csv import choose_trial
+from tuner_app.space.config import ModelConfig
+from tuner_app.store import atomic
+from tuner_app.store.layout import MODEL_DESCRIPTION_FILE, MODEL_USERS_FILE, SearchPaths
+from tuner_app.store.records import TrialRecord
+from tuner_app.store.vocabulary import load_vocabulary
+
+#: How many titles the exported index returns; `recommend --k` takes the first k.
+EXPORT_K = 100
+
+
+def export_trial(csv_path: str | Path, trial: str, out: str | Path) -> dict:
+    """Saves trial `trial` of the search behind `csv_path` as a SavedModel in `out`.
+
+    Returns:
+        The description written to `out/trial.json`.
+
+    Raises:
+        ResultsError: no such trial, no checkpoint, no search state beside the CSV,
+            or `out` is a file.
+    """
+    csv_path, out = Path(csv_path), Path(out)
+    if out.exists() and not out.is_dir():
+        raise ResultsError(f"--out {out}: is a file; give a folder to write the SavedModel to.")
+    row = choose_trial(csv_path, trial)
+    paths = SearchPaths.of_csv(csv_path)
+    record_path = paths.record(row["trial_id"])
+    if not record_path.exists():
+        raise ResultsError(f"{record_path}: not found; the trial's state is needed to export it.")
+    record = TrialRecord.load(record_path)
+    if not record.best_checkpoint:
+        raise ResultsError(f"{record_path}: trial {row['trial_id']} has no saved weights to export.")
+    vocab = load_vocabulary(paths.vocabulary)
+
+    from tuner_app.model.runtime import load_tensorflow
+
+    tf = load_tensorflow()
+    from tuner_app.model.build import build_model
+    from tuner_app.serving.index import build_index
+    from tuner_app.tuning.checkpoints import restore_checkpoint
+
+    config = ModelConfig.from_dict(record.config)
+    # logQ correction only shapes the training loss; the exported towers do not need it.
+    model = build_model(vocab, dataclasses.replace(config, logq_correction=False))
+    restore_checkpoint(model, record_path.parent / record.best_checkpoint, with_optimizer=False)
+    latest = int(vocab.timestamp_buckets[-1])  # the newest rating's timestamp
+    k = min(EXPORT_K, vocab.num_titles)
+    index = build_index(vocab, model, k, latest)
+
+    description = {
+        "search": paths.name,
+        "results_csv": str(csv_path),
+        "trial_id": row["trial_id"],
+        "objective_name": row["objective_name"],
+        "objective": row["objective"],
+        "best_epoch": record.best_epoch,
+        "metrics": record.best,
+        "config": record.config,
+        "training": record.training,
+        "k": k,
+        "default_timestamp": latest,
+        "exported": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "inputs": {"user_id": "string [batch]", "timestamp": "int64 [batch], seconds"},
+        "outputs": "(scores float32 [batch, k], titles string [batch, k])",
+    }
+    # Written whole under a staging name, then put in place: an interrupted export
+    # leaves the previous model (or none), never half of one.
+    staging = atomic.staging_folder(out)
+    tf.saved_model.save(index, str(staging))
+    atomic.write_text_atomic(staging / MODEL_USERS_FILE, "\n".join(vocab.user_ids.astype(str)) + "\n")
+    atomic.write_json_atomic(staging / MODEL_DESCRIPTION_FILE, description)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic.publish_folder(staging, out)
+    return description

@@ -1,0 +1,39 @@
+"""Names and closed sets used across the tool, each defined once.
+
+The metric names here are the short ones every file shows: the results CSV's
+columns, the history, the objective in a space file and the baselines all say
+`val_top_100` or `val_filtered_top_100`. (Keras's own metric names, which the
+tutorial's TFRS code logs, are mapped onto these in `model.metrics`.)
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+#: The top-k cut-offs every trial and baseline reports.
+TOP_KS = (1, 5, 10, 50, 100)
+
+
+def metric_key(k: int, filtered: bool = False) -> str:
+    """`val_top_k`, or `val_filtered_top_k`: the same with each user's training titles excluded."""
+    return f"val_filtered_top_{k}" if filtered else f"val_top_{k}"
+
+
+#: Every validation metric, unfiltered first; any of them can be the objective (maximised).
+METRICS = tuple(metric_key(k) for k in TOP_KS) + tuple(metric_key(k, filtered=True) for k in TOP_KS)
+OBJECTIVES = METRICS
+FILTERED_PREFIX = "val_filtered_"
+
+Algorithm = Literal["hyperband", "bayesian", "random", "grid"]
+ALGORITHMS: tuple[str, ...] = get_args(Algorithm)
+ACTIVATIONS = ("relu", "gelu", "swish", "silu", "tanh", "elu", "selu", "sigmoid", "leaky_relu")
+OPTIMIZERS = ("adagrad", "adam")
+SAMPLINGS = ("linear", "log", "reverse_log")
+
+#: keras-tuner's own hyperparameters (Hyperband's `tuner/epochs`, `tuner/trial_id`, ...).
+KERAS_TUNER_PREFIX = "tuner/"
+#: Hyperparameters that are this tool's bookkeeping, not choices: never shown as columns.
+BOOKKEEPING_PREFIX = "tuner_app/"
+#: A fixed hyperparameter of every search's space carrying its fingerprint, which a
+#: distributed worker compares with its own.
+FINGERPRINT_HP = f"{BOOKKEEPING_PREFIX}fingerprint"

@@ -1,0 +1,145 @@
+"""The hyperparameters a space may set or search, and the three shapes a setting takes.
+
+`PARAM_RULES` lists every hyperparameter the HyperModel understands with what it
+may hold; a space file gives each one as a plain value (`Fixed`), `{values: [...]}`
+(`Choice`) or `{min, max, step?, sampling?}` (`Range`). `units` is a template:
+each dense layer i (1-based) gets its own `units_i`, active only when the layer
+exists.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from tuner_app.space.config import ModelConfig
+from tuner_app.space.names import ACTIVATIONS, OPTIMIZERS
+
+#: The deepest dense stack a space may ask for.
+MAX_LAYERS = 8
+
+
+@dataclass(frozen=True)
+class ParamRule:
+    """What a hyperparameter may hold: its type and, for strings, the allowed words."""
+
+    kind: Literal["int", "float", "str", "bool"]
+    minimum: float | None = None  # smallest allowed value
+    open_minimum: bool = False  # True: the minimum itself is not allowed
+    below: float | None = None  # values must be smaller than this
+    words: tuple[str, ...] = ()  # allowed strings for kind == "str"
+    help: str = ""
+
+    def expectation(self) -> str:
+        """'an integer >= 1', 'a number > 0 and < 1', ... for messages."""
+        noun = {"int": "an integer", "float": "a number", "bool": "true or false"}.get(self.kind, "a string")
+        bounds = []
+        if self.minimum is not None:
+            bounds.append(f"{'>' if self.open_minimum else '>='} {self.minimum:g}")
+        if self.below is not None:
+            bounds.append(f"< {self.below:g}")
+        return noun + (" " + " and ".join(bounds) if bounds else "")
+
+    def admits(self, value: float) -> bool:
+        if self.minimum is not None and (value < self.minimum or (self.open_minimum and value == self.minimum)):
+            return False
+        return self.below is None or value < self.below
+
+
+def _positive_int(help: str) -> ParamRule:
+    return ParamRule("int", minimum=1, help=help)
+
+
+def _flag(help: str) -> ParamRule:
+    return ParamRule("bool", help=help)
+
+
+PARAM_RULES: dict[str, ParamRule] = {
+    "num_layers": _positive_int("number of dense layers in each tower"),
+    "units": _positive_int("width of each dense layer"),
+    "layer_sizes": ParamRule("str", help="a whole dense stack as comma-separated widths, e.g. '64,32'"),
+    "activation": ParamRule("str", words=ACTIVATIONS, help="activation between dense layers"),
+    "optimizer": ParamRule("str", words=OPTIMIZERS, help="optimizer"),
+    "learning_rate": ParamRule("float", minimum=0.0, open_minimum=True, help="learning rate"),
+    # Feature embeddings (the tutorial uses 32 for each).
+    "embedding_dim": _positive_int("width of every feature embedding"),
+    "user_embedding_dim": _positive_int("user id embedding width"),
+    "timestamp_embedding_dim": _positive_int("timestamp bucket embedding width"),
+    "title_embedding_dim": _positive_int("title id embedding width"),
+    "title_text_embedding_dim": _positive_int("title word embedding width"),
+    # Training.
+    "batch_size": ParamRule("int", minimum=2, help="training batch size (the in-batch negatives)"),
+    "epochs": _positive_int("epochs per trial (not with Hyperband)"),
+    "early_stopping_patience": ParamRule(
+        "int", minimum=0, help="stop after this many validations without a better objective (0: never)"
+    ),
+    # Regularisation of the dense stack.
+    "l2": ParamRule("float", minimum=0.0, help="L2 penalty on dense kernels"),
+    "dropout": ParamRule("float", minimum=0.0, below=1.0, help="dropout rate between dense layers"),
+    "normalize_embeddings": _flag(
+        "scale both towers' outputs to unit length (cosine scores; pair with a temperature)"
+    ),
+    # The retrieval task.
+    "temperature": ParamRule("float", minimum=0.0, open_minimum=True, help="softmax temperature"),
+    "remove_accidental_hits": _flag("drop in-batch negatives that are the positive's title"),
+    "num_hard_negatives": _positive_int("keep only the hardest in-batch negatives"),
+    "logq_correction": _flag("subtract log(title frequency) from logits to counter in-batch popularity bias"),
+}
+
+#: What a space that leaves these out gets: the tutorial's model (`ModelConfig`'s defaults).
+PARAM_DEFAULTS: dict[str, Any] = {
+    "num_layers": len(ModelConfig.layer_sizes),
+    "units": ModelConfig.layer_sizes[0],
+    "activation": ModelConfig.activation,
+    "optimizer": ModelConfig.optimizer,
+    "learning_rate": ModelConfig.learning_rate,
+}
+
+
+@dataclass(frozen=True)
+class Fixed:
+    value: Any
+
+
+@dataclass(frozen=True)
+class Choice:
+    values: tuple[Any, ...]
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class Range:
+    kind: Literal["int", "float"]
+    min: float
+    max: float
+    step: float | None = None
+    sampling: str = "linear"
+    default: Any = None
+
+
+ParamSpec = Fixed | Choice | Range
+
+
+def param_values(spec: ParamSpec) -> tuple[Any, ...]:
+    """Every value a Fixed or Choice can take; a Range's two ends."""
+    if isinstance(spec, Fixed):
+        return (spec.value,)
+    if isinstance(spec, Choice):
+        return spec.values
+    return (spec.min, spec.max)
+
+
+def possible_depths(spec: ParamSpec) -> list[int]:
+    """Every depth a `num_layers` setting can give, smallest first."""
+    if isinstance(spec, Range):
+        return list(range(int(spec.min), int(spec.max) + 1, int(spec.step or 1)))
+    return sorted(int(v) for v in param_values(spec))
+
+
+def parse_layer_sizes(text: str) -> list[int]:
+    """'128,64,32' -> [128, 64, 32]. Raises ValueError on anything else."""
+    parts = [p.strip() for p in str(text).split(",")]
+    if not parts or not all(re.fullmatch(r"[1-9][0-9]*", p) for p in parts):
+        raise ValueError(text)
+    return [int(p) for p in parts]

@@ -1,0 +1,151 @@
+"""The validated, frozen form of a search space file (`SearchSpec`) and its parts.
+
+Built by `space.validation.parse_space`; nothing here reads YAML. The defaults of
+`split:`, `evaluation:` and `training:` are these dataclasses' own; `TUNER_KEYS`
+holds each algorithm's keys with their defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from tuner_app.errors import SpaceError
+from tuner_app.space.config import TrainingConfig
+from tuner_app.space.names import Algorithm
+from tuner_app.space.params import PARAM_DEFAULTS, Fixed, ParamSpec, param_values, parse_layer_sizes
+
+# Keys each algorithm accepts under `tuner:`, with their defaults.
+_COMMON_TUNER: dict[str, Any] = {"seed": 42, "max_consecutive_failed_trials": 3, "max_trials": None}
+TUNER_KEYS: dict[str, dict[str, Any]] = {
+    "hyperband": {**_COMMON_TUNER, "max_epochs": 27, "factor": 3, "hyperband_iterations": 1},
+    "bayesian": {**_COMMON_TUNER, "max_trials": 20, "num_initial_points": None, "alpha": 1.0e-4, "beta": 2.6},
+    "random": {**_COMMON_TUNER, "max_trials": 20},
+    "grid": {**_COMMON_TUNER},
+}
+COMMON_TUNER_KEYS = tuple(_COMMON_TUNER)
+
+
+@dataclass(frozen=True)
+class TunerSpec:
+    algorithm: Algorithm
+    max_trials: int | None
+    seed: int
+    max_consecutive_failed_trials: int
+    options: dict[str, Any] = field(default_factory=dict)  # algorithm-specific
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """The tutorial's split, plus an optional held-back part no trial is selected on.
+
+    `holdout_fraction` of the test rows (0 by default) are held back: the tuner
+    validates on the rest, and the best trial is scored on them at the end.
+    """
+
+    train_fraction: float = 0.8
+    test_fraction: float = 0.2
+    seed: int = 42
+    holdout_fraction: float = 0.0
+
+
+@dataclass(frozen=True)
+class EvaluationSpec:
+    """`exclude_seen`: also rank with each user's training titles removed (val_filtered_top_k)."""
+
+    exclude_seen: bool = False
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    """The file's `training:` settings; a trial's batch size and epochs default to these."""
+
+    epochs: int = TrainingConfig.epochs
+    batch_size: int = TrainingConfig.batch_size
+    eval_batch_size: int = 4096
+    validation_freq: int = 1
+    shuffle_seed: int | None = None
+
+
+def defaults_of(cls) -> dict[str, Any]:
+    """A dataclass's fields and their defaults: the keys a YAML section accepts."""
+    return {f.name: f.default for f in dataclasses.fields(cls)}
+
+
+def check_name(name: str, where: str) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", name):
+        raise SpaceError(
+            f"{where}: a search name must be 1-100 letters, digits, '_', '-' or '.', "
+            f"starting with a letter or digit; got {name!r}."
+        )
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    """A validated search space file. Build with `space.load_space`."""
+
+    name: str
+    path: str
+    description: str
+    tuner: TunerSpec
+    objective: str
+    split: SplitSpec
+    training: TrainingSpec
+    hyperparameters: dict[str, ParamSpec]
+    evaluation: EvaluationSpec = EvaluationSpec()
+    source_text: str = field(repr=False, default="")
+
+    def param(self, name: str) -> ParamSpec:
+        """The file's setting of a hyperparameter, or the tutorial's value as `Fixed`."""
+        return self.hyperparameters.get(name, Fixed(PARAM_DEFAULTS.get(name)))
+
+    @property
+    def max_layers(self) -> int:
+        """The deepest dense stack this space can build."""
+        if "layer_sizes" in self.hyperparameters:
+            return max(len(parse_layer_sizes(v)) for v in param_values(self.hyperparameters["layer_sizes"]))
+        return int(max(param_values(self.param("num_layers"))))
+
+    def fingerprint(self) -> str:
+        """A hash of everything that changes what a search computes.
+
+        `max_trials` and `max_consecutive_failed_trials` are left out on purpose:
+        extending the budget or the patience of an existing search is normal.
+        """
+        data = dataclasses.asdict(self)
+        for key in ("path", "description", "source_text", "name"):
+            data.pop(key)
+        data["tuner"].pop("max_trials")
+        data["tuner"].pop("max_consecutive_failed_trials")
+        blob = json.dumps(data, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def with_overrides(
+        self,
+        *,
+        name: str | None = None,
+        max_trials: int | None = None,
+        epochs: int | None = None,
+    ) -> SearchSpec:
+        """Applies the command-line overrides `--name`, `--max-trials`, `--epochs`."""
+        spec = self
+        if name is not None:
+            check_name(name, "--name")
+            spec = dataclasses.replace(spec, name=name)
+        if max_trials is not None:
+            if max_trials < 1:
+                raise SpaceError(f"--max-trials must be a positive integer; got {max_trials}.")
+            spec = dataclasses.replace(spec, tuner=dataclasses.replace(spec.tuner, max_trials=max_trials))
+        if epochs is not None:
+            if epochs < 1:
+                raise SpaceError(f"--epochs must be a positive integer; got {epochs}.")
+            if spec.tuner.algorithm == "hyperband":
+                options = {**spec.tuner.options, "max_epochs": epochs}
+                spec = dataclasses.replace(spec, tuner=dataclasses.replace(spec.tuner, options=options))
+            else:
+                spec = dataclasses.replace(spec, training=dataclasses.replace(spec.training, epochs=epochs))
+        return spec

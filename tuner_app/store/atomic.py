@@ -1,0 +1,132 @@
+"""Atomic writes and guarded reads: the only way this tool puts a file on disk.
+
+A file is written to a temporary file in its own folder, flushed to disk, renamed
+over its target, and then the folder itself is flushed, so that the rename also
+survives a power cut. A reader, or a process killed mid-write, sees the old file
+or the new one, never half of one. Folders (checkpoints, exported models) are
+written under a staging name and renamed into place the same way (`publish_folder`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from tuner_app import faults
+from tuner_app.errors import ResultsError
+
+#: Suffix of a folder being written; it gets its final name once complete.
+STAGING_SUFFIX = ".partial"
+
+
+def fsync_folder(folder: str | os.PathLike) -> None:
+    """Flushes a folder's entries (a rename into it) to disk."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Replaces `path` with `data` atomically (temp file + fsync + rename + folder fsync)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        faults.reached(f"write:{path.name}")
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    fsync_folder(path.parent)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Replaces `path` with `text` (UTF-8, newlines as given) atomically."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
+    write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True, default=_json_default) + "\n")
+
+
+def write_npz_atomic(path: str | os.PathLike, **arrays: Any) -> None:
+    """`numpy.savez` of `arrays`, written atomically."""
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    write_bytes_atomic(path, buffer.getvalue())
+
+
+def staging_folder(folder: Path) -> Path:
+    """An empty folder to write `folder`'s contents into before `publish_folder`."""
+    staging = folder.with_name(folder.name + STAGING_SUFFIX)
+    shutil.rmtree(staging, ignore_errors=True)
+    return staging
+
+
+def publish_folder(staging: Path, folder: Path) -> None:
+    """Gives a complete staging folder its final name, replacing what was there."""
+    shutil.rmtree(folder, ignore_errors=True)
+    staging.rename(folder)
+    fsync_folder(folder.parent)
+
+
+def is_temp_file(path: Path) -> bool:
+    """Whether `path` is one of `write_bytes_atomic`'s temporary files (`.<name>.*.tmp`)."""
+    return path.name.startswith(".") and path.name.endswith(".tmp")
+
+
+def remove_stray_temp_files(folder: str | os.PathLike, prefix: str = "", recursive: bool = True) -> None:
+    """Deletes temporary files a killed process left behind (`.<name>.*.tmp`).
+
+    Args:
+        folder: where to look.
+        prefix: only files whose target name starts with this (e.g. the search name).
+        recursive: also look in sub-folders.
+    """
+    folder = Path(folder)
+    if folder.is_dir():
+        pattern = f".{prefix}*.tmp"
+        for path in folder.rglob(pattern) if recursive else folder.glob(pattern):
+            path.unlink(missing_ok=True)
+
+
+def read_json(path: str | os.PathLike, what: str) -> Any:
+    """Reads a JSON file this tool wrote; a damaged one is a `ResultsError` naming it.
+
+    Args:
+        path: the file.
+        what: what the file is, for the message (e.g. "the trial record").
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ResultsError(
+            f"{path}: {what} is damaged ({exc.__class__.__name__}: {exc}); "
+            "delete it to discard that state, or start over with --overwrite."
+        ) from None
+
+
+def _json_default(value: Any) -> Any:
+    # numpy scalars and arrays, without importing numpy here.
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

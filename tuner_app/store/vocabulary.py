@@ -1,0 +1,105 @@
+"""The search's vocabularies (`Vocabulary`), and `vocabulary.npz`, which keeps them.
+
+Everything the towers need to know about the data, as plain arrays: built once
+per search by `model.features.build_vocabulary`, saved beside the trials so that
+a trial can be exported without the data. numpy only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tuner_app.errors import ResultsError
+from tuner_app.store import atomic
+
+#: The tutorial's TextVectorization size.
+MAX_TOKENS = 10_000
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Everything the towers need to know about the data, as plain arrays.
+
+    Attributes:
+        user_ids: sorted unique user ids (str); user id `i + 1` is `user_ids[i]`.
+        titles: sorted unique titles (str); candidate id `i + 1` is `titles[i]`.
+        timestamp_buckets: the tutorial's `np.linspace(min, max, 1000)` boundaries.
+        timestamp_mean, timestamp_variance: the tutorial's adapted Normalization.
+        title_tokens: `[num_titles + 1, max_len]` int64 token ids of each title
+            from the tutorial's TextVectorization (0 pads); row 0, the unknown
+            title, holds the out-of-vocabulary token.
+        word_table_size: rows of the title-word embedding table: the text
+            vectorizer's vocabulary size (padding and out-of-vocabulary tokens
+            included). The tutorial's table has `MAX_TOKENS` rows, but no token
+            id reaches past the vocabulary, so its other rows are never looked
+            up, get no gradient and change nothing. Searches saved before this
+            field existed keep 10,000 rows (`keep_saved_word_table`).
+    """
+
+    user_ids: np.ndarray
+    titles: np.ndarray
+    timestamp_buckets: np.ndarray
+    timestamp_mean: float
+    timestamp_variance: float
+    title_tokens: np.ndarray
+    word_table_size: int = MAX_TOKENS
+
+    @property
+    def num_users(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def num_titles(self) -> int:
+        return len(self.titles)
+
+
+def save_vocabulary(path: Path, vocab: Vocabulary) -> None:
+    """Stores the vocabularies, so a trial can be exported without the data."""
+    atomic.write_npz_atomic(
+        path, user_ids=vocab.user_ids.astype(str), titles=vocab.titles.astype(str),
+        timestamp_buckets=vocab.timestamp_buckets, timestamp_mean=vocab.timestamp_mean,
+        timestamp_variance=vocab.timestamp_variance, title_tokens=vocab.title_tokens,
+        word_table_size=vocab.word_table_size,
+    )
+
+
+def load_vocabulary(path: Path) -> Vocabulary:
+    """The vocabularies a search saved.
+
+    Raises:
+        ResultsError: the file is missing.
+    """
+    if not path.exists():
+        raise ResultsError(f"{path}: not found; the search state folder {path.parent} is needed to export "
+                           "(only searches run by this version of tuner_app store it).")
+    with np.load(path) as saved:
+        return Vocabulary(
+            user_ids=saved["user_ids"].astype(object), titles=saved["titles"].astype(object),
+            timestamp_buckets=saved["timestamp_buckets"], timestamp_mean=float(saved["timestamp_mean"]),
+            timestamp_variance=float(saved["timestamp_variance"]), title_tokens=saved["title_tokens"],
+            word_table_size=_word_table_size(saved),
+        )
+
+
+def _word_table_size(saved) -> int:
+    # Searches saved before `word_table_size` existed stored "max_tokens" (10,000), and
+    # their checkpoints hold a table of that many rows.
+    return int(saved["word_table_size"] if "word_table_size" in saved else saved["max_tokens"])
+
+
+def keep_saved_word_table(path: Path, vocab: Vocabulary) -> Vocabulary:
+    """`vocab` with the word-table size a search was saved with in `path`, if any.
+
+    A resumed search rebuilds its vocabularies from the data; its checkpoints
+    need the table size it started with (10,000 rows for searches begun
+    before tables were cut to the vocabulary). A new search keeps its own.
+    """
+    if not path.exists():
+        return vocab
+    with np.load(path) as saved:
+        size = _word_table_size(saved)
+    return vocab if size == vocab.word_table_size else dataclasses.replace(vocab, word_table_size=size)

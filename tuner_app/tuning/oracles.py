@@ -1,0 +1,104 @@
+"""keras-tuner's oracles for a search: its own algorithms, with atomic state and worker bookkeeping.
+
+The algorithms are keras-tuner's (Hyperband, Bayesian optimization, random and
+grid search), given the whole space up front (`make_oracle`). `SearchStateMixin`
+writes oracle.json and trial.json atomically (keras-tuner writes them in place,
+so a kill mid-write would leave a file no reload can read) and keeps which worker
+ran each trial, for the CSV. What distributed workers need on top is
+`distributed.gate.WorkerGateMixin`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import keras_tuner as kt
+from keras_tuner.src.engine import trial as trial_module
+from keras_tuner.src.engine.oracle import synchronized
+
+from tuner_app.distributed.gate import WorkerGateMixin
+from tuner_app.distributed.roles import worker_name
+from tuner_app.space.spec import SearchSpec
+from tuner_app.store import atomic
+from tuner_app.store.layout import TRIAL_STATE_FILE
+
+
+class SearchStateMixin:
+    """Atomic state files, and the worker that ran each trial (kept in the oracle's state)."""
+
+    def __init__(self, *args, **kwargs):
+        self._init_trial_workers()
+        super().__init__(*args, **kwargs)
+
+    def _init_trial_workers(self):
+        # Also called from get_state: keras-tuner's constructors save state early.
+        if not hasattr(self, "trial_workers"):
+            self.trial_workers: dict[str, str] = {}
+
+    def save(self):
+        atomic.write_json_atomic(self._get_oracle_fname(), self.get_state())
+
+    def _save_trial(self, trial):
+        path = os.path.join(self._get_trial_dir(trial.trial_id), TRIAL_STATE_FILE)
+        atomic.write_json_atomic(path, trial.get_state())
+
+    def get_state(self):
+        self._init_trial_workers()
+        state = super().get_state()
+        state["tuner_app_trial_workers"] = dict(self.trial_workers)
+        return state
+
+    def set_state(self, state):
+        super().set_state(state)
+        self.trial_workers = dict(state.get("tuner_app_trial_workers", {}))
+
+    @synchronized
+    def create_trial(self, tuner_id):
+        trial = super().create_trial(tuner_id)
+        if trial.status == trial_module.TrialStatus.RUNNING:
+            self.trial_workers[trial.trial_id] = worker_name(tuner_id)
+        return trial
+
+
+class HyperbandOracle(WorkerGateMixin, SearchStateMixin, kt.oracles.HyperbandOracle):
+    pass
+
+
+class BayesianOptimizationOracle(WorkerGateMixin, SearchStateMixin, kt.oracles.BayesianOptimizationOracle):
+    pass
+
+
+class RandomSearchOracle(WorkerGateMixin, SearchStateMixin, kt.oracles.RandomSearchOracle):
+    pass
+
+
+class GridSearchOracle(WorkerGateMixin, SearchStateMixin, kt.oracles.GridSearchOracle):
+    pass
+
+
+_ORACLES = {
+    "hyperband": HyperbandOracle,
+    "bayesian": BayesianOptimizationOracle,
+    "random": RandomSearchOracle,
+    "grid": GridSearchOracle,
+}
+
+
+def make_oracle(spec: SearchSpec, space: kt.HyperParameters) -> kt.Oracle:
+    """keras-tuner's oracle for the spec's algorithm, over a pre-declared space."""
+    t = spec.tuner
+    common = dict(
+        objective=kt.Objective(spec.objective, direction="max"),
+        hyperparameters=space,
+        allow_new_entries=False,  # a name the space does not declare is a bug: fail loudly
+        tune_new_entries=False,
+        seed=t.seed,
+        max_retries_per_trial=0,
+        max_consecutive_failed_trials=t.max_consecutive_failed_trials,
+    )
+    oracle = _ORACLES[t.algorithm](**t.options, **common, **(
+        {} if t.algorithm == "hyperband" else {"max_trials": t.max_trials}))
+    if t.algorithm == "hyperband":
+        oracle.max_trials = t.max_trials  # optional cap; Hyperband's brackets decide otherwise
+    oracle.verbose = 0  # progress is ours to print
+    return oracle

@@ -1,0 +1,250 @@
+"""One search from start to finish: data, state checks, tuner, results, stops.
+
+`run_search` reads and splits the data once, builds the vocabularies once,
+scores the baselines once, creates or reloads the keras-tuner project in
+`<results>/<name>/`, runs the trials (here, or as the chief or a worker of a
+distributed search, `distributed.chief` and `distributed.worker`), and keeps
+`<results>/<name>.csv` current after every trial. At the end it scores the best
+trial on the held-back rows, when the split holds some back.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from tuner_app.data.records import DataSpec, Ratings
+from tuner_app.data.sources import load_ratings
+from tuner_app.data.split import split_rows
+from tuner_app.distributed.roles import LOOPBACK_HOSTS, Role, leave_role
+from tuner_app.errors import SearchError, SearchInterrupted
+from tuner_app.report.rows import best_row
+from tuner_app.space.spec import SearchSpec
+from tuner_app.store import atomic, identity
+from tuner_app.store.layout import SearchPaths
+from tuner_app.store.lock import SearchLock
+from tuner_app.store.summary import write_summary
+from tuner_app.tuning.progress import ConsoleProgress
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    results_dir: Path = Path("results")
+    overwrite: bool = False
+    quiet: bool = False
+    max_deaths: int = 2
+    role: Role | None = None  # distributed: this process is the chief or a worker
+    worker_timeout: float = 1800.0  # chief: requeue a silent worker's trial after this many seconds
+    threads: int | None = None  # TensorFlow threads (None: TensorFlow's default, all cores)
+    before_serving: Callable[[], None] | None = None  # chief: called once the oracle is ready (--parallel)
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    csv_path: Path
+    completed: int
+    failed: int
+    best_trial: str | None
+    best_value: float | None
+
+
+@dataclass
+class PreparedSearch:
+    """A search ready to run its trials: what the local loop, the chief and a worker share."""
+
+    spec: SearchSpec
+    paths: SearchPaths
+    tuner: object  # tuning.tuner.RetrievalTuner (imported with TensorFlow)
+    trainer: object  # tuning.trainer.Trainer
+    progress: ConsoleProgress
+    summary: dict
+    fingerprint: str
+
+    @property
+    def baseline(self) -> float | None:
+        return self.summary["baselines"]["validation"].get(self.spec.objective)
+
+
+def run_search(spec: SearchSpec, data_spec: DataSpec, options: SearchOptions,
+               out: TextIO = sys.stdout) -> SearchOutcome:
+    """Runs (or resumes) a search, or this process's part of a distributed one.
+
+    Raises:
+        DataError: the data cannot be read.
+        SearchLocked: another process is running this search.
+        SearchMismatch: the existing search was started with another space or data.
+        DistributeError: a worker's chief is unreachable or runs another search.
+        ResultsError: the saved state of the search is damaged.
+        SearchInterrupted: the user stopped it; running the same command resumes.
+        SearchError: no trial completed, or too many failed in a row.
+    """
+    ratings = load_ratings(data_spec)
+    role = options.role
+    paths = SearchPaths(Path(options.results_dir), spec.name)
+    with SearchLock(paths.lock(role.worker_id if role and role.is_worker else None)):
+        try:
+            search = _prepare(spec, ratings, data_spec, options, paths, out)
+            if role is not None and role.is_worker:
+                from tuner_app.distributed.worker import run_worker
+
+                return run_worker(search, role)
+            return _run_here_or_as_chief(search, options)
+        finally:
+            if role is not None:
+                leave_role()
+
+
+def _prepare(spec: SearchSpec, ratings: Ratings, data_spec: DataSpec, options: SearchOptions,
+             paths: SearchPaths, out: TextIO) -> PreparedSearch:
+    role = options.role
+    serves = role is None or not role.is_worker  # a local search or the chief: it writes the results
+    progress = ConsoleProgress(spec, out, options.quiet)
+    # A worker started just before its chief writes the search state too: only an oracle
+    # that has saved its state makes this a resumed search.
+    resuming = identity.check_or_start(paths, spec, ratings, data_spec, options.overwrite) and paths.oracle.exists()
+    identity.check_state_files(paths)
+    if serves:
+        # Not a worker: workers share the folder with a live chief, whose file being written
+        # would look stray to them.
+        atomic.remove_stray_temp_files(paths.state_dir)
+        for path in paths.outputs:
+            atomic.remove_stray_temp_files(paths.results_dir, path.name, recursive=False)
+    part = "" if role is None else f" as {role.kind} {role.worker_id or ''} at {role.address}".replace("  ", " ")
+    progress.say(f"{'Resuming' if resuming else 'Starting'} search '{spec.name}' ({spec.tuner.algorithm}){part} "
+                 f"on {ratings.description}: {len(ratings):,} ratings")
+
+    # TensorFlow loads here, after every input has been validated.
+    from tuner_app.model.runtime import load_tensorflow
+
+    load_tensorflow(threads=options.threads)
+
+    from tuner_app.baselines import score_baselines
+    from tuner_app.model import features
+    from tuner_app.report import trials as trial_rows
+    from tuner_app.space.names import FINGERPRINT_HP
+    from tuner_app.store.vocabulary import keep_saved_word_table, save_vocabulary
+    from tuner_app.tuning.hypermodel import MovielensHyperModel
+    from tuner_app.tuning.oracles import make_oracle
+    from tuner_app.tuning.trainer import Trainer
+    from tuner_app.tuning.tuner import RetrievalTuner
+
+    train_rows, validation_rows, holdout_rows = split_rows(spec.split, len(ratings))
+    data = features.prepare(ratings, train_rows, validation_rows, holdout_rows)
+    data = data.with_vocab(keep_saved_word_table(paths.vocabulary, data.vocab))
+    save_vocabulary(paths.vocabulary, data.vocab)
+    summary = {
+        **identity.describe_search(spec, ratings),
+        "objective": spec.objective,
+        "rows": {"train": len(train_rows), "validation": len(validation_rows), "holdout": len(holdout_rows)},
+        "baselines": score_baselines(data, spec.evaluation.exclude_seen),
+    }
+    if serves:
+        write_summary(paths, summary)
+    baseline = summary["baselines"]["validation"].get(spec.objective)
+    progress.say(f"popularity baseline: {spec.objective} {baseline:.4f} on the validation rows")
+
+    hypermodel = MovielensHyperModel(spec, data.vocab)
+    trainer = Trainer(
+        data, spec.objective, spec.training.validation_freq, paths.state_dir,
+        eval_batch_size=spec.training.eval_batch_size, exclude_seen=spec.evaluation.exclude_seen,
+        shuffle_seed=spec.training.shuffle_seed, max_deaths=options.max_deaths,
+        keep_last_checkpoint=spec.tuner.algorithm == "hyperband",
+    )
+    trainer.epoch_listeners.append(progress.epoch)
+    fingerprint = identity.search_fingerprint(spec, ratings)
+    space = hypermodel.search_space()
+    space.Fixed(FINGERPRINT_HP, fingerprint)
+    oracle = make_oracle(spec, space)
+    if role is not None:
+        from tuner_app.distributed.roles import enter_role
+
+        enter_role(role, fingerprint)
+        oracle.expected_fingerprint = fingerprint[:16]
+    tuner = RetrievalTuner(oracle, hypermodel, trainer, paths, baseline=baseline,
+                           on_trial_begin=progress.trial_begin, on_trial_done=progress.trial_done)
+    if resuming and serves:
+        workers = oracle.trial_workers
+        progress.resumed([trial_rows.trial_row(t, spec.objective, workers.get(t.trial_id))
+                          for t in trial_rows.ended(oracle.trials.values())])
+    return PreparedSearch(spec, paths, tuner, trainer, progress, summary, fingerprint)
+
+
+def _run_here_or_as_chief(search: PreparedSearch, options: SearchOptions) -> SearchOutcome:
+    from tuner_app.tuning.signals import StopOnSignal
+
+    with StopOnSignal(search.trainer):
+        if options.role is None:
+            stopped, failure = _run_local(search.tuner)
+        else:
+            from tuner_app.distributed.chief import run_chief
+
+            if options.role.host not in LOOPBACK_HOSTS:
+                search.progress.result(
+                    f"warning: serving the oracle on {options.role.address}, beyond this machine; its gRPC "
+                    "channel is unauthenticated: anyone who can reach the port can take or report trials.")
+            if options.before_serving:
+                options.before_serving()
+            stopped, failure = run_chief(search, options.role, options.worker_timeout), None
+    return _finish(search, stopped, failure)
+
+
+def _run_local(tuner) -> tuple[bool, str | None]:
+    """keras-tuner's own search loop; returns (stopped by the user, failure message)."""
+    from tuner_app.tuning.tuner import SearchStopped
+
+    try:
+        tuner.search()
+    except SearchStopped:
+        return True, None
+    except RuntimeError as exc:  # keras-tuner: too many consecutive failed trials
+        if "consecutive failures" not in str(exc):
+            raise
+        return False, str(exc).splitlines()[0]
+    return False, None
+
+
+def _finish(search: PreparedSearch, stopped: bool, failure: str | None) -> SearchOutcome:
+    """Final results, summary lines and the exit decision."""
+    spec, progress, baseline = search.spec, search.progress, search.baseline
+    rows = search.tuner.write_results()
+    completed = [r for r in rows if r.completed]
+    failed = [r for r in rows if not r.completed]
+    best = best_row(rows)
+    progress.result(f"{len(completed)} trial(s) completed, {len(failed)} failed; results in {search.paths.csv}")
+    if best is not None:
+        lift = f" ({best.objective / baseline:.2f}x the popularity baseline)" if baseline else ""
+        progress.result(f"best: trial {best.trial_id}, {spec.objective} {best.objective:.4f} "
+                        f"at epoch {best.best_epoch}{lift}")
+        if search.trainer.holdout is not None and not stopped:
+            _score_holdout(search, best)
+    if stopped:
+        raise SearchInterrupted(
+            f"search '{spec.name}' stopped by request after {len(rows)} finished trial(s); "
+            "run the same command again to resume it."
+        )
+    if failure is not None:
+        reasons = "; ".join(f"trial {r.trial_id}: {r.reason}" for r in failed[-3:])
+        raise SearchError(f"search '{spec.name}' stopped: {failure.rstrip('.')}; last reasons: {reasons}.")
+    if not completed:
+        reasons = "; ".join(f"trial {r.trial_id}: {r.reason}" for r in failed[-3:]) or "no trial was run"
+        raise SearchError(f"search '{spec.name}' finished without a completed trial ({reasons}).")
+    return SearchOutcome(search.paths.csv, len(completed), len(failed), best.trial_id if best else None,
+                         best.objective if best else None)
+
+
+def _score_holdout(search: PreparedSearch, best) -> None:
+    """The best trial on rows no trial was selected on (when its checkpoint is on this machine)."""
+    trainer, summary, progress = search.trainer, search.summary, search.progress
+    if trainer.load_record(best.trial_id) is None:
+        progress.result(f"trial {best.trial_id} ran on another machine: score it on the held-back rows there "
+                        f"with `python -m tuner_app repeat` or copy its trial folder here")
+        return
+    held_back = trainer.evaluate_best(best.trial_id, trainer.holdout)
+    summary["best_trial_holdout"] = {"trial_id": best.trial_id, "validation": best.metrics, "holdout": held_back}
+    write_summary(search.paths, summary)
+    objective = search.spec.objective
+    progress.result(f"best trial on the {summary['rows']['holdout']:,} held-back rows: {objective} "
+                    f"{held_back[objective]:.4f} (popularity {summary['baselines']['holdout'][objective]:.4f})")

@@ -1,0 +1,236 @@
+"""Running one trial: fit, validate, checkpoint, and keep its record (`store.records`) on disk.
+
+Each trial owns a folder `trial_<id>/` (`store.layout`) holding its record,
+rewritten atomically after every epoch (`tuning.callbacks`), and its
+checkpoints (`tuning.checkpoints`). A trial that was interrupted continues from
+its last checkpoint; one during which the process died too often is failed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import tensorflow as tf
+
+from tuner_app.errors import StopRequested, TrialFailed
+from tuner_app.model import pipelines
+from tuner_app.model.build import build_model
+from tuner_app.model.features import SplitData
+from tuner_app.model.metrics import short_metrics
+from tuner_app.space.config import ModelConfig, TrainingConfig
+from tuner_app.store import layout
+from tuner_app.store.records import RecordStatus, TrialRecord
+from tuner_app.tuning.callbacks import TrialProgress
+from tuner_app.tuning.checkpoints import remove_stray_checkpoints, restore_checkpoint
+
+
+def validation_epochs(initial_epoch: int, epochs: int, freq: int) -> list[int]:
+    """1-based epochs to validate: every `freq`-th, and always the last one."""
+    chosen = [e for e in range(initial_epoch + 1, epochs + 1) if e % freq == 0]
+    if epochs > initial_epoch and epochs not in chosen:
+        chosen.append(epochs)
+    return chosen
+
+
+def count_params(model: tf.keras.Model) -> int:
+    """Trainable parameters (the model must be built)."""
+    return int(sum(v.shape.num_elements() for v in model.trainable_variables))
+
+
+@dataclass
+class EpochPlan:
+    """Which epochs a trial trains: from `initial_epoch` (0-based count done) to `epochs`."""
+
+    epochs: int
+    initial_epoch: int = 0
+    parent: str | None = None  # Hyperband: the trial whose state this one continues
+
+
+class Trainer:
+    """Trains trials of one search on data prepared once.
+
+    Args:
+        data: the search's vocabularies and encoded splits.
+        objective: the short validation metric to maximise, e.g. "val_top_100".
+        validation_freq: validate every this many epochs (and at a trial's last).
+        search_dir: folder holding the `trial_<id>` folders.
+        eval_batch_size: validation batch size.
+        exclude_seen: also report the seen-filtered metrics.
+        shuffle_seed: seed of the per-epoch shuffling (None: a fresh order each run).
+        max_deaths: a trial during which the process died this many times is failed.
+        keep_last_checkpoint: keep a finished trial's last-epoch state (model and
+            optimizer); Hyperband continues promoted trials from it. Otherwise
+            only the best epoch's weights are kept.
+    """
+
+    def __init__(self, data: SplitData, objective: str, validation_freq: int, search_dir: Path,
+                 eval_batch_size: int = 4096, exclude_seen: bool = False, shuffle_seed: int | None = None,
+                 max_deaths: int = 2, keep_last_checkpoint: bool = True):
+        self.data = data
+        self.objective = objective
+        self.validation_freq = validation_freq
+        self.search_dir = Path(search_dir)
+        self.exclude_seen = exclude_seen
+        self.shuffle_seed = shuffle_seed
+        self.max_deaths = max_deaths
+        self.keep_last_checkpoint = keep_last_checkpoint
+        self.validation = pipelines.make_eval_dataset(data.validation, eval_batch_size)
+        self.holdout = None if data.holdout is None else pipelines.make_eval_dataset(data.holdout, eval_batch_size)
+        self._train_sets: dict[int, tf.data.Dataset] = {}
+        self._stop = False
+        self.epoch_listeners: list = []
+
+    def train_dataset(self, batch_size: int) -> tf.data.Dataset:
+        """The training stream for a batch size, built once and shared by trials.
+
+        Endless: one epoch (a fresh permutation of all training rows) after
+        another; `fit` takes `steps_per_epoch(batch_size)` batches an epoch.
+        Keras then keeps one iterator for the whole `fit` instead of making a
+        new one every epoch, which cost a few per cent of an epoch.
+        """
+        if batch_size not in self._train_sets:
+            one_epoch = pipelines.make_train_dataset(self.data.train, batch_size, self.shuffle_seed)
+            self._train_sets[batch_size] = one_epoch.repeat()
+        return self._train_sets[batch_size]
+
+    def steps_per_epoch(self, batch_size: int) -> int:
+        """Batches in one epoch of `train_dataset(batch_size)` (the last one may be short)."""
+        return math.ceil(len(self.data.train) / batch_size)
+
+    def build(self, config: ModelConfig):
+        return build_model(
+            self.data.vocab, config, title_frequency=self.data.title_frequency,
+            seen=self.data.seen if self.exclude_seen else None,
+        )
+
+    # -- stopping ------------------------------------------------------------------
+    def request_stop(self) -> None:
+        self._stop = True
+
+    def stop_requested(self) -> bool:
+        return self._stop
+
+    def on_epoch(self, record: TrialRecord, entry: dict[str, float]) -> None:
+        for listener in self.epoch_listeners:
+            listener(record, entry)
+
+    def trial_dir(self, trial_id: str) -> Path:
+        return layout.trial_dir(self.search_dir, trial_id)
+
+    def load_record(self, trial_id: str) -> TrialRecord | None:
+        return TrialRecord.read(self.trial_dir(trial_id))
+
+    # -- one trial -----------------------------------------------------------------
+    def run(self, trial_id: str, config: ModelConfig, plan: EpochPlan, training: TrainingConfig) -> TrialRecord:
+        """Trains one trial to `plan.epochs`, continuing it if it was interrupted.
+
+        Returns:
+            The completed record; its `best` holds the validation metrics at
+            the best validated epoch.
+
+        Raises:
+            TrialFailed: the loss became NaN or infinite, no epoch could be
+                validated, or the process died `max_deaths` times in this trial.
+            StopRequested: the user asked to stop; the record says "interrupted"
+                and the last finished epoch is checkpointed.
+        """
+        trial_dir = self.trial_dir(trial_id)
+        trial_dir.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        config_dict = json.loads(json.dumps(dataclasses.asdict(config)))
+        training_dict = dataclasses.asdict(training)
+        record = self.load_record(trial_id)
+        same = record is not None and record.config == config_dict and record.training == training_dict
+        if same and record.target_epochs == plan.epochs and record.status == RecordStatus.COMPLETED:
+            # The process died after the trial ended but before keras-tuner saved that:
+            # its result stands; training it again would count it twice.
+            return record
+        if same and record.status == RecordStatus.FAILED:
+            raise TrialFailed(record.reason or "failed before")
+        if not same or record.status in (RecordStatus.COMPLETED, RecordStatus.FAILED):
+            record = TrialRecord(trial_id, config_dict, plan.epochs, training_dict, plan.initial_epoch, plan.parent)
+        elif record.status == RecordStatus.RUNNING:
+            # The process died while this trial ran (a clean stop says "interrupted").
+            record.deaths += 1
+            if record.deaths >= self.max_deaths:
+                record.status = RecordStatus.FAILED
+                times = "once" if record.deaths == 1 else f"{record.deaths} times"
+                record.reason = (
+                    f"the process died {times} while this trial was running (out of memory?); "
+                    "not retrying it (see --max-trial-deaths)"
+                )
+                record.save(trial_dir)
+                raise TrialFailed(record.reason)
+        record.status = RecordStatus.RUNNING
+        record.target_epochs = plan.epochs
+        record.save(trial_dir)
+        remove_stray_checkpoints(trial_dir, record)
+
+        model = self.build(config)
+        record.params = count_params(model)
+        start_epoch = self._restore(model, record, plan)
+        progress = TrialProgress(self, record, trial_dir, started, training.early_stopping_patience)
+        if start_epoch < plan.epochs and not record.stopped_early:
+            model.fit(
+                self.train_dataset(training.batch_size),
+                steps_per_epoch=self.steps_per_epoch(training.batch_size),
+                validation_data=self.validation,
+                validation_freq=validation_epochs(start_epoch, plan.epochs, self.validation_freq),
+                initial_epoch=start_epoch,
+                epochs=plan.epochs,
+                callbacks=[progress],
+                verbose=0,
+            )
+        record.seconds = progress.seconds()
+        if progress.bad_loss:
+            epoch, value = progress.bad_loss
+            return self._fail(record, trial_dir, f"loss became {value} at epoch {epoch}")
+        if progress.stopped_by_request:
+            record.status = RecordStatus.INTERRUPTED
+            record.save(trial_dir)
+            raise StopRequested()
+        if record.best_epoch is None:
+            return self._fail(record, trial_dir, f"no validated epoch gave a finite {self.objective}")
+        record.status = RecordStatus.COMPLETED
+        if not self.keep_last_checkpoint and record.last_checkpoint not in (None, record.best_checkpoint):
+            stale, record.last_checkpoint = record.last_checkpoint, None
+            record.save(trial_dir)
+            shutil.rmtree(trial_dir / stale, ignore_errors=True)
+        record.save(trial_dir)
+        return record
+
+    def _restore(self, model: tf.keras.Model, record: TrialRecord, plan: EpochPlan) -> int:
+        """Loads the state the trial starts from; returns the number of epochs already done."""
+        if record.last_checkpoint:
+            restore_checkpoint(model, self.trial_dir(record.trial_id) / record.last_checkpoint, True)
+            return record.epochs_trained
+        if plan.parent is not None:
+            parent = self.load_record(plan.parent)
+            if parent is None or not parent.last_checkpoint:
+                raise TrialFailed(f"Hyperband parent trial {plan.parent} left no checkpoint to continue from")
+            restore_checkpoint(model, self.trial_dir(plan.parent) / parent.last_checkpoint, True)
+            record.epochs_trained = plan.initial_epoch
+            return plan.initial_epoch
+        return 0
+
+    def evaluate_best(self, trial_id: str, dataset: tf.data.Dataset) -> dict[str, float]:
+        """The short-named metrics of a trial's best checkpoint on `dataset`."""
+        record = self.load_record(trial_id)
+        if record is None or not record.best_checkpoint:
+            raise TrialFailed(f"trial {trial_id} has no best checkpoint")
+        model = self.build(ModelConfig.from_dict(record.config))
+        restore_checkpoint(model, self.trial_dir(trial_id) / record.best_checkpoint, with_optimizer=False)
+        logs = model.evaluate(dataset, return_dict=True, verbose=0)
+        return short_metrics(logs, validation=False)
+
+    def _fail(self, record: TrialRecord, trial_dir: Path, reason: str) -> TrialRecord:
+        record.status = RecordStatus.FAILED
+        record.reason = reason
+        record.save(trial_dir)
+        raise TrialFailed(reason)

@@ -1,0 +1,214 @@
+"""The tuner: keras-tuner's oracles driving our own trial loop.
+
+keras-tuner 1.4 builds models with Keras 3, and TFRS needs Keras 2
+(`tf_keras`), so its default `Tuner.run_trial` rejects our model. Its public
+extension point is used instead: `RetrievalTuner` is a `BaseTuner` whose
+`run_trial` builds the model through `MovielensHyperModel`, trains it with
+`tuning.trainer.Trainer` and returns the objective at the best validated epoch.
+The oracles (Hyperband, Bayesian optimization, random and grid search) are
+keras-tuner's own, with the whole space declared up front.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import resource
+import shutil
+import traceback
+import warnings
+from collections.abc import Callable
+
+import keras_tuner as kt
+import tensorflow as tf
+from keras_tuner.src import config as kt_config
+from keras_tuner.src.engine import trial as trial_module
+
+from tuner_app.errors import StopRequested, TrialFailed
+from tuner_app.report import trials as trial_rows
+from tuner_app.report.rows import TrialRow
+from tuner_app.report.trials import FAILURE_PREFIX
+from tuner_app.store import atomic
+from tuner_app.store.layout import ERROR_FILE, SearchPaths
+from tuner_app.store.records import RecordStatus, TrialRecord
+from tuner_app.tuning.hypermodel import MovielensHyperModel
+from tuner_app.tuning.trainer import EpochPlan, Trainer
+
+# keras-tuner prints the traceback of every failed trial when DEBUG is set (its
+# default); the reason goes to the CSV and, for crashes, to trial_<id>/error.txt.
+kt_config.DEBUG = False
+# Trials report each validated epoch to the oracle (keras-tuner's own channel, which
+# also carries them from workers to the chief); keras-tuner then warns that a
+# run_trial that reported should not also return: it does not.
+warnings.filterwarnings("ignore", message="The use case of calling", category=DeprecationWarning)
+
+
+class SearchStopped(kt.errors.FatalError):
+    """Raised through keras-tuner's loop (which swallows other errors) when the user stops."""
+
+
+class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
+    """Runs each trial with `Trainer` and keeps the results CSV current.
+
+    Args:
+        oracle: from `tuning.oracles.make_oracle`.
+        hypermodel: the search's MovielensHyperModel.
+        trainer: trains trials on the search's data.
+        paths: the search's files; the results CSV is rewritten after every trial.
+        baseline: the popularity baseline's objective, for the CSV's lift column.
+        on_trial_begin: called with each trial and its `EpochPlan` before it trains.
+        on_trial_done: called with each ended trial's `report.rows.TrialRow`.
+    """
+
+    def __init__(self, oracle, hypermodel: MovielensHyperModel, trainer: Trainer, paths: SearchPaths,
+                 baseline: float | None = None, on_trial_begin: Callable | None = None,
+                 on_trial_done: Callable | None = None):
+        self.trainer = trainer
+        self.baseline = baseline
+        self.paths = paths
+        self.objective_name = oracle.objective.name
+        self._on_trial_begin = on_trial_begin
+        self.begun: list[str] = []  # trials this process started
+        self._on_trial_done = on_trial_done
+        self._hp_names = [hp.name for hp in hypermodel.search_space().space]
+        super().__init__(oracle, hypermodel, directory=str(paths.results_dir), project_name=paths.name)
+        trainer.epoch_listeners.append(self._report_epoch)
+        if not self._is_worker():
+            self._drop_unrecorded_trials()
+
+    def _drop_unrecorded_trials(self):
+        """Forgets trials a kill left half-created.
+
+        keras-tuner writes a new trial's trial.json before the oracle state that
+        records it; a kill in between leaves a RUNNING trial that no queue will
+        ever run again. It never started training, so it is removed; the oracle
+        proposes that slot again.
+        """
+        oracle = self.oracle
+        known = set(oracle.start_order) | set(oracle._retry_queue)
+        for trial_id, trial in list(oracle.trials.items()):
+            if trial.status == trial_module.TrialStatus.RUNNING and trial_id not in known:
+                del oracle.trials[trial_id]
+                shutil.rmtree(self.trainer.trial_dir(trial_id), ignore_errors=True)
+
+    def save(self):
+        # keras-tuner's own save writes in place; see _AtomicState. Workers hold
+        # no oracle state: theirs lives with the chief.
+        if not self._is_worker():
+            self.oracle.save()
+        atomic.write_json_atomic(self._get_tuner_fname(), self.get_state())
+
+    def _populate_initial_space(self):
+        # The oracle was given the whole space; keras-tuner would otherwise build
+        # a model for every conditional branch just to discover it.
+        pass
+
+    def on_search_begin(self):
+        # keras-tuner first writes its tuner state when the first trial ends, and
+        # only reloads when that file exists: without this a kill during the
+        # first trial would silently restart the search.
+        self.save()
+
+    def pre_create_trial(self):
+        if self.trainer.stop_requested():
+            raise SearchStopped("stop requested")
+
+    def on_trial_begin(self, trial):
+        self.begun.append(trial.trial_id)
+        if self._on_trial_begin:
+            self._on_trial_begin(trial, self.plan(trial))
+
+    def plan(self, trial) -> EpochPlan:
+        values = trial.hyperparameters.values
+        return EpochPlan(
+            epochs=int(values.get("tuner/epochs", self.hypermodel.training_config(trial.hyperparameters).epochs)),
+            initial_epoch=int(values.get("tuner/initial_epoch", 0)),
+            parent=values.get("tuner/trial_id"),
+        )
+
+    def run_trial(self, trial, *args, **kwargs):
+        """Trains the trial and reports it to the oracle (see `report.trials`); returns nothing.
+
+        The objective reaches the oracle with every validated epoch, so keras-tuner
+        scores the trial by its best epoch itself.
+        """
+        config = self.hypermodel.model_config(trial.hyperparameters)
+        training = self.hypermodel.training_config(trial.hyperparameters)
+        try:
+            record = self.trainer.run(trial.trial_id, config, self.plan(trial), training)
+        except StopRequested:
+            raise SearchStopped("stop requested") from None
+        except TrialFailed as exc:
+            self._report_end(trial.trial_id, failure=str(exc))
+            raise kt.errors.FailedTrialError(str(exc)) from None
+        except Exception as exc:  # noqa: BLE001 (an error in one trial must not end the search)
+            reason = f"{type(exc).__name__}: {exc}"
+            self._record_crash(trial.trial_id, exc, reason)
+            self._report_end(trial.trial_id, failure=reason)
+            raise kt.errors.FailedTrialError(reason) from None
+        finally:
+            # Without this, graphs of finished trials pile up (keras-tuner #395, #873).
+            tf.keras.backend.clear_session()
+            gc.collect()
+        self._report_end(trial.trial_id, record=record)
+
+    # -- reporting to the oracle -----------------------------------------------------
+    def _report_epoch(self, record: TrialRecord, entry: dict[str, float]) -> None:
+        """Sends a validated epoch's figures; epochs without validation carry no objective."""
+        if self.objective_name in entry:
+            self.oracle.update_trial(record.trial_id, _epoch_metrics(entry), step=entry["epoch"])
+
+    def _report_end(self, trial_id: str, record: TrialRecord | None = None, failure: str | None = None) -> None:
+        record = record or self.trainer.load_record(trial_id)
+        if record is not None:
+            # Epochs a kill kept from reaching the oracle (the record is saved first).
+            reported = self.oracle.get_trial(trial_id).metrics
+            seen = {obs.step for obs in reported.get_history(self.objective_name)} \
+                if reported.exists(self.objective_name) else set()
+            for entry in record.history:
+                if self.objective_name in entry and entry["epoch"] not in seen:
+                    self.oracle.update_trial(trial_id, _epoch_metrics(entry), step=entry["epoch"])
+        summary = {
+            "seconds": record.seconds if record else 0.0,
+            "params": record.params if record else 0,
+            "epochs_trained": record.epochs_trained if record else 0,
+            # The process's peak so far: if trials leaked memory it would climb trial after trial.
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }
+        if failure is None:
+            summary.update({self.objective_name: record.best[self.objective_name], "best_epoch": record.best_epoch})
+            self.oracle.update_trial(trial_id, summary, step=record.best_epoch)
+        else:
+            summary.update({self.objective_name: math.nan, f"{FAILURE_PREFIX}{' '.join(failure.split())}": 1.0})
+            self.oracle.update_trial(trial_id, summary, step=record.epochs_trained if record else 0)
+
+    def _record_crash(self, trial_id: str, exc: Exception, reason: str) -> None:
+        trial_dir = self.trainer.trial_dir(trial_id)
+        atomic.write_text_atomic(trial_dir / ERROR_FILE, "".join(traceback.format_exception(exc)))
+        record = self.trainer.load_record(trial_id)
+        if record is not None:
+            record.status = RecordStatus.FAILED
+            record.reason = reason
+            record.save(trial_dir)
+
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)  # tells the oracle; may raise after too many failures
+        self.write_results()
+        if self._on_trial_done:
+            done = self.oracle.get_trial(trial.trial_id)
+            self._on_trial_done(trial_rows.trial_row(done, self.objective_name))
+
+    # -- results -------------------------------------------------------------------
+    def write_results(self) -> list[TrialRow]:
+        """Rewrites the results CSV and the per-epoch history beside it (not on workers)."""
+        if self._is_worker():
+            return []
+        workers = getattr(self.oracle, "trial_workers", {})
+        return trial_rows.write_search_results(self.oracle.trials.values(), self.objective_name, self.paths,
+                                               self._hp_names, self.baseline, workers)
+
+
+def _epoch_metrics(entry: dict[str, float]) -> dict[str, float]:
+    metrics = {k: v for k, v in entry.items() if k not in ("epoch", "seconds")}
+    metrics["epoch_seconds"] = entry.get("seconds", 0.0)
+    return metrics
