@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import json
-import os
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
 import pytest
+from conftest import read_rows, write_space
 
 DATA = "synthetic:users=40,movies=60,ratings=2000,seed=5"
 
@@ -51,30 +46,11 @@ SPACES = {
 }
 
 
-def run_cli(*args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "tuner_app", *args], cwd=cwd, env=env, capture_output=True, text=True,
-        timeout=timeout,
-    )
-
-
-def write_space(tmp_path: Path, name: str, text: str) -> Path:
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(textwrap.dedent(text))
-    return path
-
-
-def read_rows(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("algorithm,expected_trials", [("hyperband", 6), ("bayesian", 3), ("random", 3), ("grid", 2)])
-def test_search_writes_a_ranked_csv(tmp_path, algorithm, expected_trials):
-    space = write_space(tmp_path, algorithm, SPACES[algorithm])
-    proc = run_cli("search", "--space", str(space), "--data", DATA, "--results-dir", "out", cwd=tmp_path)
+def test_search_writes_a_ranked_csv(tmp_path, tool, algorithm, expected_trials):
+    space = write_space(tmp_path, SPACES[algorithm], algorithm)
+    proc = tool.run("search", "--space", str(space), "--data", DATA, "--results-dir", "out")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = read_rows(tmp_path / "out" / f"{algorithm}.csv")
     assert len(rows) == expected_trials
@@ -103,7 +79,7 @@ def test_search_writes_a_ranked_csv(tmp_path, algorithm, expected_trials):
             depth = int(r["num_layers"])
             assert all(r[f"units_{i}"] for i in range(1, depth + 1))
             assert not any(r[f"units_{i}"] for i in range(depth + 1, 4))
-    report = run_cli("report", f"out/{algorithm}.csv", "--top", "2", cwd=tmp_path)
+    report = tool.run("report", f"out/{algorithm}.csv", "--top", "2")
     assert report.returncode == 0, report.stderr
     lines = report.stdout.strip().splitlines()
     assert lines[0].startswith(f"out/{algorithm}.csv: {expected_trials} trial(s); objective {metric}")
@@ -112,15 +88,15 @@ def test_search_writes_a_ranked_csv(tmp_path, algorithm, expected_trials):
 
 
 @pytest.mark.slow
-def test_diverging_trials_are_failed_with_reasons_and_the_search_exits_nonzero(tmp_path):
-    space = write_space(tmp_path, "diverge", """
+def test_diverging_trials_are_failed_with_reasons_and_the_search_exits_nonzero(tmp_path, tool):
+    space = write_space(tmp_path, """
         tuner: {algorithm: random, max_trials: 2, seed: 1, max_consecutive_failed_trials: 5}
         training: {epochs: 2, batch_size: 256, eval_batch_size: 512}
         hyperparameters:
           optimizer: adam
           learning_rate: {values: [1.0e+30, 1.0e+31]}
-    """)
-    proc = run_cli("search", "--space", str(space), "--data", DATA, "--results-dir", "out", cwd=tmp_path)
+    """, "diverge")
+    proc = tool.run("search", "--space", str(space), "--data", DATA, "--results-dir", "out")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "finished without a completed trial" in proc.stderr
     assert "loss became" in proc.stderr
@@ -130,9 +106,8 @@ def test_diverging_trials_are_failed_with_reasons_and_the_search_exits_nonzero(t
     assert all(r["status"] == "FAILED" and r["rank"] == "" and "loss became" in r["reason"] for r in rows)
 
 
-def test_bad_data_path_is_one_sentence_and_nothing_written(tmp_path):
-    proc = run_cli("search", "--space", "smoke.yaml", "--data", "no/such/folder", "--results-dir", "out",
-                   cwd=tmp_path)
+def test_bad_data_path_is_one_sentence_and_nothing_written(tmp_path, tool):
+    proc = tool.run("search", "--space", "smoke.yaml", "--data", "no/such/folder", "--results-dir", "out")
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "no/such/folder" in proc.stderr
     assert not (tmp_path / "out").exists()
@@ -142,22 +117,22 @@ def test_bad_data_path_is_one_sentence_and_nothing_written(tmp_path):
     ("a,b\n1,2\n", "lacks the column(s) rank, trial_id, status, objective, objective_name, reason"),
     ("", "is not a results CSV written by tuner_app"),
 ])
-def test_report_on_a_file_that_is_not_a_results_csv(tmp_path, content, pattern):
+def test_report_on_a_file_that_is_not_a_results_csv(tmp_path, tool, content, pattern):
     (tmp_path / "x.csv").write_text(content)
-    proc = run_cli("report", "x.csv", cwd=tmp_path)
+    proc = tool.run("report", "x.csv")
     assert proc.returncode == 2
     assert pattern in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
-def test_report_on_a_missing_file(tmp_path):
-    proc = run_cli("report", "missing.csv", cwd=tmp_path)
+def test_report_on_a_missing_file(tmp_path, tool):
+    proc = tool.run("report", "missing.csv")
     assert proc.returncode == 2 and "missing.csv: no such results file" in proc.stderr
 
 
 @pytest.mark.slow
-def test_every_knob_runs_a_tiny_trial_with_filtered_objective_and_holdout(tmp_path):
-    space = write_space(tmp_path, "knobs", """
+def test_every_knob_runs_a_tiny_trial_with_filtered_objective_and_holdout(tmp_path, tool):
+    space = write_space(tmp_path, """
         tuner: {algorithm: random, max_trials: 1, seed: 3}
         objective: val_filtered_top_10
         evaluation: {exclude_seen: true}
@@ -178,8 +153,8 @@ def test_every_knob_runs_a_tiny_trial_with_filtered_objective_and_holdout(tmp_pa
           remove_accidental_hits: true
           num_hard_negatives: 32
           logq_correction: true
-    """)
-    proc = run_cli("search", "--space", str(space), "--data", DATA, "--results-dir", "out", cwd=tmp_path)
+    """, "knobs")
+    proc = tool.run("search", "--space", str(space), "--data", DATA, "--results-dir", "out")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (row,) = read_rows(tmp_path / "out" / "knobs.csv")
     assert row["status"] == "COMPLETED" and row["objective_name"] == "val_filtered_top_10"
@@ -198,24 +173,23 @@ def test_every_knob_runs_a_tiny_trial_with_filtered_objective_and_holdout(tmp_pa
 
 
 @pytest.mark.slow
-def test_export_recommend_and_repeat_the_best_trial(tmp_path):
+def test_export_recommend_and_repeat_the_best_trial(tmp_path, tool):
     from tuner_app.data import parse_data_arg
     from tuner_app.data.synthetic import make_synthetic
 
-    space = write_space(tmp_path, "small", SPACES["random"])
-    assert run_cli("search", "--space", str(space), "--data", DATA, "--results-dir", "out",
-                   cwd=tmp_path).returncode == 0
+    space = write_space(tmp_path, SPACES["random"], "small")
+    assert tool.run("search", "--space", str(space), "--data", DATA, "--results-dir", "out").returncode == 0
     csv_path = tmp_path / "out" / "small.csv"
     best = read_rows(csv_path)[0]  # ranked: the best trial first
 
-    exported = run_cli("export", str(csv_path), "--out", "model", cwd=tmp_path)
+    exported = tool.run("export", str(csv_path), "--out", "model")
     assert exported.returncode == 0, exported.stderr
     assert f"exported trial {best['trial_id']} of small" in exported.stdout
     assert (tmp_path / "model" / "saved_model.pb").exists()
 
     catalog = set(make_synthetic(parse_data_arg(DATA).synthetic).movie_catalog)
     for user, unknown in (("1", False), ("no-such-user", True)):
-        rec = run_cli("recommend", "model", "--user", user, "--k", "5", cwd=tmp_path)
+        rec = tool.run("recommend", "model", "--user", user, "--k", "5")
         assert rec.returncode == 0, rec.stderr
         lines = rec.stdout.splitlines()
         assert [line.split(".", 1)[0].strip() for line in lines] == ["1", "2", "3", "4", "5"]
@@ -225,13 +199,25 @@ def test_export_recommend_and_repeat_the_best_trial(tmp_path):
         assert scores == sorted(scores, reverse=True)
         assert ("not in the training data" in rec.stderr) == unknown
 
-    repeated = run_cli("repeat", str(csv_path), "--trial", "best", "--seeds", "2", cwd=tmp_path)
+    repeated = tool.run("repeat", str(csv_path), "--trial", "best", "--seeds", "2")
     assert repeated.returncode == 0, repeated.stderr
     assert "over 2 seeds" in repeated.stdout
     runs = read_rows(tmp_path / "out" / "small.repeats.csv")
     assert [(r["trial_id"], r["seed"]) for r in runs] == [(best["trial_id"], "1"), (best["trial_id"], "2")]
     assert all(0 <= float(r["val_top_10"]) <= 1 for r in runs)
 
-    missing = run_cli("recommend", "no-model", "--user", "1", cwd=tmp_path)
+    missing = tool.run("recommend", "no-model", "--user", "1")
     assert missing.returncode != 0 and missing.stderr.count("\n") == 1
     assert "is not a model exported by tuner_app" in missing.stderr
+
+
+@pytest.mark.slow
+def test_the_smoke_space_runs_as_the_readme_says(tool):
+    proc = tool.run("search", "--space", "smoke.yaml", "--data", "synthetic", "--results-dir", "out")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "4 trial(s) completed, 0 failed; results in out/smoke.csv" in proc.stdout
+    rows = tool.rows("smoke")
+    assert [r["rank"] for r in rows] == ["1", "2", "3", "4"]
+    assert all(r["objective_name"] == "val_top_10" and r["epochs_trained"] == "3" for r in rows)
+    summary = json.loads((tool.cwd / "out" / "smoke.json").read_text())
+    assert summary["baselines"]["validation"]["val_top_10"] > 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -399,11 +398,29 @@ def test_synthetic_rejects_impossible_sizes() -> None:
         make_synthetic(SyntheticSpec(users=0))
 
 
-def test_synthetic_large_is_fast() -> None:
-    start = time.perf_counter()
-    ratings = make_synthetic(SyntheticSpec(users=5000, movies=2000, ratings=500_000))
-    assert len(ratings) == 500_000
-    assert time.perf_counter() - start < 5.0
+def _python_calls(spec: SyntheticSpec) -> int:
+    """Function calls made from Python while generating `spec` (a deterministic count, not a time)."""
+    calls = 0
+
+    def count(frame, event, arg):
+        nonlocal calls
+        calls += event in ("call", "c_call")
+
+    sys.setprofile(count)
+    try:
+        ratings = make_synthetic(spec)
+    finally:
+        sys.setprofile(None)
+    assert len(ratings) == spec.ratings
+    return calls
+
+
+def test_synthetic_generation_is_vectorized() -> None:
+    # Ten times the ratings for the same users and movies: numpy does the extra work, so the
+    # Python calls (per movie and per chunk of users, never per rating) barely change.
+    small = _python_calls(SyntheticSpec(users=5000, movies=2000, ratings=50_000))
+    large = _python_calls(SyntheticSpec(users=5000, movies=2000, ratings=500_000))
+    assert large < 1.5 * small
 
 
 # ------------------------------------------------------------------------------ split

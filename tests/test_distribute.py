@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import csv
 import json
-import os
 import signal
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import TINY_DATA, Tool, write_space
 
 from tuner_app.distributed.pool import free_port
 from tuner_app.distributed.roles import Role, parse_address, resolve_role
 from tuner_app.errors import DistributeError
 
-DATA = "synthetic:users=30,movies=40,ratings=1000,seed=5"
 SPACE = """
     tuner: {algorithm: random, max_trials: 6, seed: 3}
     objective: val_top_10
@@ -53,71 +48,35 @@ def test_bad_roles_get_one_sentence(args, env, pattern):
     assert parse_address("host:1", "--chief") == ("host", 1)
 
 
-def command(space: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "tuner_app", "search", "--space", str(space), "--data", DATA,
-            "--results-dir", "out", *extra]
-
-
-_started: list[subprocess.Popen] = []
-
-
-@pytest.fixture(autouse=True)
-def _kill_leftovers():
-    """A failed assertion must not leave a chief or worker running after the test."""
-    yield
-    while _started:
-        proc = _started.pop()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
-def start(cwd: Path, *args: str, fault: str | None = None) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KERASTUNER_", "TUNER_APP_FAULT"))}
-    if fault:
-        env["TUNER_APP_FAULT"] = fault  # tuner_app/faults.py: SIGKILL at that point
-    proc = subprocess.Popen(list(args), cwd=cwd, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    _started.append(proc)
-    return proc
-
-
-def rows(cwd: Path) -> list[dict[str, str]]:
-    with open(cwd / "out" / "space.csv", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
 @pytest.fixture
 def space(tmp_path) -> Path:
-    path = tmp_path / "space.yaml"
-    path.write_text(textwrap.dedent(SPACE))
-    return path
+    return write_space(tmp_path, SPACE)
 
 
 @pytest.mark.slow
-def test_chief_and_two_workers_run_every_trial_once_even_when_a_worker_dies(tmp_path, space):
+def test_chief_and_two_workers_run_every_trial_once_even_when_a_worker_dies(tmp_path, tool, space):
     address = f"127.0.0.1:{free_port()}"
-    chief = start(tmp_path, *command(space, "--chief", address, "--worker-timeout", "20"))
+    chief = tool.start_search(space, "--chief", address, "--worker-timeout", "20")
     # w2 kills itself in its second trial's first epoch. The "epoch" fault point is reached after
     # each batch call but an epoch's first: 800 training rows are 13 batches of 64, run in calls
     # of 8 steps, so twice an epoch; 3 epochs a trial. Only then does w1 start, so w2's first
     # trial is its own and its second is lost.
     # The silence timeout leaves room for a slow first epoch (tracing) on a loaded machine: a
     # shorter one can take a live worker's trial away.
-    w2 = start(tmp_path, *command(space, "--worker", address, "--worker-id", "w2"), fault="epoch:7")
+    w2 = tool.start_search(space, "--worker", address, "--worker-id", "w2", fault="epoch:7")
     assert w2.wait(timeout=240) == -signal.SIGKILL, w2.communicate()[1][-2000:]
     state = json.loads((tmp_path / "out" / "space" / "oracle.json").read_text())  # written atomically
     assert [t for t in state["end_order"] if state["tuner_app_trial_workers"].get(t) == "w2"] == ["0"]
     lost = [trial for tuner, trial in state["ongoing_trials"].items() if tuner.startswith("w2#")]
     assert lost == ["1"]
-    w1 = start(tmp_path, *command(space, "--worker", address, "--worker-id", "w1"))
+    w1 = tool.start_search(space, "--worker", address, "--worker-id", "w1")
     out, err = chief.communicate(timeout=300)
     assert chief.returncode == 0, out + err
     assert f"worker w2 silent for 20 s: its trial {lost[0]} goes to the next worker" in out
     w1_out, w1_err = w1.communicate(timeout=60)
     assert w1.returncode == 0, w1_err
     assert "the chief at" in w1_out and "has no more trials" in w1_out
-    got = rows(tmp_path)
+    got = tool.rows()
     assert len(got) == 6 and len({r["trial_id"] for r in got}) == 6
     assert all(r["status"] == "COMPLETED" for r in got)
     by_id = {r["trial_id"]: r for r in got}
@@ -128,24 +87,21 @@ def test_chief_and_two_workers_run_every_trial_once_even_when_a_worker_dies(tmp_
 
 
 @pytest.mark.slow
-def test_a_worker_of_another_search_is_refused(tmp_path, space):
+def test_a_worker_of_another_search_is_refused(tmp_path, tool, space):
     address = f"127.0.0.1:{free_port()}"
-    chief = start(tmp_path, *command(space, "--chief", address, "--max-trials", "1"))
+    chief = tool.start_search(space, "--chief", address, "--max-trials", "1")
     other = tmp_path / "other"
     other.mkdir()
-    stranger = subprocess.run(
-        [sys.executable, "-m", "tuner_app", "search", "--space", str(space), "--data", DATA.replace("seed=5", "seed=9"),
-         "--results-dir", "out", "--worker", address, "--worker-id", "w9"],
-        cwd=other, capture_output=True, text=True, timeout=300)
+    stranger = Tool(other).search(space, "--worker", address, "--worker-id", "w9",
+                                  data=TINY_DATA.replace("seed=5", "seed=9"))
     assert stranger.returncode == 2
     assert "the chief runs a different search" in stranger.stderr
     assert stranger.stderr.count("\n") == 1
-    helper = subprocess.run(command(space, "--worker", address, "--worker-id", "w1"), cwd=tmp_path,
-                            capture_output=True, text=True, timeout=300)
+    helper = tool.search(space, "--worker", address, "--worker-id", "w1")
     assert helper.returncode == 0, helper.stderr
     out, err = chief.communicate(timeout=120)
     assert chief.returncode == 0, err
-    assert [r["worker"] for r in rows(tmp_path)] == ["w1"]
+    assert [r["worker"] for r in tool.rows()] == ["w1"]
 
 
 def two_trial_oracle(folder: Path):
@@ -205,7 +161,7 @@ def test_a_worker_that_dies_between_trials_does_not_keep_the_chief_waiting(tmp_p
     assert oracle.finished()
 
 
-def test_a_search_folder_another_process_is_starting_is_not_a_strangers(tmp_path, space):
+def test_a_search_folder_another_process_is_starting_is_not_a_strangers(tmp_path, tool, space):
     """A chief and its worker may start together in one results folder: neither may refuse it."""
     from tuner_app.data import parse_data_arg
     from tuner_app.data.sources import load_ratings
@@ -214,7 +170,7 @@ def test_a_search_folder_another_process_is_starting_is_not_a_strangers(tmp_path
     from tuner_app.store.identity import check_or_start
     from tuner_app.store.layout import IDENTITY_FILE, SearchPaths
 
-    spec, data_spec = load_space(space), parse_data_arg(DATA)
+    spec, data_spec = load_space(space), parse_data_arg(TINY_DATA)
     ratings = load_ratings(data_spec)
     paths = SearchPaths(tmp_path, "space")
     folder = paths.state_dir

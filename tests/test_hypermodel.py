@@ -11,7 +11,7 @@ import pytest
 import tuner_app  # noqa: F401
 from tuner_app.data import SyntheticSpec, make_synthetic
 from tuner_app.model import features
-from tuner_app.space import parse_space
+from tuner_app.space import SEARCH_SPACES_DIR, parse_space
 from tuner_app.tuning.hypermodel import MovielensHyperModel
 
 
@@ -109,3 +109,24 @@ def _hp(hm, values):
     hp = hm.search_space()
     hp.values.update(values)
     return hp
+
+
+@pytest.mark.parametrize("path", sorted(SEARCH_SPACES_DIR.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_space_builds_its_hyperparameters_oracle_and_first_trials(vocab, path, tmp_path):
+    from tuner_app.space import ModelConfig, TrainingConfig, load_space
+    from tuner_app.tuning.oracles import make_oracle
+
+    spec = load_space(path)
+    hm = MovielensHyperModel(spec, vocab)
+    space = hm.search_space()
+    declared = {p.name for p in space.space}
+    assert {"activation", "optimizer", "learning_rate"} <= declared
+    oracle = make_oracle(spec, space)
+    oracle._set_project_dir(str(tmp_path), spec.name)
+    for n in range(2):  # the oracle proposes trials whose values build a model config
+        trial = oracle.create_trial(f"tuner{n}")
+        assert trial.status == "RUNNING", (path.name, trial.status)
+        config, training = hm.model_config(trial.hyperparameters), hm.training_config(trial.hyperparameters)
+        assert isinstance(config, ModelConfig) and isinstance(training, TrainingConfig)
+        assert 1 <= len(config.layer_sizes) <= spec.max_layers
+        assert training.epochs >= 1 and training.batch_size >= 2

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import csv
 import json
-import os
 import random
 import signal
-import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from conftest import TINY_DATA, read_rows, write_space
 
 pytestmark = pytest.mark.slow
 
-DATA = "synthetic:users=30,movies=40,ratings=1000,seed=5"
 SPACE = """
     tuner: {algorithm: random, max_trials: 3, seed: 11}
     objective: val_top_10
@@ -31,38 +26,6 @@ TRIALS = 3
 EPOCHS = [1, 2, 3]
 
 
-def command(space: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "tuner_app", "search", "--space", str(space), "--data", DATA,
-            "--results-dir", "out", *extra]
-
-
-def run(cwd: Path, space: Path, *extra: str, fault: str | None = None, timeout: int = 300):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("TUNER_APP_FAULT", None)
-    if fault:
-        env["TUNER_APP_FAULT"] = fault
-    return subprocess.run(command(space, *extra), cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
-
-
-def start(cwd: Path, space: Path, *extra: str) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("TUNER_APP_FAULT", None)
-    return subprocess.Popen(command(space, *extra), cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-
-
-def wait_for(condition, proc: subprocess.Popen, timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        if proc.poll() is not None:
-            raise AssertionError(f"search ended before the condition: {proc.communicate()}")
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for the search")
-
-
 def epochs_done(cwd: Path, trial: str) -> int:
     path = cwd / "out" / "space" / f"trial_{trial}" / "record.json"
     try:
@@ -71,17 +34,12 @@ def epochs_done(cwd: Path, trial: str) -> int:
         return 0
 
 
-def rows(cwd: Path) -> list[dict[str, str]]:
-    with open(cwd / "out" / "space.csv", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
 def hyperparameters(row: dict[str, str]) -> tuple:
     return (row["num_layers"], row["units_1"], row["units_2"], row["learning_rate"])
 
 
 def assert_complete_and_unique(cwd: Path) -> list[dict[str, str]]:
-    got = rows(cwd)
+    got = read_rows(cwd / "out" / "space.csv")
     assert len(got) == TRIALS
     assert len({r["trial_id"] for r in got}) == TRIALS
     assert all(r["status"] == "COMPLETED" for r in got), [(r["trial_id"], r["status"], r["reason"]) for r in got]
@@ -95,31 +53,27 @@ def assert_complete_and_unique(cwd: Path) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory) -> set[tuple]:
+def reference(tmp_path_factory, tool_in) -> set[tuple]:
     """The trials an uninterrupted search runs."""
     cwd = tmp_path_factory.mktemp("reference")
-    space = cwd / "space.yaml"
-    space.write_text(textwrap.dedent(SPACE))
-    proc = run(cwd, space)
+    proc = tool_in(cwd).search(write_space(cwd, SPACE))
     assert proc.returncode == 0, proc.stderr
     return {hyperparameters(r) for r in assert_complete_and_unique(cwd)}
 
 
 @pytest.fixture
 def space(tmp_path) -> Path:
-    path = tmp_path / "space.yaml"
-    path.write_text(textwrap.dedent(SPACE))
-    return path
+    return write_space(tmp_path, SPACE)
 
 
 @pytest.mark.parametrize("trial,epochs", [("0", 1), ("2", 1)], ids=["first-trial", "last-trial"])
-def test_sigkill_inside_a_trial_then_resume(tmp_path, space, reference, trial, epochs):
-    proc = start(tmp_path, space)
-    wait_for(lambda: epochs_done(tmp_path, trial) >= epochs, proc)
+def test_sigkill_inside_a_trial_then_resume(tmp_path, tool, space, reference, trial, epochs):
+    proc = tool.start_search(space)
+    tool.wait_for(lambda: epochs_done(tmp_path, trial) >= epochs, proc)
     time.sleep(random.uniform(0.0, 0.05))  # somewhere in the next epoch (they are short here)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    resumed = run(tmp_path, space)
+    resumed = tool.search(space)
     assert resumed.returncode == 0, resumed.stderr
     assert "Resuming search 'space'" in resumed.stdout
     got = assert_complete_and_unique(tmp_path)
@@ -128,15 +82,15 @@ def test_sigkill_inside_a_trial_then_resume(tmp_path, space, reference, trial, e
     assert killed["deaths"] == 1  # it continued from its checkpoint, not from epoch 0
 
 
-def test_kill_at_the_worst_moments_then_resume(tmp_path, space, reference):
+def test_kill_at_the_worst_moments_then_resume(tmp_path, tool, space, reference):
     """One search, killed again and again: inside checkpoint, state, record and CSV writes."""
     # Ordered so each kill lands before the search could finish; one trial dies several
     # times here, so the death limit is lifted (it has its own test).
     for fault in ["write:oracle.json:2", "write:trial.json:2", "checkpoint:2", "write:record.json:4",
                   "epoch:3", "write:space.csv:1"]:
-        killed = run(tmp_path, space, "--max-trial-deaths", "10", fault=fault)
+        killed = tool.search(space, "--max-trial-deaths", "10", fault=fault)
         assert killed.returncode == -signal.SIGKILL, (fault, killed.stdout, killed.stderr)
-    resumed = run(tmp_path, space, "--max-trial-deaths", "10")
+    resumed = tool.search(space, "--max-trial-deaths", "10")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     got = assert_complete_and_unique(tmp_path)
     assert {hyperparameters(r) for r in got} == reference
@@ -144,19 +98,19 @@ def test_kill_at_the_worst_moments_then_resume(tmp_path, space, reference):
     assert not list((tmp_path / "out").rglob(".*.tmp")), "no temporary file left"
 
 
-def test_sigint_stops_cleanly_and_the_search_resumes(tmp_path, space, reference):
-    proc = start(tmp_path, space)
-    wait_for(lambda: epochs_done(tmp_path, "1") >= 2, proc)
+def test_sigint_stops_cleanly_and_the_search_resumes(tmp_path, tool, space, reference):
+    proc = tool.start_search(space)
+    tool.wait_for(lambda: epochs_done(tmp_path, "1") >= 2, proc)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "run the same command again to resume" in err
     assert "Traceback" not in err
-    stopped = rows(tmp_path)
-    assert [r["trial_id"] for r in stopped] == ["0"] or len(stopped) == 1
+    # Trial 0 finished before the stop; trial 1 was cut off and is not a row yet.
+    assert [(r["trial_id"], r["status"]) for r in tool.rows()] == [("0", "COMPLETED")]
     record = json.loads((tmp_path / "out" / "space" / "trial_1" / "record.json").read_text())
     assert record["status"] == "interrupted" and record["epochs_trained"] >= 2
-    resumed = run(tmp_path, space)
+    resumed = tool.search(space)
     assert resumed.returncode == 0, resumed.stderr
     got = assert_complete_and_unique(tmp_path)
     assert {hyperparameters(r) for r in got} == reference
@@ -164,75 +118,71 @@ def test_sigint_stops_cleanly_and_the_search_resumes(tmp_path, space, reference)
     assert record["deaths"] == 0
 
 
-def test_a_trial_that_kills_the_process_every_time_is_failed_after_n_deaths(tmp_path, space):
-    died = run(tmp_path, space, "--max-trial-deaths", "1", fault="epoch:5")
+def test_a_trial_that_kills_the_process_every_time_is_failed_after_n_deaths(tmp_path, tool, space):
+    died = tool.search(space, "--max-trial-deaths", "1", fault="epoch:5")
     assert died.returncode == -signal.SIGKILL
-    final = run(tmp_path, space, "--max-trial-deaths", "1")
+    final = tool.search(space, "--max-trial-deaths", "1")
     assert final.returncode == 0, final.stderr
-    got = rows(tmp_path)
+    got = tool.rows()
     assert len(got) == TRIALS and len({r["trial_id"] for r in got}) == TRIALS
     failed = [r for r in got if r["status"] == "FAILED"]
     assert [r["trial_id"] for r in failed] == ["0"]
     assert "the process died once while this trial was running" in failed[0]["reason"]
 
 
-def test_resume_with_an_edited_space_is_refused(tmp_path, space):
-    first = run(tmp_path, space, "--max-trials", "1")
+def test_resume_with_an_edited_space_is_refused(tmp_path, tool, space):
+    first = tool.search(space, "--max-trials", "1")
     assert first.returncode == 0, first.stderr
     original = space.read_text()
     space.write_text(original.replace("max: 0.2", "max: 0.3"))
-    again = run(tmp_path, space)
+    again = tool.search(space)
     assert again.returncode == 2
     assert "started from a different search space" in again.stderr
     assert "--overwrite" in again.stderr and "--name" in again.stderr
     assert again.stderr.count("\n") == 1
     space.write_text(original)
-    other = subprocess.run(
-        [sys.executable, "-m", "tuner_app", "search", "--space", str(space), "--data",
-         DATA.replace("seed=5", "seed=6"), "--results-dir", "out"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    other = tool.search(space, data=TINY_DATA.replace("seed=5", "seed=6"))
     assert other.returncode == 2 and "started on other data" in other.stderr
-    overwritten = run(tmp_path, space, "--overwrite", "--max-trials", "1")
+    overwritten = tool.search(space, "--overwrite", "--max-trials", "1")
     assert overwritten.returncode == 0, overwritten.stderr  # --overwrite starts over
     assert "Starting search 'space'" in overwritten.stdout
 
 
-def test_a_second_process_on_the_same_search_is_refused(tmp_path, space):
-    proc = start(tmp_path, space)
-    wait_for(lambda: epochs_done(tmp_path, "0") >= 1, proc)
-    second = run(tmp_path, space)
+def test_a_second_process_on_the_same_search_is_refused(tmp_path, tool, space):
+    proc = tool.start_search(space)
+    tool.wait_for(lambda: epochs_done(tmp_path, "0") >= 1, proc)
+    second = tool.search(space)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert second.returncode == 2
     assert f"another process (pid {proc.pid}) is running this search" in second.stderr
     # The lock died with its holder.
-    resumed = run(tmp_path, space, "--max-trials", "1")
+    resumed = tool.search(space, "--max-trials", "1")
     assert resumed.returncode == 0, resumed.stderr
 
 
-def test_damaged_state_file_is_named_not_a_traceback(tmp_path, space):
-    first = run(tmp_path, space, "--max-trials", "1")
+def test_damaged_state_file_is_named_not_a_traceback(tmp_path, tool, space):
+    first = tool.search(space, "--max-trials", "1")
     assert first.returncode == 0, first.stderr
     oracle = tmp_path / "out" / "space" / "oracle.json"
     oracle.write_text(oracle.read_text()[:40])
-    again = run(tmp_path, space)
+    again = tool.search(space)
     assert again.returncode == 2
     assert "out/space/oracle.json: saved search state is damaged" in again.stderr
     assert "Traceback" not in again.stderr
 
 
-def test_diverging_trials_fail_and_the_search_still_finishes(tmp_path):
-    space = tmp_path / "space.yaml"
-    space.write_text(textwrap.dedent("""
+def test_diverging_trials_fail_and_the_search_still_finishes(tmp_path, tool):
+    space = write_space(tmp_path, """
         tuner: {algorithm: grid, max_consecutive_failed_trials: 5}
         training: {epochs: 2, batch_size: 256, eval_batch_size: 512}
         hyperparameters:
           optimizer: adam
           learning_rate: {values: [0.01, 1.0e+30, 0.05, 1.0e+31]}
-    """))
-    proc = run(tmp_path, space)
+    """)
+    proc = tool.search(space)
     assert proc.returncode == 0, proc.stderr
-    got = rows(tmp_path)
+    got = tool.rows()
     statuses = {float(r["learning_rate"]): r["status"] for r in got}
     assert statuses == {0.01: "COMPLETED", 1e30: "FAILED", 0.05: "COMPLETED", 1e31: "FAILED"}
     assert all("loss became" in r["reason"] for r in got if r["status"] == "FAILED")

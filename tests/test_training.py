@@ -50,7 +50,7 @@ def test_each_epoch_of_the_training_stream_is_a_new_permutation_of_all_rows(prep
         rows = np.concatenate([np.stack([b["user"], b["timestamp"], b["title"]], axis=1) for b in batches])
         assert sorted(map(tuple, rows.tolist())) == want  # every row once, columns kept together
         orders.append(rows[:, 0].tolist())
-    assert orders[0] != orders[1] != orders[2]
+    assert len({str(order) for order in orders}) == 3  # three different orders
 
 
 def test_objective_is_the_best_validated_epoch(prepared, tmp_path):
@@ -117,7 +117,7 @@ def test_a_trial_the_process_keeps_dying_in_is_failed(prepared, tmp_path):
     TrialRecord("d", config, 3, BATCH.__dict__, status="running", deaths=1).save(trial_dir)
     with pytest.raises(TrialFailed, match=r"the process died 2 times while this trial was running"):
         trainer.run("d", SHALLOW, EpochPlan(epochs=3), BATCH)
-    assert np.isclose(TrialRecord.load(trial_dir / "record.json").deaths, 2)
+    assert TrialRecord.load(trial_dir / "record.json").deaths == 2
 
 
 def test_early_stopping_ends_the_trial_after_patience_validations(prepared, tmp_path):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 from tuner_app.space.names import BOOKKEEPING_PREFIX, KERAS_TUNER_PREFIX
@@ -53,12 +54,14 @@ def planned_work(spec: SearchSpec) -> tuple[int | None, int | None]:
 class ConsoleProgress:
     """Prints the search's progress; see the module docstring."""
 
-    def __init__(self, spec: SearchSpec, out: TextIO, quiet: bool, live: bool | None = None):
+    def __init__(self, spec: SearchSpec, out: TextIO, quiet: bool, live: bool | None = None,
+                 clock: Callable[[], float] = time.monotonic):
         self.spec = spec
         self.out = out
         self.quiet = quiet
         self.live = (not quiet and out.isatty()) if live is None else live
-        self.started = time.monotonic()
+        self.clock = clock
+        self.started = clock()
         self.best: tuple[float, str] | None = None
         self.done = 0
         self.planned_trials, self.planned_epochs = planned_work(spec)
@@ -127,7 +130,7 @@ class ConsoleProgress:
     # -- the live line ---------------------------------------------------------------
     def _counts(self) -> str:
         planned = f"/{self.planned_trials}" if self.planned_trials else ""
-        text = f"{self.done}{planned} trials done, {_duration(time.monotonic() - self.started)} elapsed"
+        text = f"{self.done}{planned} trials done, {_duration(self.clock() - self.started)} elapsed"
         eta = self.remaining()
         return text + (f", about {_duration(eta)} left" if eta is not None else "")
 
@@ -136,7 +139,7 @@ class ConsoleProgress:
         if not self.planned_epochs or not self.epochs_done:
             return None
         left = max(0, self.planned_epochs - self.epochs_before - self.epochs_done)
-        return (time.monotonic() - self.started) / self.epochs_done * left
+        return (self.clock() - self.started) / self.epochs_done * left
 
     def _status(self, text: str) -> None:
         if self._bar is None:
