@@ -104,12 +104,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_repeat(args: argparse.Namespace) -> int:
     from tuner_app.data.arguments import parse_data_arg
     from tuner_app.report.results_csv import read_results
+    from tuner_app.space.names import metric_key
     from tuner_app.tuning.repeat import repeat_trial, summarize
 
     data_spec = parse_data_arg(args.data) if args.data else None
     objective = str(read_results(args.csv)["objective_name"].iloc[0])
     runs = repeat_trial(args.csv, args.trial, list(range(1, args.seeds + 1)), data_spec)
-    for metric in dict.fromkeys([objective, "val_top_100", "val_filtered_top_100"]):
+    for metric in dict.fromkeys([objective, metric_key(100), metric_key(100, filtered=True)]):
         if metric in runs[0].validation:
             print(summarize(runs, metric))
     return 0

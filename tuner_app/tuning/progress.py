@@ -113,14 +113,14 @@ class ConsoleProgress:
 
     def _count(self, row) -> None:
         self.done += 1
-        if row.status == "COMPLETED" and row.objective is not None:
+        if row.completed and row.objective is not None:
             if self.best is None or row.objective > self.best[0]:
                 self.best = (row.objective, row.trial_id)
 
     def trial_done(self, row) -> None:
         self._count(row)
         value = row.objective
-        if row.status == "COMPLETED" and value is not None:
+        if row.completed and value is not None:
             result = f"{self.spec.objective} {value:.4f} at epoch {row.best_epoch}"
         else:
             result = f"{row.status.lower()}: {row.reason}"
