@@ -105,3 +105,87 @@ def test_model_filtered_ranks_equal_a_slow_reference(ties):
             assert 0 < plain < 300 * 0.9  # the tie rule matters here: the test can tell the rules apart
         assert results[i] == pytest.approx(plain / 300)
         assert results[4 + i] == pytest.approx(filtered / 300)
+
+
+# ------------------------------------------------------------------------------ EASE
+
+
+def slow_ease(dense: np.ndarray, l2: float) -> np.ndarray:
+    """EASE's weights one title at a time: ridge regression of each column on all the others.
+
+    The closed form's constrained least squares (zero diagonal) is, column by column, exactly
+    this; it shares no algebra with `ease_weights`.
+    """
+    n = dense.shape[1]
+    weights = np.zeros((n, n))
+    for j in range(n):
+        others = [i for i in range(n) if i != j]
+        x = dense[:, others]
+        weights[others, j] = np.linalg.solve(x.T @ x + l2 * np.eye(n - 1), x.T @ dense[:, j])
+    return weights
+
+
+def slow_hits(weights, dense, users, titles, k, filtered):
+    hits = 0
+    for user, title in zip(users, titles, strict=True):
+        scores = dense[user] @ weights
+        true = title - 1
+        rank = sum(1 for c in range(len(scores)) if c != true and scores[c] >= scores[true]
+                   and not (filtered and dense[user, c]))
+        hits += rank < k
+    return hits / len(users)
+
+
+class Part:
+    def __init__(self, user, title):
+        self.user, self.title = np.asarray(user), np.asarray(title)
+
+
+def tiny_split(rng, num_users=12, num_titles=15):
+    from types import SimpleNamespace
+
+    pairs = sorted({(int(u), int(t)) for u, t in zip(rng.integers(1, num_users + 1, 90),
+                                                      rng.integers(1, num_titles + 1, 90), strict=True)})
+    train = Part([u for u, _ in pairs], [t for _, t in pairs])
+    validation = Part(rng.integers(1, num_users + 1, 40), rng.integers(1, num_titles + 1, 40))
+    holdout = Part(rng.integers(1, num_users + 1, 30), rng.integers(1, num_titles + 1, 30))
+    vocab = SimpleNamespace(num_users=num_users, num_titles=num_titles)
+    return SimpleNamespace(vocab=vocab, train=train, validation=validation, holdout=holdout)
+
+
+def test_ease_equals_per_column_ridge_regression_and_a_slow_ranking():
+    from tuner_app.baselines.ease import ease_baseline, ease_weights, interactions
+
+    rng = np.random.default_rng(7)
+    data = tiny_split(rng)
+    matrix = interactions(data.train.user, data.train.title, 12, 15)
+    dense = matrix.toarray().astype(np.float64)
+    for l2 in (1.0, 30.0):
+        np.testing.assert_allclose(ease_weights(dense.T @ dense, l2), slow_ease(dense, l2), atol=1e-5)
+    grid = (1.0, 3.0, 10.0, 30.0)
+    got = ease_baseline(data, "val_filtered_top_5", exclude_seen=True, grid=grid)
+    # The L2 weight is the grid's best by the objective on the validation rows.
+    by_l2 = {l2: slow_hits(slow_ease(dense, l2), dense, data.validation.user, data.validation.title, 5, True)
+             for l2 in grid}
+    assert got["l2_grid"] == pytest.approx({f"{l2:g}": v for l2, v in by_l2.items()})
+    assert by_l2[got["l2"]] == max(by_l2.values())
+    weights = slow_ease(dense, got["l2"])
+    for k in (1, 5, 10):
+        for part, name in ((data.validation, "validation"), (data.holdout, "holdout")):
+            assert got[name][f"val_top_{k}"] == pytest.approx(
+                slow_hits(weights, dense, part.user, part.title, k, False))
+            assert got[name][f"val_filtered_top_{k}"] == pytest.approx(
+                slow_hits(weights, dense, part.user, part.title, k, True))
+
+
+def test_ease_is_skipped_with_a_reason_for_a_catalogue_too_big(monkeypatch):
+    from tuner_app.baselines import ease
+
+    assert ease.skip_reason(59_047) == ("EASE skipped: its 59,047 x 59,047 inverse needs about 56 GB and is "
+                                        "computed once per L2 weight; it runs for catalogues of up to 20,000 titles")
+    assert ease.skip_reason(20_000) is None
+    monkeypatch.setattr(ease, "MAX_TITLES", 10)
+    got = ease.ease_baseline(tiny_split(np.random.default_rng(1)), "val_top_10", exclude_seen=False)
+    assert set(got) == {"method", "skipped"}
+    assert got["skipped"].startswith("EASE skipped: its 15 x 15 inverse needs about 0 GB")
+    assert "up to 10 titles" in got["skipped"]

@@ -84,7 +84,19 @@ def test_search_writes_a_ranked_csv(tmp_path, tool, algorithm, expected_trials):
     lines = report.stdout.strip().splitlines()
     assert lines[0].startswith(f"out/{algorithm}.csv: {expected_trials} trial(s); objective {metric}")
     assert lines[1].startswith(f"popularity baseline on the same validation rows: {metric} ")
-    assert len(lines) == 5  # title, baseline, header, two rows
+    assert lines[2].startswith("EASE baseline (L2 ") and f"on the same validation rows: {metric} " in lines[2]
+    # title, two baselines, header, two rows; a blank line; what searching bought and what mattered
+    assert len(lines) == 11, report.stdout
+    assert lines[7].startswith("best so far: ") and lines[8].lstrip().startswith(("beat popularity", "never beat"))
+    assert lines[9].lstrip().startswith(("beat EASE", "never beat EASE"))
+    assert lines[10].startswith("hyperparameter importance: none (importances need at least 8 completed trials")
+    summary = json.loads((tmp_path / "out" / f"{algorithm}.json").read_text())
+    ease = summary["baselines"]["ease"]
+    assert ease["l2"] in (100.0, 300.0, 1000.0, 3000.0, 10000.0, 30000.0)
+    for r in rows:  # both lifts: the objective over each baseline's on the same rows
+        assert float(r["lift"]) == pytest.approx(float(r["objective"]) / summary["baselines"]["validation"][metric],
+                                                 rel=1e-3)
+        assert float(r["lift_ease"]) == pytest.approx(float(r["objective"]) / ease["validation"][metric], rel=1e-3)
 
 
 @pytest.mark.slow
@@ -221,3 +233,20 @@ def test_the_smoke_space_runs_as_the_readme_says(tool):
     assert all(r["objective_name"] == "val_top_10" and r["epochs_trained"] == "3" for r in rows)
     summary = json.loads((tool.cwd / "out" / "smoke.json").read_text())
     assert summary["baselines"]["validation"]["val_top_10"] > 0
+
+
+@pytest.mark.slow
+def test_epochs_flag_wins_over_the_spaces_fixed_epochs(tmp_path, tool):
+    space = write_space(tmp_path, """
+        tuner: {algorithm: random, max_trials: 2, seed: 1}
+        training: {batch_size: 256, eval_batch_size: 512}
+        hyperparameters:
+          units: {values: [8, 16]}
+          epochs: 11
+    """, "fixed")
+    proc = tool.run("search", "--space", str(space), "--data", DATA, "--results-dir", "out", "--epochs", "2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert [r["epochs_trained"] for r in tool.rows("fixed")] == ["2", "2"]
+    assert [r["epochs"] for r in tool.rows("fixed")] == ["2", "2"]
+    (last,) = [line for line in proc.stdout.splitlines() if "2/2 trials done" in line]
+    assert "left" not in last  # nothing is left after the last trial

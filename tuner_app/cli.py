@@ -66,23 +66,31 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from tuner_app.report.results_csv import read_results
-    from tuner_app.report.table import combine_results, format_table
+    from tuner_app.report.table import baseline_lines, combine_results, format_table, insight_lines
     from tuner_app.store.layout import SearchPaths
-    from tuner_app.store.summary import read_summary, validation_baselines
+    from tuner_app.store.summary import baseline_values, read_summary
 
     if len(args.csv) == 1:
         frame = read_results(args.csv[0])
         names = sorted(set(frame["objective_name"].dropna()))
         print(f"{args.csv[0]}: {len(frame)} trial(s); objective {', '.join(names) or '?'} (maximised)")
-        baseline = validation_baselines(read_summary(SearchPaths.of_csv(args.csv[0])))
-        if names and names[0] in baseline:
-            print(f"popularity baseline on the same validation rows: {names[0]} {baseline[names[0]]:.4f} "
-                  "(lift = objective / baseline)")
+        summary = read_summary(SearchPaths.of_csv(args.csv[0]))
+        for line in baseline_lines(summary, names[0]) if names else []:
+            print(line)
     else:
         frame = combine_results(args.csv)
         print(f"{len(args.csv)} searches, {len(frame)} trial(s); objective "
               f"{frame['objective_name'].dropna().iloc[0]} (maximised), ranked together")
     print(format_table(frame, top=args.top))
+    for path in args.csv:
+        one = read_results(path)
+        objective = one["objective_name"].dropna()
+        if objective.empty:
+            continue
+        print(f"\n{path}:" if len(args.csv) > 1 else "")
+        baselines = baseline_values(read_summary(SearchPaths.of_csv(path)), str(objective.iloc[0]))
+        for line in insight_lines(one, baselines):
+            print(line)
     if args.plot:
         from tuner_app.report.plots import write_plots
 

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from tuner_app.baselines.ease import ease_baseline
 from tuner_app.baselines.popularity import popularity_baseline
 
 POPULARITY_METHOD = "popularity: the most-rated training titles, the same list for everyone"
 
 
-def score_baselines(data, exclude_seen: bool) -> dict:
-    """The baselines on the validation and held-back rows, as the search's summary keeps them.
+def score_baselines(data, objective: str, exclude_seen: bool) -> dict[str, dict]:
+    """Every baseline (`space.names.BASELINES`) on the validation and held-back rows, as the
+    search's summary keeps them: popularity's `method`, `validation` and `holdout` at the top
+    (where summaries written before EASE have them, so that readers of the file keep working),
+    and each other baseline's entry under its name (`store.summary.baselines_of` reads both).
 
     Args:
         data: the search's `model.features.SplitData` (read as plain arrays).
+        objective: the search's objective (EASE chooses its L2 weight by it).
         exclude_seen: also score with each user's training titles left out.
     """
+    return {**_popularity(data, exclude_seen), "ease": ease_baseline(data, objective, exclude_seen)}
+
+
+def _popularity(data, exclude_seen: bool) -> dict:
     seen = data.seen if exclude_seen else None
 
     def popularity(part) -> dict[str, float]:

@@ -36,8 +36,7 @@ def run_chief(search, role: Role, worker_timeout: float) -> bool:
         for trial in trial_rows.ended(tuner.oracle.trials.values()):
             if trial.trial_id not in shown:
                 shown.add(trial.trial_id)
-                progress.trial_done(trial_rows.trial_row(trial, tuner.objective_name,
-                                                         tuner.oracle.trial_workers.get(trial.trial_id)))
+                progress.trial_done(trial_rows.trial_row(trial, tuner.objective_name, tuner.oracle))
 
     serve_chief(tuner.oracle, role, worker_timeout, on_progress, search.trainer.stop_requested)
     tuner.save()

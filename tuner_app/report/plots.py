@@ -1,10 +1,13 @@
-"""`report --plot`: PNG figures next to the results CSV.
+"""`report --plot`: PNG figures next to the results CSV, each with the baselines as dashed lines.
 
 * `<name>.curves.png`: validation objective against epoch for the best trials,
-  one line per trial, the popularity baseline dashed: the tutorial's own
-  figure, for every trial that made the cut.
-* `<name>.hyperparameters.png`: the objective against each hyperparameter,
-  one panel each: which knobs mattered.
+  one line per trial: the tutorial's own figure, for every trial that made the cut.
+* `<name>.hyperparameters.png`: the objective against each hyperparameter, one
+  panel each.
+* `<name>.progress.png`: the best objective so far against the trial count and
+  against wall time: what searching bought, and how soon.
+* `<name>.importance.png`: each hyperparameter's fANOVA importance
+  (`report.insights`), when there are enough trials.
 
 matplotlib with the non-interactive Agg backend; no TensorFlow.
 """
@@ -16,11 +19,15 @@ import math
 from pathlib import Path
 
 from tuner_app.errors import ResultsError
+from tuner_app.report import insights
 from tuner_app.report.results_csv import read_results
-from tuner_app.report.rows import NON_HYPERPARAMETER_COLUMNS, TrialStatus
+from tuner_app.space.names import BASELINES
 from tuner_app.store import atomic
 from tuner_app.store.layout import SearchPaths
-from tuner_app.store.summary import read_summary, validation_baselines
+from tuner_app.store.summary import baseline_values, read_summary
+
+_BASELINE_STYLES = {"popularity": ("black", "--"), "ease": ("tab:red", ":")}
+_LOG_SCALED = ("learning_rate", "l2", "temperature")
 
 
 def write_plots(csv_path: str | Path, top: int = 10) -> list[Path]:
@@ -28,71 +35,121 @@ def write_plots(csv_path: str | Path, top: int = 10) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import pandas as pd
 
     csv_path = Path(csv_path)
     paths = SearchPaths.of_csv(csv_path)
     frame = read_results(csv_path)
-    history_file = paths.history
-    if not history_file.exists():
-        raise ResultsError(f"{history_file}: not found; plots need the per-epoch history the search writes beside "
-                           f"{csv_path.name}.")
-    history = pd.read_csv(history_file, dtype={"trial_id": str})
+    if not paths.history.exists():
+        raise ResultsError(f"{paths.history}: not found; plots need the per-epoch history the search writes "
+                           f"beside {csv_path.name}.")
+    history = pd.read_csv(paths.history, dtype={"trial_id": str})
     objective = _objective_name(frame, csv_path)
-    baseline = validation_baselines(read_summary(paths)).get(objective)
-    completed = frame[frame["status"] == TrialStatus.COMPLETED.value].sort_values("rank")
+    baselines = baseline_values(read_summary(paths), objective)
+    completed = insights.completed_trials(frame).sort_values("rank")
     if completed.empty:
         raise ResultsError(f"{csv_path}: has no completed trial to plot.")
+    figures = [_curves(completed.head(top), history, objective, baselines, f"{paths.name}: best "
+                       f"{min(top, len(completed))} trials"),
+               _hyperparameters(frame, completed, objective, baselines, paths.name),
+               _progress(frame, objective, baselines, paths.name),
+               _importance(frame, objective, paths.name)]
+    kinds = ("curves", "hyperparameters", "progress", "importance")
+    return [_save(fig, paths.figure(kind)) for kind, fig in zip(kinds, figures, strict=True) if fig is not None]
 
-    pngs = []
+
+def _baseline_lines(ax, baselines: dict[str, float], label: bool = True) -> None:
+    for name, value in baselines.items():
+        color, style = _BASELINE_STYLES.get(name, ("gray", "-."))
+        ax.axhline(value, color=color, linestyle=style, linewidth=1.2,
+                   label=f"{BASELINES.get(name, name)} ({value:.3f})" if label else None)
+
+
+def _curves(best, history, objective: str, baselines: dict[str, float], title: str):
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(8, 5))
-    for _, row in completed.head(top).iterrows():
+    for _, row in best.iterrows():
         curve = history[(history["trial_id"] == row["trial_id"]) & history[objective].notna()]
         ax.plot(curve["epoch"], curve[objective], marker="o", markersize=2.5, linewidth=1.2,
                 label=f"trial {row['trial_id']} ({row['objective']:.3f})")
-    if baseline is not None:
-        ax.axhline(baseline, color="black", linestyle="--", linewidth=1.2, label=f"popularity ({baseline:.3f})")
+    _baseline_lines(ax, baselines)
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"validation {objective}")
-    ax.set_title(f"{csv_path.stem}: best {min(top, len(completed))} trials")
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
-    pngs.append(_save(fig, paths.figure("curves"), dpi=120))
-
-    params = [c for c in frame.columns if c not in NON_HYPERPARAMETER_COLUMNS and completed[c].notna().any()
-              and completed[c].nunique(dropna=True) > 1]
-    if params:
-        cols = min(3, len(params))
-        rows = math.ceil(len(params) / cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False)
-        for ax, name in zip(axes.flat, params, strict=False):  # more panels than params
-            values = completed[[name, "objective"]].dropna()
-            numeric = pd.api.types.is_numeric_dtype(values[name])
-            if numeric:
-                ax.scatter(values[name], values["objective"], s=18, alpha=0.8)
-                if name in ("learning_rate", "l2", "temperature") and (values[name] > 0).all():
-                    ax.set_xscale("log")
-            else:
-                labels = sorted(values[name].astype(str).unique())
-                positions = values[name].astype(str).map({v: i for i, v in enumerate(labels)})
-                ax.scatter(positions, values["objective"], s=18, alpha=0.8)
-                ax.set_xticks(range(len(labels)), labels, rotation=30, fontsize=8)
-            if baseline is not None:
-                ax.axhline(baseline, color="black", linestyle="--", linewidth=1)
-            ax.set_title(name, fontsize=9)
-            ax.set_ylabel(objective, fontsize=8)
-            ax.grid(alpha=0.3)
-        for ax in list(axes.flat)[len(params):]:
-            ax.axis("off")
-        fig.suptitle(f"{csv_path.stem}: {objective} of each completed trial against each hyperparameter")
-        fig.tight_layout()
-        pngs.append(_save(fig, paths.figure("hyperparameters"), dpi=110))
-    return pngs
+    return fig
 
 
-def _save(fig, path: Path, dpi: int) -> Path:
+def _hyperparameters(frame, completed, objective: str, baselines: dict[str, float], name: str):
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    params = insights.searched_columns(frame)
+    if not params:
+        return None
+    cols = min(3, len(params))
+    rows = math.ceil(len(params) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False)
+    for ax, param in zip(axes.flat, params, strict=False):  # more panels than params
+        values = completed[[param, "objective"]].dropna()
+        if pd.api.types.is_numeric_dtype(values[param]) and not pd.api.types.is_bool_dtype(values[param]):
+            ax.scatter(values[param], values["objective"], s=18, alpha=0.8)
+            if param in _LOG_SCALED and (values[param] > 0).all():
+                ax.set_xscale("log")
+        else:
+            labels = sorted(values[param].astype(str).unique())
+            positions = values[param].astype(str).map({v: i for i, v in enumerate(labels)})
+            ax.scatter(positions, values["objective"], s=18, alpha=0.8)
+            ax.set_xticks(range(len(labels)), labels, rotation=30, fontsize=8)
+        _baseline_lines(ax, baselines, label=False)
+        ax.set_title(param, fontsize=9)
+        ax.set_ylabel(objective, fontsize=8)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(params):]:
+        ax.axis("off")
+    fig.suptitle(f"{name}: {objective} of each completed trial against each hyperparameter (dashed: baselines)")
+    fig.tight_layout()
+    return fig
+
+
+def _progress(frame, objective: str, baselines: dict[str, float], name: str):
+    import matplotlib.pyplot as plt
+
+    progress = insights.best_so_far(frame)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    for ax, x, label in ((axes[0], "trial", "trials ended"), (axes[1], "minutes", "wall minutes")):
+        ax.scatter(progress[x], progress["objective"], s=12, alpha=0.5, color="tab:blue", label="each trial")
+        ax.step(progress[x], progress["best"], where="post", color="tab:blue", linewidth=1.8, label="best so far")
+        _baseline_lines(ax, baselines)
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(f"validation {objective}")
+    axes[1].legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"{name}: the best {objective} so far")
+    fig.tight_layout()
+    return fig
+
+
+def _importance(frame, objective: str, name: str):
+    import matplotlib.pyplot as plt
+
+    found = insights.importances(frame)
+    if isinstance(found, str):
+        return None
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(found) + 1.5))
+    names = list(found)[::-1]
+    ax.barh(names, [found[n] for n in names], color="tab:blue")
+    ax.set_xlabel(f"fANOVA importance for {objective} (shares sum to 1)")
+    ax.set_title(f"{name}: what mattered")
+    ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
+    return fig
+
+
+def _save(fig, path: Path, dpi: int = 110) -> Path:
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()

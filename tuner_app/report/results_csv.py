@@ -3,11 +3,12 @@
 One row per ended trial (`report.rows`). Columns:
 
     rank, trial_id, status, objective, objective_name,
-    lift                           (objective / the popularity baseline's)
+    lift, lift_ease                (objective / the popularity and EASE baselines')
     val_top_1 ... val_top_100      (at the best validated epoch)
     val_filtered_top_1 ... _100    (the same with seen titles excluded, when evaluated)
     best_epoch, epochs_trained, seconds, params, worker   (the tuner id that ran it),
     peak_rss_mb                    (the process's peak memory when the trial ended)
+    finished                       (when it ended, UTC)
     <one column per hyperparameter, empty where inactive>,
     bracket, round, initial_epoch, target_epochs, parent_trial   (Hyperband's own)
     reason
@@ -21,7 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from tuner_app.errors import ResultsError
 from tuner_app.report.rows import (
     HYPERBAND_COLUMNS,
     LEADING_COLUMNS,
+    LIFT_COLUMNS,
     METRIC_COLUMNS,
     REQUIRED_COLUMNS,
     RUN_COLUMNS,
@@ -47,11 +49,16 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def render_csv(rows: Iterable[TrialRow], hyperparameter_names: Sequence[str], baseline: float | None = None) -> str:
+def _lift(objective: float | None, baseline: float | None) -> float | None:
+    return objective / baseline if objective is not None and baseline else None
+
+
+def render_csv(rows: Iterable[TrialRow], hyperparameter_names: Sequence[str],
+               baselines: Mapping[str, float] | None = None) -> str:
     """The CSV text for `rows`; hyperparameter columns in the given order.
 
     Args:
-        baseline: the popularity baseline's value of the objective, for `lift`.
+        baselines: each baseline's value of the objective, by name, for the lift columns.
     """
     hp_names = [n for n in hyperparameter_names if n not in HYPERBAND_COLUMNS]
     header = [*LEADING_COLUMNS, *METRIC_COLUMNS, *RUN_COLUMNS, *hp_names, *HYPERBAND_COLUMNS.values(), "reason"]
@@ -63,11 +70,11 @@ def render_csv(rows: Iterable[TrialRow], hyperparameter_names: Sequence[str], ba
         writer.writerow(
             [
                 _cell(rank), row.trial_id, row.status, _cell(row.objective), row.objective_name,
-                _cell(row.objective / baseline if row.objective is not None and baseline else None),
+                *(_cell(_lift(row.objective, (baselines or {}).get(name))) for name in LIFT_COLUMNS),
                 *(_cell(row.metrics.get(m)) for m in METRIC_COLUMNS),
                 _cell(row.best_epoch), _cell(row.epochs_trained),
                 _cell(None if row.seconds is None else round(row.seconds, 2)), _cell(row.params),
-                _cell(row.worker), _cell(row.peak_rss_mb),
+                _cell(row.worker), _cell(row.peak_rss_mb), _cell(row.finished),
                 *(_cell(hps.get(n)) for n in hp_names),
                 *(_cell(hps.get(n)) for n in HYPERBAND_COLUMNS),
                 " ".join((row.reason or "").split()),  # one line, whatever the exception said
@@ -77,9 +84,9 @@ def render_csv(rows: Iterable[TrialRow], hyperparameter_names: Sequence[str], ba
 
 
 def write_results(path: str | Path, rows: Iterable[TrialRow], hyperparameter_names: Sequence[str],
-                  baseline: float | None = None) -> None:
+                  baselines: Mapping[str, float] | None = None) -> None:
     """Rewrites the results CSV atomically."""
-    atomic.write_text_atomic(path, render_csv(rows, hyperparameter_names, baseline))
+    atomic.write_text_atomic(path, render_csv(rows, hyperparameter_names, baselines))
 
 
 HISTORY_COLUMNS = ("trial_id", "epoch", "loss", "seconds", *METRIC_COLUMNS)

@@ -29,9 +29,11 @@ class TrialStatus(str, Enum):
 #: Statuses of a trial that has not ended.
 UNFINISHED = (TrialStatus.RUNNING, TrialStatus.IDLE, None)
 
-LEADING_COLUMNS = ("rank", "trial_id", "status", "objective", "objective_name", "lift")
+#: The objective over each baseline's (`space.names.BASELINES`) on the same rows.
+LIFT_COLUMNS = {"popularity": "lift", "ease": "lift_ease"}
+LEADING_COLUMNS = ("rank", "trial_id", "status", "objective", "objective_name", *LIFT_COLUMNS.values())
 METRIC_COLUMNS = METRICS
-RUN_COLUMNS = ("best_epoch", "epochs_trained", "seconds", "params", "worker", "peak_rss_mb")
+RUN_COLUMNS = ("best_epoch", "epochs_trained", "seconds", "params", "worker", "peak_rss_mb", "finished")
 #: keras-tuner's Hyperband bookkeeping, renamed for the CSV.
 HYPERBAND_COLUMNS = {
     "tuner/bracket": "bracket",
@@ -63,6 +65,7 @@ class TrialRow:
     reason: str | None = None
     worker: str | None = None
     peak_rss_mb: float | None = None
+    finished: str | None = None  # when the trial ended, UTC, ISO 8601 to the second
 
     @property
     def completed(self) -> bool:

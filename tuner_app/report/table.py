@@ -68,3 +68,48 @@ def format_table(frame, top: int | None = None) -> str:
         if isinstance(row["reason"], str) and row["reason"]:
             lines.append(f"trial {row['trial_id']} {row['status'].lower()}: {row['reason']}")
     return "\n".join(lines)
+
+
+def baseline_lines(summary: dict, objective: str) -> list[str]:
+    """One line per baseline of the search summary: its objective on the validation rows."""
+    from tuner_app.report.rows import LIFT_COLUMNS
+    from tuner_app.space.names import BASELINES
+    from tuner_app.store.summary import baselines_of
+
+    lines = []
+    for name, entry in baselines_of(summary).items():
+        if "skipped" in entry:
+            lines.append(entry["skipped"])
+            continue
+        value = entry.get("validation", {}).get(objective)
+        if value is not None:
+            setting = f" (L2 {entry['l2']:g})" if "l2" in entry else ""
+            column = LIFT_COLUMNS.get(name, "lift")
+            lines.append(f"{BASELINES.get(name, name)} baseline{setting} on the same validation rows: {objective} "
+                         f"{value:.4f} ({column} = objective / baseline)")
+    return lines
+
+
+def insight_lines(frame, baselines: dict[str, float]) -> list[str]:
+    """What searching bought (the best objective so far, against the baselines) and what mattered."""
+    from tuner_app.report.insights import best_so_far, first_reaching, importances
+    from tuner_app.space.names import BASELINES
+
+    progress = best_so_far(frame)
+    gains = progress[progress["best"] > progress["best"].shift(fill_value=-math.inf)].dropna(subset=["best"])
+    lines = []
+    if not gains.empty:
+        steps = " -> ".join(f"{row.best:.4f} at trial {row.trial} ({row.minutes:.1f} min)" for row in gains.itertuples())
+        lines.append(f"best so far: {steps}")
+    for name, value in baselines.items():
+        reached = first_reaching(progress, value)
+        label = BASELINES.get(name, name)
+        lines.append(f"  beat {label} ({value:.4f}) from trial {reached[0]} ({reached[1]:.1f} min)" if reached
+                     else f"  never beat {label} ({value:.4f})")
+    found = importances(frame)
+    if isinstance(found, str):
+        lines.append(f"hyperparameter importance: none ({found})")
+    else:
+        shown = ", ".join(f"{name} {share:.2f}" for name, share in found.items())
+        lines.append(f"hyperparameter importance (fANOVA, share of the objective's variance): {shown}")
+    return lines

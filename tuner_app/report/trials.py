@@ -17,6 +17,7 @@ need; no file of a worker's machine is read. Duck-typed on keras-tuner's
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable
 
 from tuner_app.report import results_csv
@@ -48,8 +49,12 @@ def failure_reason(trial) -> str | None:
     return rest if rest and head.endswith("Error") and " " not in head else last
 
 
-def trial_row(trial, objective: str, worker: str | None = None) -> TrialRow:
-    """The CSV row of one ended trial, from what it reported to the oracle."""
+def trial_row(trial, objective: str, oracle=None) -> TrialRow:
+    """The CSV row of one ended trial, from what it reported to the oracle.
+
+    Args:
+        oracle: the search's oracle, for who ran the trial and when it ended (optional).
+    """
     best_epoch = None
     metrics: dict[str, float] = {}
     completed = trial.status == TrialStatus.COMPLETED
@@ -79,8 +84,9 @@ def trial_row(trial, objective: str, worker: str | None = None) -> TrialRow:
         seconds=last("seconds"),
         params=None if params is None else int(params),
         reason=None if completed else failure_reason(trial),
-        worker=worker,
+        worker=getattr(oracle, "trial_workers", {}).get(trial.trial_id),
         peak_rss_mb=None if rss is None else round(rss, 1),
+        finished=_utc(getattr(oracle, "trial_finished", {}).get(trial.trial_id)),
     )
 
 
@@ -93,17 +99,22 @@ def trial_history(trial) -> list[dict[str, float]]:
     return [by_step[s] for s in sorted(by_step) if len(by_step[s]) > 1]
 
 
+def _utc(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
 def ended(trials: Iterable) -> list:
     return [t for t in trials if t.status not in UNFINISHED]
 
 
-def write_search_results(trials: Iterable, objective: str, paths: SearchPaths, hp_names: list[str],
-                         baseline: float | None, workers: dict[str, str] | None = None) -> list[TrialRow]:
+def write_search_results(oracle, objective: str, paths: SearchPaths, hp_names: list[str],
+                         baselines: dict[str, float]) -> list[TrialRow]:
     """Rewrites `<name>.csv` and `<name>.history.csv` from the oracle's ended trials."""
-    done = ended(trials)
-    workers = workers or {}
-    rows = [trial_row(t, objective, workers.get(t.trial_id)) for t in done]
+    done = ended(oracle.trials.values())
+    rows = [trial_row(t, objective, oracle) for t in done]
     shown = [n for n in hp_names if not n.startswith(BOOKKEEPING_PREFIX)]
-    results_csv.write_results(paths.csv, rows, shown, baseline)
+    results_csv.write_results(paths.csv, rows, shown, baselines)
     results_csv.write_history(paths.history, {t.trial_id: trial_history(t) for t in done})
     return rows

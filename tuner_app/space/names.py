@@ -30,6 +30,9 @@ ACTIVATIONS = ("relu", "gelu", "swish", "silu", "tanh", "elu", "selu", "sigmoid"
 OPTIMIZERS = ("adagrad", "adam")
 SAMPLINGS = ("linear", "log", "reverse_log")
 
+#: The baselines every search scores on its own split, and how messages name them.
+BASELINES = {"popularity": "popularity", "ease": "EASE"}
+
 #: keras-tuner's own hyperparameters (Hyperband's `tuner/epochs`, `tuner/trial_id`, ...).
 KERAS_TUNER_PREFIX = "tuner/"
 #: Hyperparameters that are this tool's bookkeeping, not choices: never shown as columns.

@@ -147,5 +147,22 @@ class SearchSpec:
                 options = {**spec.tuner.options, "max_epochs": epochs}
                 spec = dataclasses.replace(spec, tuner=dataclasses.replace(spec.tuner, options=options))
             else:
-                spec = dataclasses.replace(spec, training=dataclasses.replace(spec.training, epochs=epochs))
+                spec = dataclasses.replace(spec, training=dataclasses.replace(spec.training, epochs=epochs),
+                                           hyperparameters=_epochs_overridden(spec, epochs))
         return spec
+
+
+def _epochs_overridden(spec: SearchSpec, epochs: int) -> dict[str, ParamSpec]:
+    """The hyperparameters with `--epochs` in place of a fixed `epochs`; a searched one is refused."""
+    params = dict(spec.hyperparameters)
+    setting = params.get("epochs")
+    if setting is None:
+        return params
+    if not isinstance(setting, Fixed):
+        raise SpaceError(
+            f"--epochs {epochs}: {spec.path} searches hyperparameters.epochs (over "
+            f"{', '.join(str(v) for v in param_values(setting))}), so a trial's epochs are the tuner's choice; "
+            "drop --epochs, or fix epochs in the file."
+        )
+    params["epochs"] = Fixed(epochs)
+    return params

@@ -12,8 +12,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +34,16 @@ def fsync_folder(folder: str | os.PathLike) -> None:
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Replaces `path` with `data` atomically (temp file + fsync + rename + folder fsync)."""
+    """Replaces `path` with `data` atomically (temp file + fsync + rename + folder fsync).
+
+    The file gets the permissions of any new file (0666 less the umask), as a plain
+    `open` would give it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -46,10 +51,7 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
         faults.reached(f"write:{path.name}")
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        tmp.unlink(missing_ok=True)
         raise
     fsync_folder(path.parent)
 

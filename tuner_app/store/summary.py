@@ -23,6 +23,28 @@ def write_summary(paths: SearchPaths, summary: dict[str, Any]) -> None:
     atomic.write_json_atomic(paths.summary, summary)
 
 
-def validation_baselines(summary: dict[str, Any]) -> dict[str, float]:
-    """The popularity baseline's metrics on the validation rows (empty when unknown)."""
-    return summary.get("baselines", {}).get("validation", {})
+#: Popularity's keys, at the top of the summary's "baselines" (as before other baselines existed).
+_POPULARITY_KEYS = ("method", "validation", "holdout")
+
+
+def baselines_of(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each baseline's entry, by name: `{"method", "validation": {...}, "holdout": {...}}`, or
+    `{"method", "skipped": reason}`.
+
+    Popularity's entry is the top of the summary's "baselines" (where it was before other
+    baselines existed); every other baseline's is under its own name there.
+    """
+    found = summary.get("baselines", {})
+    entries = {"popularity": {k: found[k] for k in _POPULARITY_KEYS if k in found}} if "validation" in found else {}
+    entries.update({name: entry for name, entry in found.items() if name not in _POPULARITY_KEYS})
+    return entries
+
+
+def baseline_values(summary: dict[str, Any], metric: str, part: str = "validation") -> dict[str, float]:
+    """`{baseline name: its value of metric}` on the validation (or held-back) rows, where known."""
+    values = {}
+    for name, entry in baselines_of(summary).items():
+        value = entry.get(part, {}).get(metric)
+        if value is not None:
+            values[name] = float(value)
+    return values

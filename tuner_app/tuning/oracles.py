@@ -11,6 +11,7 @@ ran each trial, for the CSV. What distributed workers need on top is
 from __future__ import annotations
 
 import os
+import time
 
 import keras_tuner as kt
 from keras_tuner.src.engine import trial as trial_module
@@ -24,7 +25,11 @@ from tuner_app.store.layout import TRIAL_STATE_FILE
 
 
 class SearchStateMixin:
-    """Atomic state files, and the worker that ran each trial (kept in the oracle's state)."""
+    """Atomic state files; the worker that ran each trial and when it ended (in the oracle's state).
+
+    The end time is the clock of the process that holds the oracle (the chief's, in a
+    distributed search), so the trials of one search are timed on one clock.
+    """
 
     def __init__(self, *args, **kwargs):
         self._init_trial_workers()
@@ -34,6 +39,7 @@ class SearchStateMixin:
         # Also called from get_state: keras-tuner's constructors save state early.
         if not hasattr(self, "trial_workers"):
             self.trial_workers: dict[str, str] = {}
+            self.trial_finished: dict[str, float] = {}  # trial id -> time.time() when it ended
 
     def save(self):
         atomic.write_json_atomic(self._get_oracle_fname(), self.get_state())
@@ -46,11 +52,13 @@ class SearchStateMixin:
         self._init_trial_workers()
         state = super().get_state()
         state["tuner_app_trial_workers"] = dict(self.trial_workers)
+        state["tuner_app_trial_finished"] = dict(self.trial_finished)
         return state
 
     def set_state(self, state):
         super().set_state(state)
         self.trial_workers = dict(state.get("tuner_app_trial_workers", {}))
+        self.trial_finished = dict(state.get("tuner_app_trial_finished", {}))
 
     @synchronized
     def create_trial(self, tuner_id):
@@ -58,6 +66,11 @@ class SearchStateMixin:
         if trial.status == trial_module.TrialStatus.RUNNING:
             self.trial_workers[trial.trial_id] = worker_name(tuner_id)
         return trial
+
+    @synchronized
+    def end_trial(self, trial):
+        self.trial_finished[trial.trial_id] = time.time()  # saved with the state the end writes
+        return super().end_trial(trial)
 
 
 class HyperbandOracle(WorkerGateMixin, SearchStateMixin, kt.oracles.HyperbandOracle):

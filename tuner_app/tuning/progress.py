@@ -67,6 +67,9 @@ class ConsoleProgress:
         self.planned_trials, self.planned_epochs = planned_work(spec)
         self.epochs_done = 0  # by this process; the time per epoch comes from these
         self.epochs_before = 0  # by the trials a resumed search had already finished
+        self.done_before = 0  # trials a resumed search had already finished
+        patience = spec.hyperparameters.get("early_stopping_patience")
+        self.stops_early = patience is not None and any(param_values(patience))
         self._bar = None
         self._current = ""
 
@@ -109,6 +112,7 @@ class ConsoleProgress:
         """Counts the trials a resumed search had already finished (and their best)."""
         for row in rows:
             self._count(row)
+            self.done_before += 1
             self.epochs_before += row.epochs_trained or 0
 
     def _count(self, row) -> None:
@@ -135,11 +139,23 @@ class ConsoleProgress:
         return text + (f", about {_duration(eta)} left" if eta is not None else "")
 
     def remaining(self) -> float | None:
-        """Seconds left, from the time per epoch so far and the epochs still planned."""
-        if not self.planned_epochs or not self.epochs_done:
+        """Seconds left, at this process's pace so far; None when unknown or nothing is left.
+
+        By epochs: the epochs still planned at the time an epoch has taken. When trials
+        may stop early, planned epochs are only an upper bound, so the estimate by trials
+        (the trials still planned at the time a trial has taken) is kept when smaller.
+        """
+        if self.planned_trials and self.done >= self.planned_trials:
             return None
-        left = max(0, self.planned_epochs - self.epochs_before - self.epochs_done)
-        return (self.clock() - self.started) / self.epochs_done * left
+        elapsed = self.clock() - self.started
+        estimates = []
+        if self.planned_epochs and self.epochs_done:
+            left = max(0, self.planned_epochs - self.epochs_before - self.epochs_done)
+            estimates.append(elapsed / self.epochs_done * left)
+        finished_here = self.done - self.done_before
+        if self.stops_early and self.planned_trials and finished_here:
+            estimates.append(elapsed / finished_here * (self.planned_trials - self.done))
+        return min(estimates) if estimates else None
 
     def _status(self, text: str) -> None:
         if self._bar is None:

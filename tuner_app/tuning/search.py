@@ -22,11 +22,12 @@ from tuner_app.data.split import split_rows
 from tuner_app.distributed.roles import LOOPBACK_HOSTS, Role, leave_role
 from tuner_app.errors import SearchError, SearchInterrupted
 from tuner_app.report.rows import best_row
+from tuner_app.space.names import BASELINES
 from tuner_app.space.spec import SearchSpec
 from tuner_app.store import atomic, identity
 from tuner_app.store.layout import SearchPaths
 from tuner_app.store.lock import SearchLock
-from tuner_app.store.summary import write_summary
+from tuner_app.store.summary import baseline_values, baselines_of, write_summary
 from tuner_app.tuning.progress import ConsoleProgress
 
 
@@ -64,8 +65,9 @@ class PreparedSearch:
     fingerprint: str
 
     @property
-    def baseline(self) -> float | None:
-        return self.summary["baselines"]["validation"].get(self.spec.objective)
+    def baselines(self) -> dict[str, float]:
+        """Each baseline's objective on the validation rows."""
+        return baseline_values(self.summary, self.spec.objective)
 
 
 def run_search(spec: SearchSpec, data_spec: DataSpec, options: SearchOptions,
@@ -139,12 +141,11 @@ def _prepare(spec: SearchSpec, ratings: Ratings, data_spec: DataSpec, options: S
         **identity.describe_search(spec, ratings),
         "objective": spec.objective,
         "rows": {"train": len(train_rows), "validation": len(validation_rows), "holdout": len(holdout_rows)},
-        "baselines": score_baselines(data, spec.evaluation.exclude_seen),
+        "baselines": score_baselines(data, spec.objective, spec.evaluation.exclude_seen),
     }
     if serves:
         write_summary(paths, summary)
-    baseline = summary["baselines"]["validation"].get(spec.objective)
-    progress.say(f"popularity baseline: {spec.objective} {baseline:.4f} on the validation rows")
+    progress.say(describe_baselines(summary, spec.objective))
 
     hypermodel = MovielensHyperModel(spec, data.vocab)
     trainer = Trainer(
@@ -163,11 +164,10 @@ def _prepare(spec: SearchSpec, ratings: Ratings, data_spec: DataSpec, options: S
 
         enter_role(role, fingerprint)
         oracle.expected_fingerprint = fingerprint[:16]
-    tuner = RetrievalTuner(oracle, hypermodel, trainer, paths, baseline=baseline,
+    tuner = RetrievalTuner(oracle, hypermodel, trainer, paths, baselines=baseline_values(summary, spec.objective),
                            on_trial_begin=progress.trial_begin, on_trial_done=progress.trial_done)
     if resuming and serves:
-        workers = oracle.trial_workers
-        progress.resumed([trial_rows.trial_row(t, spec.objective, workers.get(t.trial_id))
+        progress.resumed([trial_rows.trial_row(t, spec.objective, oracle)
                           for t in trial_rows.ended(oracle.trials.values())])
     return PreparedSearch(spec, paths, tuner, trainer, progress, summary, fingerprint)
 
@@ -208,14 +208,14 @@ def _run_local(tuner) -> tuple[bool, str | None]:
 
 def _finish(search: PreparedSearch, stopped: bool, failure: str | None) -> SearchOutcome:
     """Final results, summary lines and the exit decision."""
-    spec, progress, baseline = search.spec, search.progress, search.baseline
+    spec, progress, baselines = search.spec, search.progress, search.baselines
     rows = search.tuner.write_results()
     completed = [r for r in rows if r.completed]
     failed = [r for r in rows if not r.completed]
     best = best_row(rows)
     progress.result(f"{len(completed)} trial(s) completed, {len(failed)} failed; results in {search.paths.csv}")
     if best is not None:
-        lift = f" ({best.objective / baseline:.2f}x the popularity baseline)" if baseline else ""
+        lift = f" ({lifts(best.objective, baselines)})" if baselines else ""
         progress.result(f"best: trial {best.trial_id}, {spec.objective} {best.objective:.4f} "
                         f"at epoch {best.best_epoch}{lift}")
         if search.trainer.holdout is not None and not stopped:
@@ -246,5 +246,26 @@ def _score_holdout(search: PreparedSearch, best) -> None:
     summary["best_trial_holdout"] = {"trial_id": best.trial_id, "validation": best.metrics, "holdout": held_back}
     write_summary(search.paths, summary)
     objective = search.spec.objective
+    others = ", ".join(f"{BASELINES[name]} {value:.4f}"
+                       for name, value in baseline_values(summary, objective, "holdout").items())
     progress.result(f"best trial on the {summary['rows']['holdout']:,} held-back rows: {objective} "
-                    f"{held_back[objective]:.4f} (popularity {summary['baselines']['holdout'][objective]:.4f})")
+                    f"{held_back[objective]:.4f} ({others})")
+
+
+def describe_baselines(summary: dict, objective: str) -> str:
+    """'popularity baseline: val_top_100 0.2962; EASE (L2 3000): 0.3857 on the validation rows'."""
+    parts = []
+    for name, entry in baselines_of(summary).items():
+        if "skipped" in entry:
+            parts.append(entry["skipped"])
+        elif objective in entry.get("validation", {}):
+            setting = f" (L2 {entry['l2']:g})" if "l2" in entry else ""
+            parts.append(f"{BASELINES[name]}{setting} {entry['validation'][objective]:.4f}")
+    return f"baselines on the validation rows, {objective}: " + "; ".join(parts)
+
+
+def lifts(objective: float, baselines: dict[str, float]) -> str:
+    """'1.59x the popularity baseline, 1.22x EASE'."""
+    shown = [f"{objective / value:.2f}x {'the popularity baseline' if name == 'popularity' else BASELINES[name]}"
+             for name, value in baselines.items() if value]
+    return ", ".join(shown)

@@ -41,6 +41,9 @@ kt_config.DEBUG = False
 # also carries them from workers to the chief); keras-tuner then warns that a
 # run_trial that reported should not also return: it does not.
 warnings.filterwarnings("ignore", message="The use case of calling", category=DeprecationWarning)
+# keras-tuner's Bayesian oracle fits scikit-learn's Gaussian process, whose convergence
+# warnings are about the oracle's internals: nothing a user of the search can act on.
+warnings.filterwarnings("ignore", module=r"sklearn\.gaussian_process")
 
 
 class SearchStopped(kt.errors.FatalError):
@@ -55,16 +58,16 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
         hypermodel: the search's MovielensHyperModel.
         trainer: trains trials on the search's data.
         paths: the search's files; the results CSV is rewritten after every trial.
-        baseline: the popularity baseline's objective, for the CSV's lift column.
+        baselines: each baseline's objective on the validation rows, for the CSV's lift columns.
         on_trial_begin: called with each trial and its `EpochPlan` before it trains.
         on_trial_done: called with each ended trial's `report.rows.TrialRow`.
     """
 
     def __init__(self, oracle, hypermodel: MovielensHyperModel, trainer: Trainer, paths: SearchPaths,
-                 baseline: float | None = None, on_trial_begin: Callable | None = None,
+                 baselines: dict[str, float] | None = None, on_trial_begin: Callable | None = None,
                  on_trial_done: Callable | None = None):
         self.trainer = trainer
-        self.baseline = baseline
+        self.baselines = baselines or {}
         self.paths = paths
         self.objective_name = oracle.objective.name
         self._on_trial_begin = on_trial_begin
@@ -196,16 +199,15 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
         self.write_results()
         if self._on_trial_done:
             done = self.oracle.get_trial(trial.trial_id)
-            self._on_trial_done(trial_rows.trial_row(done, self.objective_name))
+            self._on_trial_done(trial_rows.trial_row(done, self.objective_name, self.oracle))
 
     # -- results -------------------------------------------------------------------
     def write_results(self) -> list[TrialRow]:
         """Rewrites the results CSV and the per-epoch history beside it (not on workers)."""
         if self._is_worker():
             return []
-        workers = getattr(self.oracle, "trial_workers", {})
-        return trial_rows.write_search_results(self.oracle.trials.values(), self.objective_name, self.paths,
-                                               self._hp_names, self.baseline, workers)
+        return trial_rows.write_search_results(self.oracle, self.objective_name, self.paths, self._hp_names,
+                                               self.baselines)
 
 
 def _epoch_metrics(entry: dict[str, float]) -> dict[str, float]:
