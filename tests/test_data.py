@@ -267,6 +267,21 @@ def test_corrupt_zip_and_missing_path(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------- --data values
 
 
+def test_a_zip_with_a_damaged_deflate_stream_is_one_sentence(tmp_path: Path) -> None:
+    folder = write_100k(tmp_path / "ml-100k")
+    (folder / "u.data").write_bytes(U_DATA * 2000)  # big enough to be compressed in blocks
+    archive = tmp_path / "ml-100k.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for file in sorted(folder.iterdir()):
+            zf.write(file, f"ml-100k/{file.name}")
+    data = bytearray(archive.read_bytes())
+    start = data.index(b"u.data") + 40  # inside the first member's compressed bytes
+    data[start:start + 64] = bytes(b ^ 0xFF for b in data[start:start + 64])
+    archive.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=r"ml-100k\.zip:ml-100k/u\.\w+: cannot be read \(.*\); download the release"):
+        load_grouplens(archive)
+
+
 def test_parse_data_arg_good(tmp_path: Path) -> None:
     assert parse_data_arg(None) == DataSpec("tfds")
     assert parse_data_arg("tfds") == DataSpec("tfds")

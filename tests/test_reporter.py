@@ -56,3 +56,19 @@ def test_reading_something_else_is_a_results_error(tmp_path, content):
     path.write_text(content)
     with pytest.raises(ResultsError, match=r"x\.csv: is not a results CSV written by tuner_app"):
         read_results(path)
+
+
+def test_a_results_csv_with_only_its_header_is_an_empty_search(tmp_path):
+    path = tmp_path / "r.csv"
+    write_results(path, [], ["learning_rate"])
+    frame = read_results(path)
+    assert frame.empty and format_table(frame) == "no trial has finished yet"
+
+
+def test_a_results_csv_cut_off_mid_row_is_refused_naming_the_line(tmp_path):
+    path = tmp_path / "r.csv"
+    write_results(path, [TrialRow("0", "COMPLETED", "val_top_100", {"val_top_100": 0.3}),
+                         TrialRow("1", "COMPLETED", "val_top_100", {"val_top_100": 0.2})], ["learning_rate"])
+    path.write_text(path.read_text()[:-30])
+    with pytest.raises(ResultsError, match=r"r\.csv: line 3 has \d+ of the header's \d+ fields: the file was cut off"):
+        read_results(path)

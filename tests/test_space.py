@@ -206,3 +206,25 @@ def test_cli_reports_bad_space_without_traceback_or_tensorflow(tmp_path):
     assert "hyperparameters.learning_rate.min must be a number > 0; got '1e-3'" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not results.exists()
+
+
+def test_a_key_given_twice_is_refused_naming_both_lines():
+    text = "tuner: {algorithm: random}\nhyperparameters:\n  learning_rate: 0.1\n  units: 8\n  learning_rate: 0.2\n"
+    with pytest.raises(SpaceError, match=r"^d\.yaml: key 'learning_rate' is given twice, on lines 3 and 5; keep one\.$"):
+        parse_space(text, "d.yaml")
+
+
+def test_a_folder_a_fifo_or_a_huge_file_as_space_is_one_sentence(tmp_path):
+    import os
+
+    (tmp_path / "folder.yaml").mkdir()
+    with pytest.raises(SpaceError, match=r"'.*folder\.yaml' is a folder, not a YAML file"):
+        load_space(tmp_path / "folder.yaml")
+    os.mkfifo(tmp_path / "pipe.yaml")
+    with pytest.raises(SpaceError, match=r"'.*pipe\.yaml' is a named pipe \(FIFO\), not a YAML file"):
+        load_space(tmp_path / "pipe.yaml")  # a read would block forever
+    huge = tmp_path / "huge.yaml"
+    huge.write_text("tuner: {algorithm: random}\nhyperparameters:\n  units: {values: [" +
+                    ",".join(str(i) for i in range(1, 300_000)) + "]}\n")
+    with pytest.raises(SpaceError, match=r"huge\.yaml: is \d+ KB; a space file is a few hundred bytes"):
+        load_space(huge)

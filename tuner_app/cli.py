@@ -30,21 +30,36 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _timestamp(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds since 1970 as an integer; got {text!r}") from None
+    if not -(2**63) <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"expected seconds since 1970 that fit in 64 bits; got {text}")
+    return value
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from tuner_app.data.arguments import parse_data_arg
     from tuner_app.distributed.roles import check_parallel, resolve_role
     from tuner_app.space import load_space
+    from tuner_app.store.layout import check_results_dir
+    from tuner_app.tuning.tensorboard import check_available as check_tensorboard
 
     spec = load_space(args.space).with_overrides(name=args.name, max_trials=args.max_trials, epochs=args.epochs)
     data_spec = parse_data_arg(args.data)
     role = resolve_role(args.chief, args.worker, args.worker_id)
     check_parallel(args.parallel, role, args.overwrite)
+    check_results_dir(Path(args.results_dir))
+    check_tensorboard(args.tensorboard)
     # Everything given has been validated; only now does TensorFlow load.
     from tuner_app.tuning.search import SearchOptions, run_search
 
     options = SearchOptions(results_dir=Path(args.results_dir), overwrite=args.overwrite, quiet=args.quiet,
                             max_deaths=args.max_trial_deaths, role=role, worker_timeout=args.worker_timeout,
-                            threads=args.threads)
+                            chief_wait=args.chief_wait, threads=args.threads,
+                            tensorboard=Path(args.tensorboard) if args.tensorboard else None)
     if (args.parallel or 1) == 1:
         run_search(spec, data_spec, options)
     else:
@@ -91,6 +106,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         baselines = baseline_values(read_summary(SearchPaths.of_csv(path)), str(objective.iloc[0]))
         for line in insight_lines(one, baselines):
             print(line)
+    if args.html:
+        from tuner_app.report.html import write_html
+
+        charts = write_html(args.csv, args.html)
+        print(f"wrote {args.html} ({charts} charts, {Path(args.html).stat().st_size / 1e6:.1f} MB; it opens "
+              "offline, from the file)")
     if args.plot:
         from tuner_app.report.plots import write_plots
 
@@ -165,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--parallel", type=_positive_int, metavar="N", help=(
         "run N trials at once on this machine: N worker processes, one TensorFlow thread each, "
         "each pinned to its own CPU core"))
+    search.add_argument("--tensorboard", metavar="DIR", help=(
+        "also write TensorBoard logs: each trial's loss and validation top-k per epoch and its hyperparameters "
+        "(HParams); view with `tensorboard --logdir DIR` (needs the tensorboard extra)"))
     search.add_argument("--threads", type=_positive_int, metavar="N", help="TensorFlow threads (default: all cores)")
     dist = search.add_argument_group("distributed search (keras-tuner's chief/worker mode; see README)")
     dist.add_argument("--chief", metavar="HOST:PORT", help=(
@@ -175,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     dist.add_argument("--worker-timeout", type=float, default=1800.0, metavar="SECONDS", help=(
         "chief: a worker silent this long (no validated epoch) loses its trial to the next worker "
         "(default: 1800)"))
+    dist.add_argument("--chief-wait", type=float, default=300.0, metavar="SECONDS", help=(
+        "worker: wait this long for a chief that does not answer (not started yet, or gone), saying so, "
+        "then exit with status 2; a chief back in time is picked up again (default: 300)"))
 
     validate = commands.add_parser("validate", help="check search space files without running anything")
     validate.add_argument("space", nargs="+", help="YAML files or names in search_spaces/")
@@ -185,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--plot", action="store_true",
                         help="also write PNG figures next to each CSV (learning curves, objective per hyperparameter)")
     report.add_argument("--plot-top", type=_positive_int, default=10, help="trials in the learning-curve figure")
+    report.add_argument("--html", metavar="FILE", help=(
+        "also write one self-contained HTML page (sortable trials, best so far, learning curves, parallel "
+        "coordinates, importances; opens offline) for the CSVs given"))
 
     export = commands.add_parser("export", help="save a trial as a SavedModel that recommends titles")
     export.add_argument("csv", help="the search's results CSV (its state folder must be beside it)")
@@ -201,7 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument("model", help="a folder written by `export`")
     recommend.add_argument("--user", required=True, help="user id, as in the data (e.g. 42)")
     recommend.add_argument("--k", type=_positive_int, default=10, help="how many titles (default 10)")
-    recommend.add_argument("--timestamp", type=int, help="when the query happens (default: the newest rating's time)")
+    recommend.add_argument("--timestamp", type=_timestamp,
+                           help="when the query happens, in seconds since 1970 (default: the newest rating's time)")
     return parser
 
 

@@ -62,6 +62,12 @@ class SearchError(TunerAppError):
     exit_code = 1
 
 
+class DiskFull(TunerAppError):
+    """A write failed for want of space: the search stops, and resumes once space is freed."""
+
+    exit_code = 1
+
+
 class SearchInterrupted(TunerAppError):
     """The user stopped the search; it can be resumed."""
 

@@ -1,31 +1,49 @@
 """Fault injection points, so tests can kill the process at the worst moments.
 
 Set `TUNER_APP_FAULT=<point>:<n>` and the process kills itself with SIGKILL
-the n-th time it reaches `<point>` (1-based). Points:
+the n-th time it reaches `<point>` (1-based); `TUNER_APP_FAULT=enospc@<point>:<n>`
+makes that write fail as on a full disk instead (OSError ENOSPC), and from then on
+every write at that point, as a full disk would. Points:
 
 * `write:<file name>`: a temporary file is complete but not yet renamed over
   its target (e.g. `write:deep.csv`, `write:oracle.json`, `write:record.json`);
-* `checkpoint`: a checkpoint is written but not yet given its final name;
+* `checkpoint`: a checkpoint is written but not yet given its final name (as an
+  ENOSPC point: about to be written);
 * `epoch`: the middle of a training epoch.
 
-Unset (always, outside tests), `reached` costs one dictionary lookup.
+Unset (always, outside tests), `reached` and `writing` cost one dictionary lookup.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 
 _counts: dict[str, int] = {}
 
 
-def reached(point: str) -> None:
+def _fault(kind: str, point: str) -> bool:
+    """Whether this call is the one (or, for ENOSPC, one of those from then on) the fault targets."""
     spec = os.environ.get("TUNER_APP_FAULT")
     if not spec:
-        return
+        return False
     target, _, count = spec.rpartition(":")
-    if target != point:
-        return
-    _counts[point] = _counts.get(point, 0) + 1
-    if _counts[point] == int(count):
+    target_kind, _, target = target.rpartition("@")
+    if (target_kind, target) != (kind, point):
+        return False
+    key = f"{kind}@{point}"
+    _counts[key] = _counts.get(key, 0) + 1
+    return _counts[key] == int(count) if kind == "" else _counts[key] >= int(count)
+
+
+def reached(point: str) -> None:
+    """Kills the process with SIGKILL when `TUNER_APP_FAULT=<point>:<n>` and this is the n-th time."""
+    if _fault("", point):
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def writing(point: str) -> None:
+    """Fails as a full disk would when `TUNER_APP_FAULT=enospc@<point>:<n>`, from the n-th write on."""
+    if _fault("enospc", point):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

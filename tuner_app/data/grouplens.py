@@ -18,6 +18,7 @@ import io
 import os
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -86,6 +87,9 @@ _FORMATS = (
 _KNOWN_FILES = {name for fmt in _FORMATS for name in (fmt.ratings, fmt.movies)}
 _COLUMNS = ("userId", "movieId", "rating", "timestamp")
 _FIX = f"download the release again from {GROUPLENS_URL}"
+#: What reading a file in place can raise: a zip member with a damaged deflate stream
+#: raises zlib.error, a truncated one EOFError or BadZipFile.
+_READ_ERRORS = (OSError, zipfile.BadZipFile, EOFError, zlib.error)
 
 
 class _Folder:
@@ -114,7 +118,7 @@ class _Folder:
         try:
             with self.open(name) as stream:
                 return stream.read()
-        except (OSError, zipfile.BadZipFile, EOFError) as error:
+        except _READ_ERRORS as error:
             raise DataError(f"{self.where(name)}: cannot be read ({error}); {_FIX}.") from None
 
     def sha256(self, name: str) -> str:
@@ -123,7 +127,7 @@ class _Folder:
             with self.open(name) as stream:
                 while chunk := stream.read(1 << 20):
                     digest.update(chunk)
-        except (OSError, zipfile.BadZipFile, EOFError) as error:
+        except _READ_ERRORS as error:
             raise DataError(f"{self.where(name)}: cannot be read ({error}); {_FIX}.") from None
         return digest.hexdigest()
 
@@ -314,7 +318,7 @@ def _parse_ratings(
         frame = pd.DataFrame(columns=_COLUMNS)
     except (ValueError, OverflowError, UnicodeDecodeError) as error:  # ParserError too
         _diagnose_ratings(folder, fmt, error)
-    except (OSError, zipfile.BadZipFile, EOFError) as error:
+    except _READ_ERRORS as error:
         raise DataError(f"{where}: cannot be read ({error}); {_FIX}.") from None
     if frame.empty:
         raise DataError(f"{where}: expected {fmt.layout} lines, found no ratings; {_FIX}.")
@@ -326,9 +330,12 @@ def _diagnose_ratings(folder: _Folder, fmt: _Format, error: Exception) -> None:
     where = folder.where(fmt.ratings)
     sep = {"ratings.csv": ",", "ratings.dat": "::"}.get(fmt.ratings, "\t")
     line_re = re.compile(sep.join([r"\d{1,18}", r"\d{1,18}", r"\d{1,3}(\.\d*)?", r"\d{1,18}"]))
-    with folder.open(fmt.ratings) as stream:
-        for number, line in enumerate(stream, start=1):
-            text = line.decode("latin-1").strip()
-            if text and not (number == 1 and sep == ",") and not line_re.fullmatch(text):
-                _bad_line(where, number, fmt.layout, text)
+    try:
+        with folder.open(fmt.ratings) as stream:
+            for number, line in enumerate(stream, start=1):
+                text = line.decode("latin-1").strip()
+                if text and not (number == 1 and sep == ",") and not line_re.fullmatch(text):
+                    _bad_line(where, number, fmt.layout, text)
+    except _READ_ERRORS as read_error:
+        raise DataError(f"{where}: cannot be read ({read_error}); {_FIX}.") from None
     raise DataError(f"{where}: expected {fmt.layout} lines, parsing failed ({error}); {_FIX}.")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tuner_app.errors import DataError
 from tuner_app.space.spec import SplitSpec
 
 
@@ -32,8 +33,22 @@ def split_indices(
     return order[:n_train], order[n_train : n_train + n_test]
 
 
-def split_rows(split: SplitSpec, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Train, validation and held-back rows: the tutorial's split, its test part cut in two."""
+#: Fewer training or validation rows than this make no search: too few to score a trial on.
+MIN_ROWS = 10
+
+
+def split_rows(split: SplitSpec, n: int, where: str = "--data") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train, validation and held-back rows: the tutorial's split, its test part cut in two.
+
+    Raises:
+        DataError: the data are too small to leave `MIN_ROWS` rows for training and validation.
+    """
     train, test = split_indices(n, split.train_fraction, split.test_fraction, split.seed)
     keep = len(test) - round(len(test) * split.holdout_fraction)
+    if min(len(train), keep) < MIN_ROWS:
+        raise DataError(
+            f"{where}: {n:,} rating(s) leave {len(train):,} for training and {keep:,} for validation with "
+            f"train_fraction {split.train_fraction:g}, test_fraction {split.test_fraction:g} and holdout_fraction "
+            f"{split.holdout_fraction:g}; a search needs at least {MIN_ROWS} of each: give more data."
+        )
     return train, test[:keep], test[keep:]

@@ -17,7 +17,7 @@ from tuner_app.errors import DistributeError
 from tuner_app.report import trials as trial_rows
 
 
-def run_chief(search, role: Role, worker_timeout: float) -> bool:
+def run_chief(search, role: Role, worker_timeout: float, check: Callable[[], None] | None = None) -> bool:
     """Serves `search`'s oracle to workers until it is done; returns True if stopped by the user.
 
     Args:
@@ -38,13 +38,14 @@ def run_chief(search, role: Role, worker_timeout: float) -> bool:
                 shown.add(trial.trial_id)
                 progress.trial_done(trial_rows.trial_row(trial, tuner.objective_name, tuner.oracle))
 
-    serve_chief(tuner.oracle, role, worker_timeout, on_progress, search.trainer.stop_requested)
+    serve_chief(tuner.oracle, role, worker_timeout, on_progress, search.trainer.stop_requested, check)
     tuner.save()
     return search.trainer.stop_requested()
 
 
 def serve_chief(oracle, role: Role, worker_timeout: float, on_progress: Callable[[list[str]], None],
-                should_stop: Callable[[], bool], poll: float = 1.0) -> None:
+                should_stop: Callable[[], bool], check: Callable[[], None] | None = None,
+                poll: float = 1.0) -> None:
     """Runs keras-tuner's oracle servicer until the search is done (or a stop is requested).
 
     Args:
@@ -52,6 +53,7 @@ def serve_chief(oracle, role: Role, worker_timeout: float, on_progress: Callable
         worker_timeout: seconds of silence after which a worker's trial is requeued.
         on_progress: called with lines to print when trials ended or were requeued.
         should_stop: polled; True ends serving early (Ctrl-C on the chief).
+        check: polled while trials are left; raises to stop serving (--parallel: no worker left).
     """
     from concurrent import futures
 
@@ -78,5 +80,7 @@ def serve_chief(oracle, role: Role, worker_timeout: float, on_progress: Callable
             if len(oracle.end_order) != ended or lines:
                 ended = len(oracle.end_order)
                 on_progress(lines)
+            if check is not None and not oracle.finished():
+                check()
     finally:
         server.stop(grace=5)

@@ -10,6 +10,8 @@ stops the workers cleanly; running the same command resumes everything.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import signal
 import socket
@@ -18,7 +20,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tuner_app.distributed.roles import Role
+from tuner_app.distributed.roles import Role, usable_cpus
+from tuner_app.errors import SearchError
 from tuner_app.store.layout import SearchPaths
 
 
@@ -28,12 +31,34 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def usable_cpus() -> list[int]:
-    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+def _worker_setup(cpu: int, parent: int):
+    """What a worker process does before it starts: its own core, and to die with its parent.
+
+    The kernel sends the worker SIGTERM when the chief that started it dies, however
+    it dies (kill -9 included): the worker then stops after its current step, as on
+    Ctrl-C, and its trial continues from its last finished epoch when the search is
+    resumed. (Linux's PR_SET_PDEATHSIG; elsewhere the worker is left to --chief-wait.)
+    """
+
+    def setup() -> None:
+        if hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(0, {cpu})
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        except (OSError, AttributeError):
+            return
+        if os.getppid() != parent:  # the chief died before the line above: nothing would tell us
+            os._exit(1)
+
+    return setup
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 class WorkerPool:
-    """Starts and stops the local worker processes of a `--parallel` search."""
+    """Starts, watches and stops the local worker processes of a `--parallel` search."""
 
     def __init__(self, count: int, worker_args: Sequence[str], paths: SearchPaths):
         self.role = Role("chief", "127.0.0.1", free_port())
@@ -54,9 +79,31 @@ class WorkerPool:
             log = open(self.paths.worker_log(worker_id), "a")  # the worker's stdout and stderr
             self.processes.append(subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, env=env,
-                preexec_fn=(lambda c=cpu: os.sched_setaffinity(0, {c})) if hasattr(os, "sched_setaffinity") else None,
+                preexec_fn=_worker_setup(cpu, os.getpid()),
             ))
             log.close()
+
+    def check(self) -> None:
+        """Raises `SearchError` when every worker has exited: nobody is left to run trials.
+
+        A worker that cannot start (another process holds its lock, its data cannot be
+        read) says why in its log; the last line of each log is quoted.
+        """
+        if not self.processes or any(proc.poll() is None for proc in self.processes):
+            return
+        ends = "; ".join(f"p{i + 1} exited with status {proc.returncode}: {self._last_line(f'p{i + 1}')}"
+                         for i, proc in enumerate(self.processes))
+        raise SearchError(f"every --parallel worker exited while trials were left ({ends}); their logs are "
+                          f"{self.paths.state_dir}/worker-*.log; the finished trials are kept: fix that and run "
+                          "the same command again.")
+
+    def _last_line(self, worker_id: str) -> str:
+        try:
+            lines = [line.strip() for line in self.paths.worker_log(worker_id).read_text().splitlines()]
+        except OSError:
+            return "no log"
+        lines = [line for line in lines if line]
+        return repr(lines[-1][:300]) if lines else "nothing logged"
 
     def stop(self, timeout: float = 120.0) -> list[int]:
         """Asks running workers to stop (SIGINT: they finish their step), waits; returns exit codes."""
@@ -84,6 +131,8 @@ def worker_arguments(spec, options, data_arg: str | None, epochs: int | None) ->
         worker += ["--data", data_arg]
     if epochs:
         worker += ["--epochs", str(epochs)]
+    if options.tensorboard is not None:
+        worker += ["--tensorboard", str(Path(options.tensorboard).resolve())]
     return worker
 
 
@@ -101,7 +150,8 @@ def run_parallel(count: int, spec, data_spec, options, data_arg: str | None, epo
     paths = SearchPaths(Path(options.results_dir), spec.name)
     pool = WorkerPool(count, worker_arguments(spec, options, data_arg, epochs), paths)
     try:
-        run_search(spec, data_spec, replace(options, role=pool.role, before_serving=pool.start))
+        run_search(spec, data_spec, replace(options, role=pool.role, before_serving=pool.start,
+                                            serving_check=pool.check))
         codes = pool.wait(timeout=60)  # the chief ends once every worker has been told to stop
     except BaseException:
         pool.stop()

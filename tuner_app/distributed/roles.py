@@ -73,7 +73,10 @@ def resolve_role(chief: str | None, worker: str | None, worker_id: str | None,
             raise DistributeError(f"{ENV_IP} is set but {', '.join(missing)} is not; set all three or none.")
         tuner_id = environ[ENV_ID]
         kind = "chief" if tuner_id == CHIEF_ID else "worker"
-        from_env = Role(kind, environ[ENV_IP], int(environ[ENV_PORT]), None if kind == "chief" else tuner_id)
+        port = environ[ENV_PORT]
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise DistributeError(f"{ENV_PORT} must be a port from 1 to 65535; got {port!r}; fix or unset it.")
+        from_env = Role(kind, environ[ENV_IP], int(port), None if kind == "chief" else tuner_id)
     if chief or worker:
         host, port = parse_address(chief or worker, "--chief" if chief else "--worker")
         role = Role("chief" if chief else "worker", host, port, worker_id)
@@ -98,8 +101,17 @@ def _check_worker_id(worker_id: str | None) -> None:
                               f"'chief'; got {worker_id!r}.")
 
 
+def usable_cpus() -> list[int]:
+    """The CPU cores this process may run on."""
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+
+
 def check_parallel(parallel: int | None, role: Role | None, overwrite: bool) -> None:
-    """`--parallel` runs its own chief and workers; `--overwrite` belongs to the chief."""
+    """`--parallel` runs its own chief and workers, at most one per core; `--overwrite` belongs to the chief."""
+    cores = len(usable_cpus())
+    if parallel and parallel > cores:
+        raise DistributeError(f"--parallel {parallel}: this machine has {cores} usable CPU core(s), and each worker "
+                              f"runs pinned to its own; ask for at most {cores}.")
     if parallel and role is not None:
         raise DistributeError("--parallel runs its own local chief and workers; it cannot be combined with "
                               "--chief, --worker or the KERASTUNER_* variables.")

@@ -1,10 +1,16 @@
 """A worker of a distributed search: it checks its chief runs the same search, then runs its trials.
 
 keras-tuner's worker asks the chief for a trial, trains it, reports it and asks
-again until the chief has no more. Added here: the first call compares the
-chief's search fingerprint with the worker's own (a worker never trains for
-another search), and a worker waits politely when the oracle is IDLE (keras-tuner
-asks again at once, in a tight loop).
+again until the chief has no more. Added here:
+
+* the first call compares the chief's search fingerprint with the worker's own
+  (a worker never trains for another search);
+* a chief that does not answer (not started yet, or gone) is waited for, and the
+  worker says so, for `--chief-wait` seconds at most; then it exits with a
+  sentence, its trial left to continue from its last finished epoch
+  (keras-tuner's client waits in silence for an hour a call);
+* a worker waits politely when the oracle is IDLE (keras-tuner asks again at
+  once, in a tight loop).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from tuner_app.errors import DistributeError, SearchInterrupted
 from tuner_app.space.names import FINGERPRINT_HP
 
 
-def run_worker(search, role: Role):
+def run_worker(search, role: Role, chief_wait: float):
     """Runs trials the chief hands out until it has no more; returns a `tuning.search.SearchOutcome`.
 
     Args:
@@ -24,14 +30,18 @@ def run_worker(search, role: Role):
     """
     from tuner_app.tuning.search import SearchOutcome
     from tuner_app.tuning.signals import StopOnSignal
-    from tuner_app.tuning.tuner import SearchStopped
+    from tuner_app.tuning.tuner import SearchAborted, SearchStopped
 
     tuner = search.tuner
+    tuner.oracle.stub = PatientStub(tuner.oracle.stub, role, chief_wait, search.progress.result,
+                                    search.trainer.stop_requested)
     check_chief_fingerprint(tuner.oracle, search.fingerprint, role.address)
     patch_idle_wait(tuner.oracle)
     with StopOnSignal(search.trainer):
         try:
             tuner.search()
+        except SearchAborted as exc:
+            raise exc.error from None
         except SearchStopped:
             raise SearchInterrupted(
                 f"worker {role.worker_id} stopped by request after {len(tuner.begun)} trial(s); its "
@@ -42,18 +52,70 @@ def run_worker(search, role: Role):
     return SearchOutcome(search.paths.csv, len(tuner.begun), 0, None, None)
 
 
-def check_chief_fingerprint(oracle_client, fingerprint: str, address: str, timeout: float = 600.0) -> None:
+class PatientStub:
+    """keras-tuner's gRPC stub, with a bounded wait for a chief that does not answer.
+
+    Each call is tried for `ATTEMPT` seconds at a time. While the chief does not
+    answer, the worker says it is waiting (once), stops waiting if it is asked to
+    stop, and gives up after `patience` seconds with a `DistributeError`. A chief
+    that comes back in time is picked up again (and the worker says so). A retried
+    call may reach the chief twice: creating a trial and reporting an epoch are
+    idempotent there, and the chief's oracle ignores a second end of one trial.
+    """
+
+    ATTEMPT = 5.0
+
+    def __init__(self, stub, role: Role, patience: float, say, should_stop):
+        self._stub, self._role, self._patience = stub, role, patience
+        self._say, self._should_stop = say, should_stop
+
+    def __getattr__(self, name):
+        method = getattr(self._stub, name)
+
+        def call(request, **kwargs):
+            import grpc
+
+            kwargs.update(wait_for_ready=True, timeout=self.ATTEMPT)
+            since = None
+            while True:
+                try:
+                    response = method(request, **kwargs)
+                except grpc.RpcError as exc:
+                    if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                        raise DistributeError(f"--worker {self._role.address}: the chief refused a request "
+                                              f"({exc.code().name}: {exc.details()}).") from None
+                    since = self._waiting(since)
+                    continue
+                if since is not None:
+                    self._say(f"worker {self._role.worker_id}: the chief at {self._role.address} answers again")
+                return response
+
+        return call
+
+    def _waiting(self, since: float | None) -> float:
+        now = time.monotonic()
+        if since is None:
+            since = now - self.ATTEMPT
+            self._say(f"worker {self._role.worker_id}: waiting for the chief at {self._role.address} (no answer "
+                      f"for {self.ATTEMPT:.0f} s; giving up after {self._patience:.0f} s, see --chief-wait)")
+        if self._should_stop():
+            from tuner_app.errors import StopRequested
+
+            raise StopRequested()
+        if now - since > self._patience:
+            raise DistributeError(
+                f"--worker {self._role.address}: the chief did not answer for {self._patience:.0f} s "
+                f"(--chief-wait); start it (search --chief {self._role.address}) and this worker again with "
+                f"--worker-id {self._role.worker_id}: its trial continues from its last finished epoch.")
+        return since
+
+
+def check_chief_fingerprint(oracle_client, fingerprint: str, address: str) -> None:
     """A worker's first call: does the chief run the same search? Waits for the chief to come up."""
-    import grpc
     from keras_tuner.src import protos
     from keras_tuner.src.engine import hyperparameters as hp_module
 
-    try:
-        response = oracle_client.stub.GetSpace(protos.get_service().GetSpaceRequest(), wait_for_ready=True,
-                                               timeout=timeout)
-    except grpc.RpcError as exc:
-        raise DistributeError(f"--worker {address}: no chief answered within {timeout:.0f} s ({exc.code().name}); "
-                              "start the chief first (search --chief HOST:PORT) or check the address.") from None
+    response = oracle_client.stub.GetSpace(protos.get_service().GetSpaceRequest())
     space = hp_module.HyperParameters.from_proto(response.hyperparameters)
     theirs = space.values.get(FINGERPRINT_HP)
     if theirs != fingerprint:

@@ -107,7 +107,7 @@ def read_results(path: str | Path):
     """Reads a results CSV written by this tool into a pandas DataFrame.
 
     Raises:
-        ResultsError: the file is missing, is not CSV, or lacks this tool's columns.
+        ResultsError: the file is missing, is not CSV, was cut off, or lacks this tool's columns.
     """
     import pandas as pd
 
@@ -115,8 +115,10 @@ def read_results(path: str | Path):
     if not path.is_file():
         raise ResultsError(f"{path}: no such results file; searches write results/<name>.csv.")
     try:
-        frame = pd.read_csv(path, dtype={"trial_id": str, "parent_trial": str}, keep_default_na=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        text = path.read_text(encoding="utf-8")
+        _check_complete_rows(path, text)
+        frame = pd.read_csv(io.StringIO(text), dtype={"trial_id": str, "parent_trial": str}, keep_default_na=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, csv.Error) as exc:
         raise ResultsError(f"{path}: is not a results CSV written by tuner_app ({exc}).") from None
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
@@ -124,9 +126,26 @@ def read_results(path: str | Path):
             f"{path}: is not a results CSV written by tuner_app: it lacks the column(s) "
             f"{', '.join(missing)}; results CSVs come from `python -m tuner_app search`."
         )
+    if frame.empty:  # a search with no finished trial yet: the header alone
+        return frame.astype({c: float for c in ("rank", "objective")})
     if not pd.api.types.is_numeric_dtype(frame["objective"]):
         raise ResultsError(f"{path}: column 'objective' must hold numbers; found {frame['objective'].dtype}.")
     return frame
+
+
+def _check_complete_rows(path: Path, text: str) -> None:
+    """Every row has the header's number of fields: a row cut short means the file was cut off."""
+    rows = csv.reader(io.StringIO(text))
+    header = next(rows, None)
+    if header is None:
+        return
+    for number, row in enumerate(rows, start=2):
+        if row and len(row) != len(header):
+            raise ResultsError(
+                f"{path}: line {number} has {len(row)} of the header's {len(header)} fields: the file was cut off "
+                "or edited; the search rewrites it whole after every trial: run it again (it resumes) or restore "
+                "the file."
+            )
 
 
 def choose_trial(csv_path: Path, trial: str) -> dict:

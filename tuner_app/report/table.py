@@ -42,6 +42,8 @@ def format_table(frame, top: int | None = None) -> str:
     """The ranked table `report` prints: ranked trials first, then the others."""
     import pandas as pd
 
+    if frame.empty:
+        return "no trial has finished yet"
     frame = frame.copy()
     frame["_order"] = frame["rank"].fillna(math.inf)
     keys = ["_order", "search", "trial_id"] if "search" in frame.columns else ["_order", "trial_id"]

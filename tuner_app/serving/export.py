@@ -63,7 +63,14 @@ def export_trial(csv_path: str | Path, trial: str, out: str | Path) -> dict:
     config = ModelConfig.from_dict(record.config)
     # logQ correction only shapes the training loss; the exported towers do not need it.
     model = build_model(vocab, dataclasses.replace(config, logq_correction=False))
-    restore_checkpoint(model, record_path.parent / record.best_checkpoint, with_optimizer=False)
+    weights = record_path.parent / record.best_checkpoint
+    try:
+        restore_checkpoint(model, weights, with_optimizer=False)
+    except (tf.errors.OpError, ValueError, OSError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise ResultsError(f"{weights}: trial {row['trial_id']}'s saved weights are missing or damaged ({first}); "
+                           "it cannot be exported as trained: `repeat` retrains its configuration, or export "
+                           "another trial.") from None
     latest = int(vocab.timestamp_buckets[-1])  # the newest rating's timestamp
     k = min(EXPORT_K, vocab.num_titles)
     index = build_index(vocab, model, k, latest)

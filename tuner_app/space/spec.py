@@ -98,6 +98,7 @@ class SearchSpec:
     hyperparameters: dict[str, ParamSpec]
     evaluation: EvaluationSpec = EvaluationSpec()
     source_text: str = field(repr=False, default="")
+    epochs_flag: int | None = None  # `--epochs`, when given (its effect is in the fields above)
 
     def param(self, name: str) -> ParamSpec:
         """The file's setting of a hyperparameter, or the tutorial's value as `Fixed`."""
@@ -117,7 +118,7 @@ class SearchSpec:
         extending the budget or the patience of an existing search is normal.
         """
         data = dataclasses.asdict(self)
-        for key in ("path", "description", "source_text", "name"):
+        for key in ("path", "description", "source_text", "name", "epochs_flag"):
             data.pop(key)
         data["tuner"].pop("max_trials")
         data["tuner"].pop("max_consecutive_failed_trials")
@@ -143,6 +144,7 @@ class SearchSpec:
         if epochs is not None:
             if epochs < 1:
                 raise SpaceError(f"--epochs must be a positive integer; got {epochs}.")
+            spec = dataclasses.replace(spec, epochs_flag=epochs)
             if spec.tuner.algorithm == "hyperband":
                 options = {**spec.tuner.options, "max_epochs": epochs}
                 spec = dataclasses.replace(spec, tuner=dataclasses.replace(spec.tuner, options=options))

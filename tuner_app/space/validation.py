@@ -30,16 +30,14 @@ choice) or `{min, max, step?, sampling?}` (a range).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from tuner_app.errors import SpaceError
 from tuner_app.space.fields import FieldChecker
 from tuner_app.space.names import ALGORITHMS, FILTERED_PREFIX, OBJECTIVES
 from tuner_app.space.params import MAX_LAYERS, Range
+from tuner_app.space.reading import load_yaml, read_space_file, resolve_space_path
 from tuner_app.space.spec import (
     COMMON_TUNER_KEYS,
     TUNER_KEYS,
@@ -52,31 +50,9 @@ from tuner_app.space.spec import (
     defaults_of,
 )
 
-#: Folder of the search spaces shipped with the project; `--space deep.yaml`
-#: is looked up here when it is not a path to an existing file.
-SEARCH_SPACES_DIR = Path(__file__).resolve().parent.parent.parent / "search_spaces"
-
 TOP_LEVEL_KEYS = (
     "name", "description", "tuner", "objective", "split", "training", "evaluation", "hyperparameters",
 )
-
-
-def resolve_space_path(space: str) -> Path:
-    """Finds a space file: the path as given, else by name in `search_spaces/`."""
-    candidates = [Path(space)]
-    if not Path(space).is_absolute() and len(Path(space).parts) == 1:
-        candidates.append(SEARCH_SPACES_DIR / space)
-        if not space.endswith((".yaml", ".yml")):
-            candidates.append(SEARCH_SPACES_DIR / f"{space}.yaml")
-    for candidate in candidates:
-        if candidate.is_file():
-            shown = os.path.relpath(candidate)
-            return Path(shown) if not shown.startswith("..") else candidate
-    shipped = ", ".join(sorted(p.name for p in SEARCH_SPACES_DIR.glob("*.yaml"))) or "none"
-    raise SpaceError(
-        f"--space: no such file: '{space}'; give a path to a YAML file or the name of "
-        f"one in {SEARCH_SPACES_DIR} ({shipped})."
-    )
 
 
 def load_space(space: str | Path) -> SearchSpec:
@@ -93,23 +69,12 @@ def load_space(space: str | Path) -> SearchSpec:
             what was given.
     """
     path = resolve_space_path(str(space))
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpaceError(f"{path}: cannot be read as a UTF-8 text file ({exc}).") from None
-    return parse_space(text, str(path))
+    return parse_space(read_space_file(path), str(path))
 
 
 def parse_space(text: str, where: str) -> SearchSpec:
     """Validates the YAML `text` of a space file; `where` names it in messages."""
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SpaceError(f"{where}: is not valid YAML{at}: {problem}.") from None
-    return _Validator(where).space(raw, text)
+    return _Validator(where).space(load_yaml(text, where), text)
 
 
 class _Validator(FieldChecker):

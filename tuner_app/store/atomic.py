@@ -9,6 +9,7 @@ written under a staging name and renamed into place the same way (`publish_folde
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner_app import faults
-from tuner_app.errors import ResultsError
+from tuner_app.errors import DiskFull, ResultsError
 
 #: Suffix of a folder being written; it gets its final name once complete.
 STAGING_SUFFIX = ".partial"
@@ -40,20 +41,35 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     `open` would give it.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, "wb") as handle:
+            faults.writing(f"write:{path.name}")
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         faults.reached(f"write:{path.name}")
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        raise_if_disk_full(exc, path)
         raise
     fsync_folder(path.parent)
+
+
+#: The errors a full disk (or a full quota) gives.
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+
+
+def raise_if_disk_full(exc: BaseException, path: Path) -> None:
+    """Raises `DiskFull` naming `path` when `exc` is the disk running out of space."""
+    full = isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS
+    full = full or "No space left on device" in str(exc) or "Disk quota exceeded" in str(exc)
+    if full:
+        raise DiskFull(f"{path}: no space left on the device; the search stopped without losing a finished "
+                       "epoch: free some space and run the same command again (it resumes)") from None
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
@@ -108,21 +124,19 @@ def remove_stray_temp_files(folder: str | os.PathLike, prefix: str = "", recursi
             path.unlink(missing_ok=True)
 
 
-def read_json(path: str | os.PathLike, what: str) -> Any:
+def read_json(path: str | os.PathLike, what: str, fix: str = "start over with --overwrite") -> Any:
     """Reads a JSON file this tool wrote; a damaged one is a `ResultsError` naming it.
 
     Args:
         path: the file.
         what: what the file is, for the message (e.g. "the trial record").
+        fix: how to get past it, for the message.
     """
     try:
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ResultsError(
-            f"{path}: {what} is damaged ({exc.__class__.__name__}: {exc}); "
-            "delete it to discard that state, or start over with --overwrite."
-        ) from None
+        raise ResultsError(f"{path}: {what} is damaged ({exc.__class__.__name__}: {exc}); {fix}.") from None
 
 
 def _json_default(value: Any) -> Any:

@@ -17,7 +17,17 @@ from tuner_app.data.records import DataSpec, Ratings
 from tuner_app.errors import ResultsError, SearchMismatch
 from tuner_app.space.spec import SearchSpec
 from tuner_app.store import atomic
-from tuner_app.store.layout import IDENTITY_FILE, SearchPaths
+from tuner_app.store.layout import (
+    IDENTITY_FILE,
+    ORACLE_FILE,
+    RECORD_FILE,
+    TRIAL_PREFIX,
+    TRIAL_STATE_FILE,
+    SearchPaths,
+)
+
+#: How to get past a damaged search.json.
+IDENTITY_FIX = "restore it, or start over with --overwrite, or use --name for a new search beside it"
 
 
 def describe_search(spec: SearchSpec, ratings: Ratings) -> dict:
@@ -36,6 +46,7 @@ def search_identity(spec: SearchSpec, ratings: Ratings, data_spec: DataSpec) -> 
         **describe_search(spec, ratings),
         "space_text": spec.source_text,  # as it was: `repeat` rebuilds trials from it
         "space_fingerprint": spec.fingerprint(),
+        "epochs_flag": spec.epochs_flag,
         "data_spec": dataclasses.asdict(data_spec),
         "data_fingerprint": ratings.fingerprint,
     }
@@ -51,7 +62,7 @@ def read_identity(paths: SearchPaths) -> dict:
     path = paths.identity
     if not path.exists():
         raise ResultsError(f"{path}: not found; is {paths.state_dir} the state folder of a tuner_app search?")
-    return atomic.read_json(path, "the search state")
+    return atomic.read_json(path, "the search state", IDENTITY_FIX)
 
 
 def check_or_start(paths: SearchPaths, spec: SearchSpec, ratings: Ratings, data_spec: DataSpec,
@@ -76,8 +87,14 @@ def check_or_start(paths: SearchPaths, spec: SearchSpec, ratings: Ratings, data_
                 "pass --overwrite to replace it, or --name to choose another search name."
             )
     if not overwrite and state_path.exists():
-        saved = atomic.read_json(state_path, "the search state")
+        saved = atomic.read_json(state_path, "the search state", IDENTITY_FIX)
         how = "pass --overwrite to start over, or --name to start a new search beside it"
+        if saved.get("space_fingerprint") != state["space_fingerprint"] and saved.get("space_text") == spec.source_text:
+            raise SearchMismatch(
+                f"{search_dir}: this search was started with {_epochs(saved.get('epochs_flag'))}, and is resumed "
+                f"with {_epochs(spec.epochs_flag)}; the space file is unchanged; give the same --epochs as when it "
+                f"started to resume it, or {how}."
+            )
         if saved.get("space_fingerprint") != state["space_fingerprint"]:
             raise SearchMismatch(
                 f"{search_dir}: this search was started from a different search space "
@@ -87,20 +104,44 @@ def check_or_start(paths: SearchPaths, spec: SearchSpec, ratings: Ratings, data_
         if saved.get("data_fingerprint") != state["data_fingerprint"] or saved.get("split") != state["split"]:
             raise SearchMismatch(
                 f"{search_dir}: this search was started on other data ({saved.get('data')}, split "
-                f"{saved.get('split')}); now given {state['data']}, split {state['split']}; {how}."
+                f"{_split(saved.get('split'))}); now given {state['data']}, split {_split(state['split'])}; {how}."
             )
         return True
     atomic.write_json_atomic(state_path, state)
     return False
 
 
-def check_state_files(paths: SearchPaths) -> None:
-    """Fails with the file's name if keras-tuner's saved state is damaged.
+def _epochs(flag: int | None) -> str:
+    return f"--epochs {flag}" if flag else "no --epochs (the space file's epochs)"
 
-    keras-tuner would otherwise stop with a JSON traceback on reload. Files
-    written by this tool are replaced atomically, so damage means something
-    else touched them.
+
+def _split(split: dict | None) -> str:
+    """A split as messages show it, in one order whatever the file's."""
+    if not isinstance(split, dict):
+        return str(split)
+    return ", ".join(f"{key} {split[key]:g}" if isinstance(split[key], float) else f"{key} {split[key]}"
+                     for key in sorted(split))
+
+
+def check_state_files(paths: SearchPaths) -> None:
+    """Fails with the file's name, and the way out, if a saved state file is damaged.
+
+    keras-tuner would otherwise stop with a JSON traceback on reload, and a damaged
+    trial record would show only at export. Files written by this tool are replaced
+    atomically, so damage means something else touched them. Missing files are
+    rebuilt on reload (`tuning.repair`); what is damaged can be deleted to have it so.
     """
-    if paths.state_dir.is_dir():
-        for path in paths.trial_states():
-            atomic.read_json(path, "saved search state")
+    if not paths.state_dir.is_dir():
+        return
+    for path in paths.trial_states():
+        if path.name == ORACLE_FILE:
+            fix = ("delete it to have it rebuilt from the trials' files (a Hyperband search's brackets cannot be: "
+                   "restore it, or start over with --overwrite)")
+        elif path.name == TRIAL_STATE_FILE:
+            fix = f"delete it to have the trial rebuilt from {paths.csv.name}"
+        else:
+            fix = "delete it: it holds nothing the search needs"
+        atomic.read_json(path, "saved search state", fix)
+    for path in paths.state_dir.glob(f"{TRIAL_PREFIX}*/{RECORD_FILE}"):
+        atomic.read_json(path, "the trial record", "delete it: the trial keeps its results (and is trained again "
+                         "if it had not ended), but can no longer be exported or scored on held-back rows")

@@ -53,6 +53,19 @@ def checkpoint_name(kind: str, epoch: int) -> str:
     return f"{CHECKPOINTS}/{kind}-{epoch:04d}"
 
 
+def check_results_dir(folder: Path, flag: str = "--results-dir") -> None:
+    """A results folder must be a folder (or not exist yet, to be made)."""
+    from tuner_app.errors import ResultsError
+
+    folder = Path(folder)
+    for path in (folder, *folder.parents):
+        if path.exists():
+            if not path.is_dir():
+                raise ResultsError(f"{flag} {folder}: {path} is a file, not a folder; give a folder for the "
+                                   "results (it is made if it does not exist).")
+            return
+
+
 @dataclass(frozen=True)
 class SearchPaths:
     """The files of the search `name` in `results_dir` (see the module docstring)."""
@@ -123,6 +136,10 @@ class SearchPaths:
         """keras-tuner's saved state files: the oracle's, the tuner's and every trial's."""
         folder = self.state_dir
         return [*folder.glob("*.json"), *folder.glob(f"{TRIAL_PREFIX}*/{TRIAL_STATE_FILE}")]
+
+    def has_tuner_state(self) -> bool:
+        """Whether keras-tuner has saved anything of this search: its oracle or a trial."""
+        return self.oracle.exists() or any(self.state_dir.glob(f"{TRIAL_PREFIX}*/{TRIAL_STATE_FILE}"))
 
     def worker_log(self, worker_id: str) -> Path:
         return self.state_dir / f"worker-{worker_id}.log"

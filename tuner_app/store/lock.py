@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tuner_app.errors import SearchLocked
+from tuner_app.errors import ResultsError, SearchLocked
 
 
 class SearchLock:
@@ -24,8 +24,15 @@ class SearchLock:
     def __enter__(self) -> SearchLock:
         import fcntl
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+")  # held open as long as the lock is
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path, "a+")  # held open as long as the lock is
+        except IsADirectoryError:
+            raise ResultsError(f"{self.path}: is a folder where this search keeps its lock file; remove it "
+                               "(it holds nothing of the search's) and run the same command again.") from None
+        except OSError as exc:
+            raise ResultsError(f"{self.path}: the search's lock file cannot be created ({exc.strerror}); "
+                               "check that --results-dir names a folder you can write to.") from None
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

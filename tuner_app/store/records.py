@@ -59,7 +59,8 @@ class TrialRecord:
 
     @classmethod
     def load(cls, path: Path) -> TrialRecord:
-        data = atomic.read_json(path, "the trial record")
+        data = atomic.read_json(path, "the trial record", "delete it: the trial keeps its results, but can no "
+                                "longer be exported or scored on held-back rows")
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 

@@ -16,7 +16,8 @@ from tuner_app.store.layout import SearchPaths
 def read_summary(paths: SearchPaths) -> dict[str, Any]:
     """The search's summary, or {} when there is none."""
     path = paths.summary
-    return atomic.read_json(path, "the search summary") if path.exists() else {}
+    fix = "run the search command again: it rewrites the summary"
+    return atomic.read_json(path, "the search summary", fix) if path.exists() else {}
 
 
 def write_summary(paths: SearchPaths, summary: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ a trial can be exported without the data. numpy only.
 from __future__ import annotations
 
 import dataclasses
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,13 +77,35 @@ def load_vocabulary(path: Path) -> Vocabulary:
     if not path.exists():
         raise ResultsError(f"{path}: not found; the search state folder {path.parent} is needed to export "
                            "(only searches run by this version of tuner_app store it).")
-    with np.load(path) as saved:
-        return Vocabulary(
-            user_ids=saved["user_ids"].astype(object), titles=saved["titles"].astype(object),
-            timestamp_buckets=saved["timestamp_buckets"], timestamp_mean=float(saved["timestamp_mean"]),
-            timestamp_variance=float(saved["timestamp_variance"]), title_tokens=saved["title_tokens"],
-            word_table_size=_word_table_size(saved),
-        )
+    try:
+        with np.load(path) as saved:
+            return Vocabulary(
+                user_ids=saved["user_ids"].astype(object), titles=saved["titles"].astype(object),
+                timestamp_buckets=saved["timestamp_buckets"], timestamp_mean=float(saved["timestamp_mean"]),
+                timestamp_variance=float(saved["timestamp_variance"]), title_tokens=saved["title_tokens"],
+                word_table_size=_word_table_size(saved),
+            )
+    except _DAMAGE as exc:
+        raise ResultsError(f"{path}: the search's vocabularies are damaged ({type(exc).__name__}: {exc}); run the "
+                           "search command once more (it rebuilds them from the data), then export.") from None
+
+
+#: What reading a damaged (truncated, overwritten) .npz raises.
+_DAMAGE = (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError)
+
+
+def damage(path: Path) -> str | None:
+    """Why a saved vocabulary file cannot be read, or None (also when there is none)."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path) as saved:
+            _word_table_size(saved)
+            for key in ("user_ids", "titles", "timestamp_buckets", "title_tokens"):
+                saved[key]
+    except _DAMAGE as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def _word_table_size(saved) -> int:

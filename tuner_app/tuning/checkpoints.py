@@ -33,7 +33,13 @@ def write_checkpoint(model: tf.keras.Model, trial_dir: Path, kind: str, epoch: i
     name = checkpoint_name(kind, epoch)
     folder = trial_dir / name
     staging = atomic.staging_folder(folder)
-    _checkpoint(model, with_optimizer).write(str(staging / "ckpt"))
+    try:
+        faults.writing("checkpoint")
+        _checkpoint(model, with_optimizer).write(str(staging / "ckpt"))
+    except (OSError, tf.errors.OpError) as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        atomic.raise_if_disk_full(exc, folder)
+        raise
     faults.reached("checkpoint")
     atomic.publish_folder(staging, folder)
     return name

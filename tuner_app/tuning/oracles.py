@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import keras_tuner as kt
 from keras_tuner.src.engine import trial as trial_module
@@ -21,7 +22,7 @@ from tuner_app.distributed.gate import WorkerGateMixin
 from tuner_app.distributed.roles import worker_name
 from tuner_app.space.spec import SearchSpec
 from tuner_app.store import atomic
-from tuner_app.store.layout import TRIAL_STATE_FILE
+from tuner_app.store.layout import TRIAL_PREFIX, TRIAL_STATE_FILE, SearchPaths
 
 
 class SearchStateMixin:
@@ -40,6 +41,7 @@ class SearchStateMixin:
         if not hasattr(self, "trial_workers"):
             self.trial_workers: dict[str, str] = {}
             self.trial_finished: dict[str, float] = {}  # trial id -> time.time() when it ended
+            self.repairs: list[str] = []  # what reload rebuilt, as sentences
 
     def save(self):
         atomic.write_json_atomic(self._get_oracle_fname(), self.get_state())
@@ -55,6 +57,34 @@ class SearchStateMixin:
         state["tuner_app_trial_finished"] = dict(self.trial_finished)
         return state
 
+    def reload(self):
+        """keras-tuner's reload, rebuilding what is missing instead of failing (`tuning.repair`)."""
+        from keras_tuner.src.engine import trial as trial_module
+
+        from tuner_app.tuning import repair
+
+        folder = Path(self._project_dir)
+        for path in folder.glob(f"{TRIAL_PREFIX}*/{TRIAL_STATE_FILE}"):
+            trial = trial_module.Trial.load(str(path))
+            self.trials[trial.trial_id] = trial
+        path = Path(self._get_oracle_fname())
+        if path.exists():
+            state = atomic.read_json(path, "saved search state")
+            repair.check_state(self, state, path)
+        else:
+            state = repair.rebuilt_state(self, path)
+            self.repairs.append(f"{path}: keras-tuner's oracle state was missing; rebuilt from the "
+                                f"{len(self.trials)} trials' files")
+        paths = SearchPaths(folder.parent, folder.name)
+        self.repairs.extend(repair.rebuild_trials(self, state, paths))
+        self.set_state(state)
+        # As keras-tuner does: trials that were running are run again (they continue from
+        # their last finished epoch, see tuning.trainer).
+        self._retry_queue.extend(trial.trial_id for trial in self.ongoing_trials.values())
+        self.ongoing_trials = {}
+        if self.repairs:
+            self.save()
+
     def set_state(self, state):
         super().set_state(state)
         self.trial_workers = dict(state.get("tuner_app_trial_workers", {}))
@@ -69,6 +99,8 @@ class SearchStateMixin:
 
     @synchronized
     def end_trial(self, trial):
+        if trial.trial_id in self.end_order:
+            return None  # a worker's retried report of an end the chief already has
         self.trial_finished[trial.trial_id] = time.time()  # saved with the state the end writes
         return super().end_trial(trial)
 

@@ -39,6 +39,9 @@ class SearchOptions:
     max_deaths: int = 2
     role: Role | None = None  # distributed: this process is the chief or a worker
     worker_timeout: float = 1800.0  # chief: requeue a silent worker's trial after this many seconds
+    chief_wait: float = 300.0  # worker: give up on a chief that has not answered for this many seconds
+    tensorboard: Path | None = None  # write TensorBoard logs (HParams) of the trials here
+    serving_check: Callable[[], None] | None = None  # chief: called while serving; raises to stop (--parallel)
     threads: int | None = None  # TensorFlow threads (None: TensorFlow's default, all cores)
     before_serving: Callable[[], None] | None = None  # chief: called once the oracle is ready (--parallel)
 
@@ -84,29 +87,34 @@ def run_search(spec: SearchSpec, data_spec: DataSpec, options: SearchOptions,
         SearchError: no trial completed, or too many failed in a row.
     """
     ratings = load_ratings(data_spec)
+    # Before anything is written: data too small for the split is refused here.
+    rows = split_rows(spec.split, len(ratings), f"--data ({ratings.description})")
     role = options.role
     paths = SearchPaths(Path(options.results_dir), spec.name)
     with SearchLock(paths.lock(role.worker_id if role and role.is_worker else None)):
         try:
-            search = _prepare(spec, ratings, data_spec, options, paths, out)
+            search = _prepare(spec, ratings, rows, data_spec, options, paths, out)
             if role is not None and role.is_worker:
                 from tuner_app.distributed.worker import run_worker
 
-                return run_worker(search, role)
+                return run_worker(search, role, options.chief_wait)
             return _run_here_or_as_chief(search, options)
         finally:
             if role is not None:
                 leave_role()
 
 
-def _prepare(spec: SearchSpec, ratings: Ratings, data_spec: DataSpec, options: SearchOptions,
+def _prepare(spec: SearchSpec, ratings: Ratings, rows: tuple, data_spec: DataSpec, options: SearchOptions,
              paths: SearchPaths, out: TextIO) -> PreparedSearch:
+    train_rows, validation_rows, holdout_rows = rows
     role = options.role
     serves = role is None or not role.is_worker  # a local search or the chief: it writes the results
     progress = ConsoleProgress(spec, out, options.quiet)
+    if role is not None and role.is_worker:  # a worker runs some of the trials: no total, no time left
+        progress.planned_trials = progress.planned_epochs = None
     # A worker started just before its chief writes the search state too: only an oracle
     # that has saved its state makes this a resumed search.
-    resuming = identity.check_or_start(paths, spec, ratings, data_spec, options.overwrite) and paths.oracle.exists()
+    resuming = identity.check_or_start(paths, spec, ratings, data_spec, options.overwrite) and paths.has_tuner_state()
     identity.check_state_files(paths)
     if serves:
         # Not a worker: workers share the folder with a live chief, whose file being written
@@ -127,14 +135,18 @@ def _prepare(spec: SearchSpec, ratings: Ratings, data_spec: DataSpec, options: S
     from tuner_app.model import features
     from tuner_app.report import trials as trial_rows
     from tuner_app.space.names import FINGERPRINT_HP
+    from tuner_app.store.vocabulary import damage as vocabulary_damage
     from tuner_app.store.vocabulary import keep_saved_word_table, save_vocabulary
     from tuner_app.tuning.hypermodel import MovielensHyperModel
     from tuner_app.tuning.oracles import make_oracle
     from tuner_app.tuning.trainer import Trainer
     from tuner_app.tuning.tuner import RetrievalTuner
 
-    train_rows, validation_rows, holdout_rows = split_rows(spec.split, len(ratings))
     data = features.prepare(ratings, train_rows, validation_rows, holdout_rows)
+    damaged = vocabulary_damage(paths.vocabulary)
+    if damaged:
+        progress.result(f"repaired: {paths.vocabulary} was damaged ({damaged}); rebuilt from the data")
+        paths.vocabulary.unlink()
     data = data.with_vocab(keep_saved_word_table(paths.vocabulary, data.vocab))
     save_vocabulary(paths.vocabulary, data.vocab)
     summary = {
@@ -155,6 +167,7 @@ def _prepare(spec: SearchSpec, ratings: Ratings, data_spec: DataSpec, options: S
         keep_last_checkpoint=spec.tuner.algorithm == "hyperband",
     )
     trainer.epoch_listeners.append(progress.epoch)
+    trainer.notice_listeners.append(progress.result)
     fingerprint = identity.search_fingerprint(spec, ratings)
     space = hypermodel.search_space()
     space.Fixed(FINGERPRINT_HP, fingerprint)
@@ -164,8 +177,18 @@ def _prepare(spec: SearchSpec, ratings: Ratings, data_spec: DataSpec, options: S
 
         enter_role(role, fingerprint)
         oracle.expected_fingerprint = fingerprint[:16]
+    trial_begin = [progress.trial_begin]
+    if options.tensorboard is not None:
+        from tuner_app.tuning.tensorboard import TensorBoardLogger
+
+        logger = TensorBoardLogger(options.tensorboard, space, spec.objective)
+        trainer.epoch_listeners.append(logger.epoch)
+        trial_begin.append(logger.trial_begin)
     tuner = RetrievalTuner(oracle, hypermodel, trainer, paths, baselines=baseline_values(summary, spec.objective),
-                           on_trial_begin=progress.trial_begin, on_trial_done=progress.trial_done)
+                           on_trial_begin=lambda trial, plan: [begin(trial, plan) for begin in trial_begin],
+                           on_trial_done=progress.trial_done)
+    for repair in getattr(oracle, "repairs", []):
+        progress.result(f"repaired: {repair}")
     if resuming and serves:
         progress.resumed([trial_rows.trial_row(t, spec.objective, oracle)
                           for t in trial_rows.ended(oracle.trials.values())])
@@ -187,18 +210,20 @@ def _run_here_or_as_chief(search: PreparedSearch, options: SearchOptions) -> Sea
                     "channel is unauthenticated: anyone who can reach the port can take or report trials.")
             if options.before_serving:
                 options.before_serving()
-            stopped, failure = run_chief(search, options.role, options.worker_timeout), None
+            stopped, failure = run_chief(search, options.role, options.worker_timeout, options.serving_check), None
     return _finish(search, stopped, failure)
 
 
 def _run_local(tuner) -> tuple[bool, str | None]:
     """keras-tuner's own search loop; returns (stopped by the user, failure message)."""
-    from tuner_app.tuning.tuner import SearchStopped
+    from tuner_app.tuning.tuner import SearchAborted, SearchStopped
 
     try:
         tuner.search()
     except SearchStopped:
         return True, None
+    except SearchAborted as exc:
+        raise exc.error from None
     except RuntimeError as exc:  # keras-tuner: too many consecutive failed trials
         if "consecutive failures" not in str(exc):
             raise

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from tuner_app.errors import StopRequested, TrialFailed
+from tuner_app.errors import StopRequested, TrialFailed, TunerAppError
 from tuner_app.model import pipelines
 from tuner_app.model.build import build_model
 from tuner_app.model.features import SplitData
@@ -85,6 +85,7 @@ class Trainer:
         self._train_sets: dict[int, tf.data.Dataset] = {}
         self._stop = False
         self.epoch_listeners: list = []
+        self.notice_listeners: list = []  # called with a sentence when a trial cannot go as planned
 
     def train_dataset(self, batch_size: int) -> tf.data.Dataset:
         """The training stream for a batch size, built once and shared by trials.
@@ -175,18 +176,27 @@ class Trainer:
         model = self.build(config)
         record.params = count_params(model)
         start_epoch = self._restore(model, record, plan)
+        if start_epoch is None:
+            tf.keras.backend.clear_session()
+            model, start_epoch = self.build(config), 0
         progress = TrialProgress(self, record, trial_dir, started, training.early_stopping_patience)
         if start_epoch < plan.epochs and not record.stopped_early:
-            model.fit(
-                self.train_dataset(training.batch_size),
-                steps_per_epoch=self.steps_per_epoch(training.batch_size),
-                validation_data=self.validation,
-                validation_freq=validation_epochs(start_epoch, plan.epochs, self.validation_freq),
-                initial_epoch=start_epoch,
-                epochs=plan.epochs,
-                callbacks=[progress],
-                verbose=0,
-            )
+            try:
+                model.fit(
+                    self.train_dataset(training.batch_size),
+                    steps_per_epoch=self.steps_per_epoch(training.batch_size),
+                    validation_data=self.validation,
+                    validation_freq=validation_epochs(start_epoch, plan.epochs, self.validation_freq),
+                    initial_epoch=start_epoch,
+                    epochs=plan.epochs,
+                    callbacks=[progress],
+                    verbose=0,
+                )
+            except (StopRequested, TunerAppError):
+                # Stopped from outside the trial (a stop while reporting, a full disk, a lost
+                # chief): it continues from its last finished epoch, not counted as a death.
+                self._interrupt(record, trial_dir)
+                raise
         record.seconds = progress.seconds()
         if progress.bad_loss:
             epoch, value = progress.bad_loss
@@ -205,19 +215,47 @@ class Trainer:
         record.save(trial_dir)
         return record
 
-    def _restore(self, model: tf.keras.Model, record: TrialRecord, plan: EpochPlan) -> int:
-        """Loads the state the trial starts from; returns the number of epochs already done."""
+    def _restore(self, model: tf.keras.Model, record: TrialRecord, plan: EpochPlan) -> int | None:
+        """Loads the state the trial starts from; returns the number of epochs already done.
+
+        A checkpoint that cannot be read (damaged, or deleted) is not the trial's fault:
+        the trial trains again from scratch, and says so; None then says that `model`,
+        which a failed read may have half-restored, must be built anew.
+        """
+        trial = record.trial_id
         if record.last_checkpoint:
-            restore_checkpoint(model, self.trial_dir(record.trial_id) / record.last_checkpoint, True)
-            return record.epochs_trained
+            folder = self.trial_dir(trial) / record.last_checkpoint
+            if self._restored(model, folder, f"trial {trial}: its checkpoint {folder}"):
+                return record.epochs_trained
+            record.history, record.best, record.best_epoch, record.epochs_trained = [], {}, None, 0
+            record.last_checkpoint = record.best_checkpoint = None
+            record.save(self.trial_dir(trial))
+            return None
         if plan.parent is not None:
             parent = self.load_record(plan.parent)
-            if parent is None or not parent.last_checkpoint:
-                raise TrialFailed(f"Hyperband parent trial {plan.parent} left no checkpoint to continue from")
-            restore_checkpoint(model, self.trial_dir(plan.parent) / parent.last_checkpoint, True)
-            record.epochs_trained = plan.initial_epoch
-            return plan.initial_epoch
+            if parent is not None and parent.last_checkpoint:
+                folder = self.trial_dir(plan.parent) / parent.last_checkpoint
+                if self._restored(model, folder, f"trial {trial}: its Hyperband parent's checkpoint {folder}"):
+                    record.epochs_trained = plan.initial_epoch
+                    return plan.initial_epoch
+                return None
+            else:  # the parent ran on another machine, or its folder is gone
+                self.notify(f"trial {trial}: Hyperband parent trial {plan.parent} left no checkpoint here; "
+                            f"training it from scratch to epoch {plan.epochs}")
         return 0
+
+    def _restored(self, model: tf.keras.Model, folder: Path, what: str) -> bool:
+        try:
+            restore_checkpoint(model, folder, with_optimizer=True)
+        except (tf.errors.OpError, ValueError, OSError, AssertionError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            self.notify(f"{what} cannot be read ({first[:120]}); training the trial again from scratch")
+            return False
+        return True
+
+    def notify(self, text: str) -> None:
+        for listener in self.notice_listeners:
+            listener(text)
 
     def evaluate_best(self, trial_id: str, dataset: tf.data.Dataset) -> dict[str, float]:
         """The short-named metrics of a trial's best checkpoint on `dataset`."""
@@ -228,6 +266,14 @@ class Trainer:
         restore_checkpoint(model, self.trial_dir(trial_id) / record.best_checkpoint, with_optimizer=False)
         logs = model.evaluate(dataset, return_dict=True, verbose=0)
         return short_metrics(logs, validation=False)
+
+    @staticmethod
+    def _interrupt(record: TrialRecord, trial_dir: Path) -> None:
+        record.status = RecordStatus.INTERRUPTED
+        try:
+            record.save(trial_dir)
+        except TunerAppError:  # the disk is full: the record stays "running", counted as a death
+            pass
 
     def _fail(self, record: TrialRecord, trial_dir: Path, reason: str) -> TrialRecord:
         record.status = RecordStatus.FAILED

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 import resource
 import shutil
 import traceback
@@ -24,7 +25,8 @@ import tensorflow as tf
 from keras_tuner.src import config as kt_config
 from keras_tuner.src.engine import trial as trial_module
 
-from tuner_app.errors import StopRequested, TrialFailed
+from tuner_app.distributed.roles import CHIEF_ID, ENV_ID
+from tuner_app.errors import StopRequested, TrialFailed, TunerAppError
 from tuner_app.report import trials as trial_rows
 from tuner_app.report.rows import TrialRow
 from tuner_app.report.trials import FAILURE_PREFIX
@@ -48,6 +50,14 @@ warnings.filterwarnings("ignore", module=r"sklearn\.gaussian_process")
 
 class SearchStopped(kt.errors.FatalError):
     """Raised through keras-tuner's loop (which swallows other errors) when the user stops."""
+
+
+class SearchAborted(kt.errors.FatalError):
+    """Carries one of the project's errors through keras-tuner's loop: `error` is re-raised."""
+
+    def __init__(self, error: TunerAppError):
+        super().__init__(str(error))
+        self.error = error
 
 
 class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
@@ -74,6 +84,14 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
         self.begun: list[str] = []  # trials this process started
         self._on_trial_done = on_trial_done
         self._hp_names = [hp.name for hp in hypermodel.search_space().space]
+        tuner_id = os.environ.get(ENV_ID, "tuner0")
+        if (tuner_id == "tuner0" or tuner_id == CHIEF_ID) and paths.has_tuner_state():
+            # keras-tuner reloads a search only when this process's own tuner file exists
+            # ("tuner0.json" here, "chief.json" as a chief): a search begun the other way, or
+            # whose file was deleted, would otherwise start afresh over its own trials.
+            tuner_file = paths.state_dir / f"{tuner_id}.json"
+            if not tuner_file.exists():
+                atomic.write_json_atomic(tuner_file, {})
         super().__init__(oracle, hypermodel, directory=str(paths.results_dir), project_name=paths.name)
         trainer.epoch_listeners.append(self._report_epoch)
         if not self._is_worker():
@@ -138,22 +156,29 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
         config = self.hypermodel.model_config(trial.hyperparameters)
         training = self.hypermodel.training_config(trial.hyperparameters)
         try:
-            record = self.trainer.run(trial.trial_id, config, self.plan(trial), training)
+            try:
+                record = self.trainer.run(trial.trial_id, config, self.plan(trial), training)
+            except (StopRequested, TunerAppError):
+                raise
+            except TrialFailed as exc:
+                self._report_end(trial.trial_id, failure=str(exc))
+                raise kt.errors.FailedTrialError(str(exc)) from None
+            except Exception as exc:  # noqa: BLE001 (an error in one trial must not end the search)
+                reason = f"{type(exc).__name__}: {exc}"
+                self._record_crash(trial.trial_id, exc, reason)
+                self._report_end(trial.trial_id, failure=reason)
+                raise kt.errors.FailedTrialError(reason) from None
+            finally:
+                # Without this, graphs of finished trials pile up (keras-tuner #395, #873).
+                tf.keras.backend.clear_session()
+                gc.collect()
+            self._report_end(trial.trial_id, record=record)
         except StopRequested:
             raise SearchStopped("stop requested") from None
-        except TrialFailed as exc:
-            self._report_end(trial.trial_id, failure=str(exc))
-            raise kt.errors.FailedTrialError(str(exc)) from None
-        except Exception as exc:  # noqa: BLE001 (an error in one trial must not end the search)
-            reason = f"{type(exc).__name__}: {exc}"
-            self._record_crash(trial.trial_id, exc, reason)
-            self._report_end(trial.trial_id, failure=reason)
-            raise kt.errors.FailedTrialError(reason) from None
-        finally:
-            # Without this, graphs of finished trials pile up (keras-tuner #395, #873).
-            tf.keras.backend.clear_session()
-            gc.collect()
-        self._report_end(trial.trial_id, record=record)
+        except TunerAppError as exc:
+            # Not the trial's doing (a full disk, a lost chief): the search stops, and the
+            # trial continues from its last finished epoch when it resumes.
+            raise SearchAborted(exc) from None
 
     # -- reporting to the oracle -----------------------------------------------------
     def _report_epoch(self, record: TrialRecord, entry: dict[str, float]) -> None:
