@@ -250,3 +250,49 @@ def test_epochs_flag_wins_over_the_spaces_fixed_epochs(tmp_path, tool):
     assert [r["epochs"] for r in tool.rows("fixed")] == ["2", "2"]
     (last,) = [line for line in proc.stdout.splitlines() if "2/2 trials done" in line]
     assert "left" not in last  # nothing is left after the last trial
+
+
+def test_the_validation_sample_is_the_same_on_every_run():
+    import numpy as np
+
+    from tuner_app.data.split import selection_rows
+
+    rows = np.arange(1000, 3000)
+    first, again = selection_rows(rows, 300, 42), selection_rows(rows, 300, 42)
+    assert np.array_equal(first, again) and len(set(first)) == 300 and set(first) <= set(rows)
+    assert not np.array_equal(first, selection_rows(rows, 300, 43))
+    assert selection_rows(rows, None, 42) is rows and selection_rows(rows, 5000, 42) is rows
+
+
+@pytest.mark.slow
+def test_sampled_validation_selects_on_the_sample_and_scores_the_winner_on_every_row(tmp_path, tool):
+    import signal
+
+    space = write_space(tmp_path, """
+        tuner: {algorithm: random, max_trials: 3, seed: 4}
+        objective: val_top_10
+        evaluation: {validation_rows: 150}
+        training: {epochs: 2, batch_size: 256, eval_batch_size: 512}
+        hyperparameters:
+          units: {values: [8, 16]}
+          learning_rate: {min: 0.02, max: 0.2, sampling: log}
+    """, "sampled")
+    killed = tool.run("search", "--space", str(space), "--data", DATA, "--results-dir", "out",
+                      fault="write:sampled.csv:2")
+    assert killed.returncode == -signal.SIGKILL
+    first = json.loads((tmp_path / "out" / "sampled.json").read_text())
+    proc = tool.run("search", "--space", str(space), "--data", DATA, "--results-dir", "out")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summary = json.loads((tmp_path / "out" / "sampled.json").read_text())
+    assert summary["rows"]["validation"] == 150 and summary["rows"]["validation_all"] == 400
+    # The resumed search scored its baselines on the same 150 rows as the first run did.
+    assert summary["baselines"]["validation"] == first["baselines"]["validation"]
+    rows = tool.rows("sampled")
+    assert {r["validation_rows"] for r in rows} == {"150"}
+    best = summary["best_trial_all_validation"]
+    assert best["trial_id"] == rows[0]["trial_id"]
+    assert best["sample"]["val_top_10"] == pytest.approx(float(rows[0]["objective"]))
+    assert 0 <= best["all"]["val_top_10"] <= 1
+    assert "best trial on all 400 validation rows (trials were selected on 150 of them)" in proc.stdout
+    report = tool.run("report", "out/sampled.csv")
+    assert "trials are selected on a fixed random sample of 150 of the 400 validation rows" in report.stdout

@@ -228,3 +228,13 @@ def test_a_folder_a_fifo_or_a_huge_file_as_space_is_one_sentence(tmp_path):
                     ",".join(str(i) for i in range(1, 300_000)) + "]}\n")
     with pytest.raises(SpaceError, match=r"huge\.yaml: is \d+ KB; a space file is a few hundred bytes"):
         load_space(huge)
+
+
+@pytest.mark.parametrize("name,fingerprint", [
+    # What the versions that saved searches computed: a change here makes those searches refuse to
+    # resume ("started from a different search space"). New settings must leave it alone at their defaults.
+    ("smoke.yaml", "a5a80e28eef7"), ("best.yaml", "ff229893b5b0"), ("best-filtered.yaml", "c0282d960fa1"),
+    ("tutorial.yaml", "8ce47366da11"),
+])
+def test_fingerprints_of_saved_searches_do_not_move(name, fingerprint):
+    assert load_space(name).fingerprint()[:12] == fingerprint

@@ -81,7 +81,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from tuner_app.report.results_csv import read_results
-    from tuner_app.report.table import baseline_lines, combine_results, format_table, insight_lines
+    from tuner_app.report.table import (
+        baseline_lines,
+        combine_results,
+        format_table,
+        insight_lines,
+        rows_lines,
+        split_note,
+    )
     from tuner_app.store.layout import SearchPaths
     from tuner_app.store.summary import baseline_values, read_summary
 
@@ -90,12 +97,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         names = sorted(set(frame["objective_name"].dropna()))
         print(f"{args.csv[0]}: {len(frame)} trial(s); objective {', '.join(names) or '?'} (maximised)")
         summary = read_summary(SearchPaths.of_csv(args.csv[0]))
-        for line in baseline_lines(summary, names[0]) if names else []:
+        for line in [*baseline_lines(summary, names[0]), *rows_lines(summary, names[0])] if names else []:
             print(line)
     else:
         frame = combine_results(args.csv)
         print(f"{len(args.csv)} searches, {len(frame)} trial(s); objective "
               f"{frame['objective_name'].dropna().iloc[0]} (maximised), ranked together")
+        note = split_note(args.csv)
+        if note:
+            print(note)
     print(format_table(frame, top=args.top))
     for path in args.csv:
         one = read_results(path)

@@ -12,6 +12,7 @@ from typing import Literal
 
 import numpy as np
 
+from tuner_app.data.side import SideFeatures
 from tuner_app.errors import DataError
 
 GROUPLENS_URL = "https://grouplens.org/datasets/movielens/"
@@ -31,6 +32,8 @@ class Ratings:
             file order, duplicates kept (as TFDS's ``movielens/*-movies`` gives them).
         description: human readable origin, for logs and reports.
         fingerprint: sha256 hex of the content (raw file bytes, or synthetic parameters).
+        users: the users' side features, one row per user id, where the source has them.
+        movies: the movies' side features, one row per `movie_catalog` row.
     """
 
     user_id: np.ndarray
@@ -40,6 +43,13 @@ class Ratings:
     movie_catalog: np.ndarray
     description: str
     fingerprint: str
+    users: SideFeatures | None = None
+    movies: SideFeatures | None = None
+
+    @property
+    def side_features(self) -> tuple[str, ...]:
+        """The side features this data has (`space.names.SIDE_FEATURES`)."""
+        return tuple(name for side in (self.users, self.movies) if side is not None for name in side.names)
 
     def __len__(self) -> int:
         return len(self.user_id)

@@ -37,13 +37,47 @@ def split_indices(
 MIN_ROWS = 10
 
 
-def split_rows(split: SplitSpec, n: int, where: str = "--data") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Train, validation and held-back rows: the tutorial's split, its test part cut in two.
+def selection_rows(validation: np.ndarray, size: int | None, seed: int) -> np.ndarray:
+    """The validation rows trials are selected on: all, or a fixed random sample of `size`.
+
+    The sample depends only on the rows and the seed, so a resumed search draws the same.
+    """
+    if size is None or size >= len(validation):
+        return validation
+    chosen = np.random.default_rng([seed, 7]).choice(len(validation), size=size, replace=False)
+    return validation[np.sort(chosen)]
+
+
+def temporal_indices(timestamps: np.ndarray, train_fraction: float, test_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """The time-based split: the earliest ratings are train, the latest are test.
+
+    Rows are ordered by timestamp (ties keep file order); the first
+    ``round(n * train_fraction)`` are train and the last ``round(n * test_fraction)`` test
+    (rows between them, when the fractions add up to less than 1, are left out), each
+    in time order, so the held-back part of the test rows is the latest of all.
+    """
+    n = len(timestamps)
+    order = np.argsort(timestamps, kind="stable").astype(np.int64)
+    n_train = min(n, round(n * train_fraction))
+    n_test = min(n - n_train, round(n * test_fraction))
+    return order[:n_train], order[n - n_test:]
+
+
+def split_rows(split: SplitSpec, n: int, where: str = "--data",
+               timestamps: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train, validation and held-back rows: the tutorial's split (or the temporal one), its test
+    part cut in two.
+
+    Args:
+        timestamps: each row's time (the temporal split needs them).
 
     Raises:
         DataError: the data are too small to leave `MIN_ROWS` rows for training and validation.
     """
-    train, test = split_indices(n, split.train_fraction, split.test_fraction, split.seed)
+    if split.kind == "temporal":
+        train, test = temporal_indices(timestamps, split.train_fraction, split.test_fraction)
+    else:
+        train, test = split_indices(n, split.train_fraction, split.test_fraction, split.seed)
     keep = len(test) - round(len(test) * split.holdout_fraction)
     if min(len(train), keep) < MIN_ROWS:
         raise DataError(

@@ -11,6 +11,7 @@ import hashlib
 import numpy as np
 
 from tuner_app.data.records import Ratings, SyntheticSpec, check_synthetic
+from tuner_app.data.side import AGE_BUCKETS, SideFeatures, movie_features, year_of
 
 
 def make_synthetic(spec: SyntheticSpec) -> Ratings:
@@ -20,7 +21,9 @@ def make_synthetic(spec: SyntheticSpec) -> Ratings:
     a long-tailed number of distinct movies (at least 5 when there are enough ratings),
     ratings 1..5 follow taste and quality, timestamps fall in 1997-2003, and titles are
     words from genre pools plus a year, with about 1% repeated titles as in MovieLens.
-    Exactly ``spec.ratings`` rows; user ids "1".."N" (only users with ratings).
+    Exactly ``spec.ratings`` rows; user ids "1".."N" (only users with ratings). Side
+    features: each movie's genres and year, each user's age, gender and occupation (which
+    follow the user's taste) and zip (which does not).
 
     Raises:
         DataError: a size is not positive, or ``ratings > users * movies``.
@@ -48,6 +51,8 @@ _GENRE_WORDS = (
     ("War", "Soldier", "Battle", "Empire", "King",
      "Glory", "Sword", "Frontier", "Outlaw", "Saddle"),
 )
+# The latent genres' names, as the movies' `genres` feature shows them.
+_GENRE_NAMES = ("Action", "Romance", "Horror", "Sci-Fi", "Children's", "Crime", "Comedy", "War")
 _ADJECTIVES = (
     "Silver", "Dark", "Last", "Lost", "Golden", "Broken", "Secret", "Silent", "Little",
     "Great", "Red", "Hidden", "Endless", "Final", "Lonely", "Burning", "Frozen", "Wild",
@@ -115,7 +120,28 @@ def _make_synthetic(spec: SyntheticSpec) -> Ratings:
         fingerprint=hashlib.sha256(
             f"synthetic v{_SYNTHETIC_VERSION}: {params}".encode()
         ).hexdigest(),
+        users=_user_features(np.random.default_rng([spec.seed, 1]), user_names, taste),
+        movies=movie_features(titles, ["|".join(_GENRE_NAMES[g] for g in np.flatnonzero(row)) for row in genres],
+                              [year_of(title) for title in titles]),
     )
+
+
+def _user_features(rng: np.random.Generator, user_names: np.ndarray, taste: np.ndarray) -> SideFeatures:
+    """Age, gender, occupation and zip that follow each user's favourite genre, as in MovieLens
+    (where they carry some of what a user rates); drawn from their own random stream, so the
+    ratings are those of a spec without features."""
+    favourite = taste.argmax(axis=1)
+    n = len(favourite)
+    male = rng.random(n) < np.where(np.isin(favourite, (0, 2, 3, 5, 7)), 0.8, 0.3)
+    young = np.isin(favourite, (4, 6))  # children's films and comedies: younger fans
+    age_index = np.clip(np.rint(rng.normal(np.where(young, 1.0, 3.0), 1.2)), 0, len(AGE_BUCKETS) - 1).astype(int)
+    occupation = np.where(rng.random(n) < 0.4, favourite, rng.integers(0, 10, n)) % 10
+    return SideFeatures(user_names, {
+        "age": np.array([str(AGE_BUCKETS[i]) for i in age_index], dtype=object),
+        "gender": np.where(male, "M", "F").astype(object),
+        "occupation": np.array([f"occupation-{o}" for o in occupation], dtype=object),
+        "zip": np.array([f"{z:03d}" for z in rng.integers(100, 130, n)], dtype=object),
+    })
 
 
 def _make_titles(rng: np.random.Generator, main: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ import socket
 import numpy as np
 
 from tuner_app.data.records import Ratings
+from tuner_app.data.side import SideFeatures, movie_features, year_of, zip_region
 from tuner_app.errors import DataError
 
 GROUPLENS_HOST = "files.grouplens.org"
@@ -56,19 +57,61 @@ def load_tfds(name: str = "movielens/100k") -> Ratings:
     except Exception as exc:  # noqa: BLE001 (whatever TFDS raises becomes one sentence)
         raise DataError(f"--data tfds:{name}: TensorFlow Datasets could not load it ({type(exc).__name__}: {exc}).") from None
 
-    columns = {"user_id": [], "movie_title": [], "timestamp": [], "user_rating": []}
-    for batch in tfds.as_numpy(ratings.batch(50_000)):
-        for key in columns:
+    features = builders[0].info.features
+    present = {name: key for name, key in _USER_FEATURES.items() if key in features}
+    keys = ("user_id", "movie_title", "timestamp", "user_rating", *present.values())
+    columns: dict[str, list] = {key: [] for key in keys}
+    # Only scalar fields: the ratings' genre lists are ragged and would not batch.
+    for batch in tfds.as_numpy(ratings.map(lambda row: {k: row[k] for k in keys}).batch(50_000)):
+        for key in keys:
             columns[key].append(batch[key])
     arrays = {key: np.concatenate(parts) for key, parts in columns.items()}
-    catalog = np.concatenate([b["movie_title"] for b in tfds.as_numpy(movies.batch(50_000))])
+    user_ids = np.array([u.decode() for u in arrays["user_id"]], dtype=object)
+    catalog, movies_side = _movies(tfds, movies, builders[1].info.features)
     digest = hashlib.sha256(f"tfds:{ratings_name}:{builders[0].info.version}".encode()).hexdigest()
     return Ratings(
-        user_id=np.array([u.decode() for u in arrays["user_id"]], dtype=object),
+        user_id=user_ids,
         movie_title=np.array([t.decode() for t in arrays["movie_title"]], dtype=object),
         timestamp=arrays["timestamp"].astype(np.int64),
         user_rating=arrays["user_rating"].astype(np.float32),
-        movie_catalog=np.array([t.decode() for t in catalog], dtype=object),
+        movie_catalog=catalog,
         description=f"TensorFlow Datasets {ratings_name} {builders[0].info.version}",
         fingerprint=digest,
+        users=_users(user_ids, {name: arrays[key] for name, key in present.items()}) if present else None,
+        movies=movies_side,
     )
+
+
+#: The users' side features in TFDS's movielens ratings (100k and 1m have them), by their TFDS names.
+_USER_FEATURES = {"age": "bucketized_user_age", "gender": "user_gender", "occupation": "user_occupation_text",
+                  "zip": "user_zip_code"}
+
+
+def _text(value) -> str:
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    if isinstance(value, (bool, np.bool_)):
+        return "M" if value else "F"  # TFDS: user_gender is True for male users
+    if isinstance(value, (float, np.floating)):
+        return str(int(value))  # bucketized_user_age: 1.0, 18.0, ...
+    return str(value)
+
+
+def _users(user_ids: np.ndarray, columns: dict[str, np.ndarray]) -> SideFeatures:
+    """One row per user: each user's first rating carries their features."""
+    ids, first = np.unique(user_ids, return_index=True)
+    values = {name: np.array([_text(v) for v in column[first]], dtype=object) for name, column in columns.items()}
+    if "zip" in values:
+        values["zip"] = np.array([zip_region(z) for z in values["zip"]], dtype=object)
+    return SideFeatures(ids.astype(object), values)
+
+
+def _movies(tfds, movies, features) -> tuple[np.ndarray, SideFeatures]:
+    """The catalogue's titles and their genres (TFDS's class names) and years."""
+    names = features["movie_genres"].feature.names if "movie_genres" in features else None
+    titles, genres = [], []
+    for row in tfds.as_numpy(movies):
+        titles.append(row["movie_title"].decode())
+        genres.append("|".join(names[g] for g in row["movie_genres"]) if names is not None else "")
+    catalog = np.array(titles, dtype=object)
+    return catalog, movie_features(catalog, genres, [year_of(t) for t in titles])

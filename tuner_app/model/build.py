@@ -56,6 +56,7 @@ def build_model(vocab: Vocabulary, config: ModelConfig, *, title_frequency=None,
         num_hard_negatives=config.num_hard_negatives,
         candidate_probability=title_frequency if config.logq_correction else None,
         seen=seen,
+        side_features=config.side_features,
     )
     model.compile(
         optimizer=make_optimizer(config.optimizer, config.learning_rate),

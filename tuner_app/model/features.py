@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from tuner_app.data.records import Ratings
+from tuner_app.data.side import EncodedSide, encode_side
 from tuner_app.store.vocabulary import MAX_TOKENS, Vocabulary
 
 #: The tutorial's number of timestamp bucket boundaries.
@@ -57,7 +58,17 @@ def build_vocabulary(ratings: Ratings) -> Vocabulary:
         timestamp_variance=float(normalization.variance.numpy().reshape(-1)[0]),
         title_tokens=np.concatenate([oov_row, tokens]),
         word_table_size=int(vectorizer.vocabulary_size()),
+        side=encode_sides(ratings, user_ids, titles),
     )
+
+
+def encode_sides(ratings: Ratings, user_ids: np.ndarray, titles: np.ndarray) -> dict[str, EncodedSide]:
+    """Every side feature the data has, as codes by user id or title id."""
+    side = {}
+    for table, ids in ((ratings.users, user_ids), (ratings.movies, titles)):
+        if table is not None:
+            side.update({name: encode_side(table, name, ids.astype(str).astype(object)) for name in table.names})
+    return side
 
 
 def make_user_lookup(vocab: Vocabulary) -> tf.keras.layers.StringLookup:
@@ -140,14 +151,20 @@ class SplitData:
     holdout: EncodedRatings | None
     seen: SeenTitles
     title_frequency: np.ndarray
+    validation_all: EncodedRatings | None = None  # every validation row, when trials see a sample
 
     def with_vocab(self, vocab: Vocabulary) -> SplitData:
         return dataclasses.replace(self, vocab=vocab)
 
 
 def prepare(ratings: Ratings, train_rows: np.ndarray, validation_rows: np.ndarray,
-            holdout_rows: np.ndarray | None = None) -> SplitData:
-    """Vocabularies, encoded splits, seen titles and title frequencies, once per search."""
+            holdout_rows: np.ndarray | None = None, all_validation_rows: np.ndarray | None = None) -> SplitData:
+    """Vocabularies, encoded splits, seen titles and title frequencies, once per search.
+
+    Args:
+        validation_rows: the rows trials are selected on.
+        all_validation_rows: every validation row, when `validation_rows` is a sample of them.
+    """
     vocab = build_vocabulary(ratings)
     encoded = encode_ratings(vocab, ratings)
     train = encoded.take(train_rows)
@@ -158,4 +175,5 @@ def prepare(ratings: Ratings, train_rows: np.ndarray, validation_rows: np.ndarra
         holdout=None if holdout_rows is None or not len(holdout_rows) else encoded.take(holdout_rows),
         seen=build_seen_titles(train, vocab.num_users),
         title_frequency=title_frequencies(train, vocab.num_titles),
+        validation_all=None if all_validation_rows is None else encoded.take(all_validation_rows),
     )

@@ -57,6 +57,7 @@ class MovielensModel(tfrs.models.Model):
             (logQ correction of the popularity bias of in-batch negatives).
         seen: each user's training titles, for the filtered metrics.
         ks: top-k cut-offs to report.
+        side_features: (name, embedding width) of each side feature the towers take.
     """
 
     def __init__(
@@ -75,10 +76,12 @@ class MovielensModel(tfrs.models.Model):
         candidate_probability=None,
         seen: SeenTitles | None = None,
         ks: Sequence[int] = TOP_KS,
+        side_features: Sequence[tuple[str, int]] = (),
     ):
         super().__init__()
-        self.query_model = Tower(UserModel(vocab, dims), layer_sizes, activation, l2, dropout, normalize_embeddings)
-        self.candidate_model = Tower(MovieModel(vocab, dims), layer_sizes, activation, l2, dropout,
+        self.query_model = Tower(UserModel(vocab, dims, side_features), layer_sizes, activation, l2, dropout,
+                                 normalize_embeddings)
+        self.candidate_model = Tower(MovieModel(vocab, dims, side_features), layer_sizes, activation, l2, dropout,
                                      normalize_embeddings)
         self.candidate_ids = tf.range(1, vocab.num_titles + 1, dtype=tf.int64)
         self.candidate_probability = (

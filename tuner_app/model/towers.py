@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from tuner_app.space.config import EMBEDDING_DIM
+from tuner_app.space.names import SIDE_FEATURES
 from tuner_app.store.vocabulary import Vocabulary
 
 
@@ -39,11 +40,48 @@ class EmbeddingDims:
     title_text: int = EMBEDDING_DIM
 
 
-class UserModel(tf.keras.Model):
-    """User id embedding, timestamp bucket embedding and normalized timestamp."""
+class SideEmbeddings(tf.keras.layers.Layer):
+    """The side features of one tower: each one's codes by user or title id, and its embedding.
 
-    def __init__(self, vocab: Vocabulary, dims: EmbeddingDims = EmbeddingDims()):
+    A feature with several values a title (genres) is the mean of their embeddings, taken
+    for every title at once by a sparse segment mean (as the title words are); a title or a
+    user without the feature gets the "unknown" code's embedding.
+    """
+
+    def __init__(self, vocab: Vocabulary, features: Sequence[tuple[str, int]], rows: int):
         super().__init__()
+        self.names = [name for name, _ in features]
+        self.rows = rows
+        self.codes, self.owners, self.tables = [], [], []
+        for name, dim in features:
+            encoded = vocab.side[name]
+            self.codes.append(tf.constant(encoded.codes))
+            self.owners.append(tf.constant(encoded.rows))
+            table = tf.keras.layers.Embedding(encoded.size, dim, name=f"{name}_embedding")
+            table.build(None)  # its table is read directly, never called
+            self.tables.append(table)
+
+    def call(self, ids):
+        """`[batch, total width]`: the features of each id's row, concatenated."""
+        return tf.concat([tf.gather(tf.sparse.segment_mean(table.embeddings, codes, owners, num_segments=self.rows),
+                                    ids)
+                          for table, codes, owners in zip(self.tables, self.codes, self.owners, strict=True)], axis=1)
+
+
+def side_of(features: Sequence[tuple[str, int]], tower: str) -> list[tuple[str, int]]:
+    """The side features that feed `tower` ("user" or "movie")."""
+    return [(name, dim) for name, dim in features if SIDE_FEATURES[name] == tower]
+
+
+class UserModel(tf.keras.Model):
+    """User id embedding, timestamp bucket embedding and normalized timestamp (and side features)."""
+
+    def __init__(self, vocab: Vocabulary, dims: EmbeddingDims = EmbeddingDims(),
+                 side_features: Sequence[tuple[str, int]] = ()):
+        super().__init__()
+        features = side_of(side_features, "user")
+        if features:  # only then: a model without side features has exactly the tutorial's variables
+            self.side_embeddings = SideEmbeddings(vocab, features, vocab.num_users + 1)
         self.user_embedding = tf.keras.layers.Embedding(vocab.num_users + 1, dims.user)
         self.timestamp_embedding = tf.keras.Sequential(
             [
@@ -56,11 +94,13 @@ class UserModel(tf.keras.Model):
         )
 
     def call(self, inputs):
+        side = [self.side_embeddings(inputs["user"])] if hasattr(self, "side_embeddings") else []
         return tf.concat(
             [
                 self.user_embedding(inputs["user"]),
                 self.timestamp_embedding(inputs["timestamp"]),
                 tf.reshape(self.normalized_timestamp(inputs["timestamp"]), (-1, 1)),
+                *side,
             ],
             axis=1,
         )
@@ -121,8 +161,12 @@ class MovieModel(tf.keras.Model):
     ways tried (benchmarks/HISTORY.md).
     """
 
-    def __init__(self, vocab: Vocabulary, dims: EmbeddingDims = EmbeddingDims()):
+    def __init__(self, vocab: Vocabulary, dims: EmbeddingDims = EmbeddingDims(),
+                 side_features: Sequence[tuple[str, int]] = ()):
         super().__init__()
+        features = side_of(side_features, "movie")
+        if features:
+            self.side_embeddings = SideEmbeddings(vocab, features, len(vocab.title_tokens))
         self.title_embedding = tf.keras.layers.Embedding(vocab.num_titles + 1, dims.title)
         self.title_word_ids, self.title_of_word = title_words(vocab.title_tokens)
         self.num_title_rows = len(vocab.title_tokens)
@@ -135,7 +179,8 @@ class MovieModel(tf.keras.Model):
                                       self.title_of_word, num_segments=self.num_title_rows)
 
     def call(self, title_ids):
-        return tf.concat([self.title_embedding(title_ids), tf.gather(self.word_averages(), title_ids)], axis=1)
+        side = [self.side_embeddings(title_ids)] if hasattr(self, "side_embeddings") else []
+        return tf.concat([self.title_embedding(title_ids), tf.gather(self.word_averages(), title_ids), *side], axis=1)
 
 
 def title_words(title_tokens: np.ndarray) -> tuple[tf.Tensor, tf.Tensor]:

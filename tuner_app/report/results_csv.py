@@ -9,6 +9,7 @@ One row per ended trial (`report.rows`). Columns:
     best_epoch, epochs_trained, seconds, params, worker   (the tuner id that ran it),
     peak_rss_mb                    (the process's peak memory when the trial ended)
     finished                       (when it ended, UTC)
+    validation_rows                (how many validation rows its figures come from)
     <one column per hyperparameter, empty where inactive>,
     bracket, round, initial_epoch, target_epochs, parent_trial   (Hyperband's own)
     reason
@@ -74,7 +75,7 @@ def render_csv(rows: Iterable[TrialRow], hyperparameter_names: Sequence[str],
                 *(_cell(row.metrics.get(m)) for m in METRIC_COLUMNS),
                 _cell(row.best_epoch), _cell(row.epochs_trained),
                 _cell(None if row.seconds is None else round(row.seconds, 2)), _cell(row.params),
-                _cell(row.worker), _cell(row.peak_rss_mb), _cell(row.finished),
+                _cell(row.worker), _cell(row.peak_rss_mb), _cell(row.finished), _cell(row.validation_rows),
                 *(_cell(hps.get(n)) for n in hp_names),
                 *(_cell(hps.get(n)) for n in HYPERBAND_COLUMNS),
                 " ".join((row.reason or "").split()),  # one line, whatever the exception said

@@ -33,7 +33,8 @@ UNFINISHED = (TrialStatus.RUNNING, TrialStatus.IDLE, None)
 LIFT_COLUMNS = {"popularity": "lift", "ease": "lift_ease"}
 LEADING_COLUMNS = ("rank", "trial_id", "status", "objective", "objective_name", *LIFT_COLUMNS.values())
 METRIC_COLUMNS = METRICS
-RUN_COLUMNS = ("best_epoch", "epochs_trained", "seconds", "params", "worker", "peak_rss_mb", "finished")
+RUN_COLUMNS = ("best_epoch", "epochs_trained", "seconds", "params", "worker", "peak_rss_mb", "finished",
+               "validation_rows")
 #: keras-tuner's Hyperband bookkeeping, renamed for the CSV.
 HYPERBAND_COLUMNS = {
     "tuner/bracket": "bracket",
@@ -66,6 +67,7 @@ class TrialRow:
     worker: str | None = None
     peak_rss_mb: float | None = None
     finished: str | None = None  # when the trial ended, UTC, ISO 8601 to the second
+    validation_rows: int | None = None  # how many validation rows its figures come from
 
     @property
     def completed(self) -> bool:

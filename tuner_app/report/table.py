@@ -72,6 +72,22 @@ def format_table(frame, top: int | None = None) -> str:
     return "\n".join(lines)
 
 
+def split_note(paths: Sequence[str | Path]) -> str | None:
+    """A warning when searches ranked together were validated on different kinds of split."""
+    from tuner_app.store.layout import SearchPaths
+    from tuner_app.store.summary import read_summary
+
+    kinds: dict[str, list[str]] = {}
+    for path in paths:
+        split = read_summary(SearchPaths.of_csv(path)).get("split", {})
+        kinds.setdefault(split.get("kind", "random"), []).append(Path(path).stem)
+    if len(kinds) < 2:
+        return None
+    shown = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in sorted(kinds.items()))
+    return (f"note: these searches were validated on different kinds of split ({shown}), so their objectives "
+            "come from different validation rows: compare them with care")
+
+
 def baseline_lines(summary: dict, objective: str) -> list[str]:
     """One line per baseline of the search summary: its objective on the validation rows."""
     from tuner_app.report.rows import LIFT_COLUMNS
@@ -89,6 +105,21 @@ def baseline_lines(summary: dict, objective: str) -> list[str]:
             column = LIFT_COLUMNS.get(name, "lift")
             lines.append(f"{BASELINES.get(name, name)} baseline{setting} on the same validation rows: {objective} "
                          f"{value:.4f} ({column} = objective / baseline)")
+    return lines
+
+
+def rows_lines(summary: dict, objective: str) -> list[str]:
+    """Which rows the figures come from, when trials were selected on a sample, and the best
+    trial's scores on all validation rows and on the held-back rows."""
+    lines = [summary["selection"]] if "selection" in summary else []
+    every = summary.get("best_trial_all_validation")
+    if every and objective in every.get("all", {}):
+        lines.append(f"best trial {every['trial_id']} on all {summary['rows']['validation_all']:,} validation rows: "
+                     f"{objective} {every['all'][objective]:.4f}")
+    held = summary.get("best_trial_holdout")
+    if held and objective in held.get("holdout", {}):
+        lines.append(f"best trial {held['trial_id']} on the {summary['rows']['holdout']:,} held-back rows: "
+                     f"{objective} {held['holdout'][objective]:.4f}")
     return lines
 
 

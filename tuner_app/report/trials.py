@@ -16,6 +16,7 @@ need; no file of a worker's machine is read. Duck-typed on keras-tuner's
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Iterable
@@ -110,10 +111,10 @@ def ended(trials: Iterable) -> list:
 
 
 def write_search_results(oracle, objective: str, paths: SearchPaths, hp_names: list[str],
-                         baselines: dict[str, float]) -> list[TrialRow]:
+                         baselines: dict[str, float], validation_rows: int | None = None) -> list[TrialRow]:
     """Rewrites `<name>.csv` and `<name>.history.csv` from the oracle's ended trials."""
     done = ended(oracle.trials.values())
-    rows = [trial_row(t, objective, oracle) for t in done]
+    rows = [dataclasses.replace(trial_row(t, objective, oracle), validation_rows=validation_rows) for t in done]
     shown = [n for n in hp_names if not n.startswith(BOOKKEEPING_PREFIX)]
     results_csv.write_results(paths.csv, rows, shown, baselines)
     results_csv.write_history(paths.history, {t.trial_id: trial_history(t) for t in done})

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 #: The tutorial's width of every feature embedding.
 EMBEDDING_DIM = 32
+#: The width of a side feature's embedding unless the space says otherwise.
+SIDE_FEATURE_DIM = 16
 
 
 @dataclass(frozen=True)
@@ -34,12 +36,16 @@ class ModelConfig:
     remove_accidental_hits: bool = False
     num_hard_negatives: int | None = None
     logq_correction: bool = False
+    #: (name, embedding width) of each side feature the towers use (`space.names.SIDE_FEATURES`).
+    side_features: tuple[tuple[str, int], ...] = ()
 
     @classmethod
     def from_dict(cls, values: dict) -> ModelConfig:
-        """Inverse of `dataclasses.asdict` after a JSON round trip."""
+        """Inverse of `dataclasses.asdict` after a JSON round trip (a record older than a
+        field gets its default)."""
         values = dict(values)
         values["layer_sizes"] = tuple(values["layer_sizes"])
+        values["side_features"] = tuple((str(n), int(d)) for n, d in values.get("side_features", ()))
         return cls(**values)
 
 

@@ -33,6 +33,12 @@ SAMPLINGS = ("linear", "log", "reverse_log")
 #: The baselines every search scores on its own split, and how messages name them.
 BASELINES = {"popularity": "popularity", "ease": "EASE"}
 
+#: The side features a data source may have, by the side (tower) they feed (`data.side`).
+SIDE_FEATURES = {"age": "user", "gender": "user", "occupation": "user", "zip": "user",
+                 "genres": "movie", "year": "movie"}
+SplitKind = Literal["random", "temporal"]
+SPLIT_KINDS: tuple[str, ...] = get_args(SplitKind)
+
 #: keras-tuner's own hyperparameters (Hyperband's `tuner/epochs`, `tuner/trial_id`, ...).
 KERAS_TUNER_PREFIX = "tuner/"
 #: Hyperparameters that are this tool's bookkeeping, not choices: never shown as columns.

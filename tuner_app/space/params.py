@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from tuner_app.space.config import ModelConfig
-from tuner_app.space.names import ACTIVATIONS, OPTIMIZERS
+from tuner_app.space.names import ACTIVATIONS, OPTIMIZERS, SIDE_FEATURES
 
 #: The deepest dense stack a space may ask for.
 MAX_LAYERS = 8
@@ -85,6 +85,10 @@ PARAM_RULES: dict[str, ParamRule] = {
     "remove_accidental_hits": _flag("drop in-batch negatives that are the positive's title"),
     "num_hard_negatives": _positive_int("keep only the hardest in-batch negatives"),
     "logq_correction": _flag("subtract log(title frequency) from logits to counter in-batch popularity bias"),
+    # Side features (what the data has: `data.side`): on or off, and the width of each one's embedding.
+    **{f"feature_{name}": _flag(f"feed the {side}s' {name} to the {'query' if side == 'user' else 'candidate'} tower")
+       for name, side in SIDE_FEATURES.items()},
+    **{f"feature_{name}_dim": _positive_int(f"embedding width of the {name} feature") for name in SIDE_FEATURES},
 }
 
 #: What a space that leaves these out gets: the tutorial's model (`ModelConfig`'s defaults).

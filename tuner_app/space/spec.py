@@ -16,7 +16,7 @@ from typing import Any
 
 from tuner_app.errors import SpaceError
 from tuner_app.space.config import TrainingConfig
-from tuner_app.space.names import Algorithm
+from tuner_app.space.names import SIDE_FEATURES, Algorithm, SplitKind
 from tuner_app.space.params import PARAM_DEFAULTS, Fixed, ParamSpec, param_values, parse_layer_sizes
 
 # Keys each algorithm accepts under `tuner:`, with their defaults.
@@ -51,13 +51,29 @@ class SplitSpec:
     test_fraction: float = 0.2
     seed: int = 42
     holdout_fraction: float = 0.0
+    kind: SplitKind = "random"  # temporal: the latest ratings are the validation (and held-back) rows
+
+    def identity(self) -> dict:
+        """The split as fingerprints and `search.json` record it: `kind` only when not the
+        default, so that searches saved before split kinds existed keep their identity."""
+        data = dataclasses.asdict(self)
+        if data["kind"] == "random":
+            del data["kind"]
+        return data
 
 
 @dataclass(frozen=True)
 class EvaluationSpec:
-    """`exclude_seen`: also rank with each user's training titles removed (val_filtered_top_k)."""
+    """How trials are scored.
+
+    `exclude_seen`: also rank with each user's training titles removed (val_filtered_top_k).
+    `validation_rows`: select trials on a fixed random sample of this many validation rows
+    (None: all of them), for data too big to validate on in full every epoch; the best
+    trial is then scored on all of them.
+    """
 
     exclude_seen: bool = False
+    validation_rows: int | None = None
 
 
 @dataclass(frozen=True)
@@ -120,10 +136,39 @@ class SearchSpec:
         data = dataclasses.asdict(self)
         for key in ("path", "description", "source_text", "name", "epochs_flag"):
             data.pop(key)
+        data["split"] = self.split.identity()
+        # Settings added since searches were first saved leave the hash alone at their defaults,
+        # so those searches keep their identity and resume.
+        if data["evaluation"]["validation_rows"] is None:
+            del data["evaluation"]["validation_rows"]
         data["tuner"].pop("max_trials")
         data["tuner"].pop("max_consecutive_failed_trials")
         blob = json.dumps(data, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
+
+    def for_data(self, available: tuple[str, ...], data: str) -> tuple[SearchSpec, list[str]]:
+        """The spec for data that has the side features `available`, and notes on what changed.
+
+        A feature the space turns on for data that lacks it is refused; one it searches is
+        left out (its switch fixed off), with a note.
+
+        Raises:
+            SpaceError: the space fixes a feature on that the data does not have.
+        """
+        params, notes = dict(self.hyperparameters), []
+        for name in SIDE_FEATURES:
+            switch = params.get(f"feature_{name}")
+            if switch is None or name in available or param_values(switch) == (False,):
+                continue
+            if isinstance(switch, Fixed):
+                raise SpaceError(
+                    f"{self.path}: hyperparameters.feature_{name} is on, but {data} has no {name} feature "
+                    f"(it has {', '.join(available) or 'none'}); turn it off or search it, or use data that has it."
+                )
+            params[f"feature_{name}"] = Fixed(False)
+            params.pop(f"feature_{name}_dim", None)
+            notes.append(f"note: {data} has no {name} feature; feature_{name} is left out of the search")
+        return dataclasses.replace(self, hyperparameters=params), notes
 
     def with_overrides(
         self,

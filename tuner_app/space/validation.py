@@ -35,7 +35,7 @@ from typing import Any
 
 from tuner_app.errors import SpaceError
 from tuner_app.space.fields import FieldChecker
-from tuner_app.space.names import ALGORITHMS, FILTERED_PREFIX, OBJECTIVES
+from tuner_app.space.names import ALGORITHMS, FILTERED_PREFIX, OBJECTIVES, SIDE_FEATURES, SPLIT_KINDS
 from tuner_app.space.params import MAX_LAYERS, Range
 from tuner_app.space.reading import load_yaml, read_space_file, resolve_space_path
 from tuner_app.space.spec import (
@@ -164,7 +164,10 @@ class _Validator(FieldChecker):
         holdout = self.number(values["holdout_fraction"], "split.holdout_fraction")
         if not 0.0 <= holdout < 1.0:
             self.fail("split.holdout_fraction", "a number >= 0 and < 1", values["holdout_fraction"])
-        return SplitSpec(float(values["train_fraction"]), float(values["test_fraction"]), values["seed"], holdout)
+        if values["kind"] not in SPLIT_KINDS:
+            self.fail("split.kind", "one of " + ", ".join(SPLIT_KINDS), values["kind"])
+        return SplitSpec(float(values["train_fraction"]), float(values["test_fraction"]), values["seed"], holdout,
+                         values["kind"])
 
     def evaluation(self, raw: Any) -> EvaluationSpec:
         defaults = defaults_of(EvaluationSpec)
@@ -172,6 +175,8 @@ class _Validator(FieldChecker):
         values = {**defaults, **raw}
         if not isinstance(values["exclude_seen"], bool):
             self.fail("evaluation.exclude_seen", "true or false", values["exclude_seen"])
+        if values["validation_rows"] is not None:
+            self.integer(values["validation_rows"], "evaluation.validation_rows", minimum=100)
         return EvaluationSpec(**values)
 
     def training(self, raw: Any) -> TrainingSpec:
@@ -206,6 +211,12 @@ class _Validator(FieldChecker):
                 f"{self.where}: objective {spec.objective} needs evaluation.exclude_seen: true; got "
                 f"exclude_seen {spec.evaluation.exclude_seen}."
             )
+        for name in SIDE_FEATURES:
+            if f"feature_{name}_dim" in params and f"feature_{name}" not in params:
+                raise SpaceError(
+                    f"{self.where}: hyperparameters.feature_{name}_dim sets the width of the {name} feature, which "
+                    f"the space does not use; add feature_{name}: true (or {{values: [false, true]}}), or drop it."
+                )
         float_ranges = [n for n, p in params.items() if isinstance(p, Range) and p.kind == "float"]
         if spec.tuner.algorithm == "grid" and float_ranges:
             raise SpaceError(

@@ -36,7 +36,7 @@ def describe_search(spec: SearchSpec, ratings: Ratings) -> dict:
         "name": spec.name,
         "space_file": spec.path,
         "data": ratings.description,
-        "split": dataclasses.asdict(spec.split),
+        "split": spec.split.identity(),
     }
 
 
@@ -54,7 +54,7 @@ def search_identity(spec: SearchSpec, ratings: Ratings, data_spec: DataSpec) -> 
 
 def search_fingerprint(spec: SearchSpec, ratings: Ratings) -> str:
     """One hash of what makes trials comparable: the space, the data and the split."""
-    blob = json.dumps([spec.fingerprint(), ratings.fingerprint, dataclasses.asdict(spec.split)], sort_keys=True)
+    blob = json.dumps([spec.fingerprint(), ratings.fingerprint, spec.split.identity()], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 

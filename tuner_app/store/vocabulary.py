@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from tuner_app.data.side import EncodedSide
 from tuner_app.errors import ResultsError
+from tuner_app.space.names import SIDE_FEATURES
 from tuner_app.store import atomic
 
 #: The tutorial's TextVectorization size.
@@ -39,6 +41,8 @@ class Vocabulary:
             id reaches past the vocabulary, so its other rows are never looked
             up, get no gradient and change nothing. Searches saved before this
             field existed keep 10,000 rows (`keep_saved_word_table`).
+        side: each side feature of the data (`data.side.EncodedSide`), by name; empty
+            for data without any (and for searches saved before side features existed).
     """
 
     user_ids: np.ndarray
@@ -48,6 +52,7 @@ class Vocabulary:
     timestamp_variance: float
     title_tokens: np.ndarray
     word_table_size: int = MAX_TOKENS
+    side: dict[str, EncodedSide] = field(default_factory=dict)
 
     @property
     def num_users(self) -> int:
@@ -65,6 +70,8 @@ def save_vocabulary(path: Path, vocab: Vocabulary) -> None:
         timestamp_buckets=vocab.timestamp_buckets, timestamp_mean=vocab.timestamp_mean,
         timestamp_variance=vocab.timestamp_variance, title_tokens=vocab.title_tokens,
         word_table_size=vocab.word_table_size,
+        **{f"side_{name}_{part}": getattr(encoded, part) for name, encoded in vocab.side.items()
+           for part in ("codes", "rows", "size")},
     )
 
 
@@ -84,6 +91,9 @@ def load_vocabulary(path: Path) -> Vocabulary:
                 timestamp_buckets=saved["timestamp_buckets"], timestamp_mean=float(saved["timestamp_mean"]),
                 timestamp_variance=float(saved["timestamp_variance"]), title_tokens=saved["title_tokens"],
                 word_table_size=_word_table_size(saved),
+                side={name: EncodedSide(saved[f"side_{name}_codes"], saved[f"side_{name}_rows"],
+                                        int(saved[f"side_{name}_size"]))
+                      for name in SIDE_FEATURES if f"side_{name}_codes" in saved},
             )
     except _DAMAGE as exc:
         raise ResultsError(f"{path}: the search's vocabularies are damaged ({type(exc).__name__}: {exc}); run the "

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import keras_tuner as kt
 
-from tuner_app.space.config import ModelConfig, TrainingConfig
-from tuner_app.space.params import Choice, Fixed, ParamSpec, parse_layer_sizes, possible_depths
+from tuner_app.space.config import SIDE_FEATURE_DIM, ModelConfig, TrainingConfig
+from tuner_app.space.names import SIDE_FEATURES
+from tuner_app.space.params import Choice, Fixed, ParamSpec, param_values, parse_layer_sizes, possible_depths
 from tuner_app.space.spec import SearchSpec
 from tuner_app.store.vocabulary import Vocabulary
 
@@ -104,6 +105,7 @@ class MovielensHyperModel(kt.HyperModel):
         for name in _OPTIONAL_MODEL_KNOBS:
             if name in declared:
                 knobs[name] = _register(hp, name, declared[name])
+        knobs["side_features"] = self._side_features(hp)
         return ModelConfig(
             layer_sizes=tuple(sizes),
             activation=_register(hp, "activation", self.spec.param("activation")),
@@ -111,6 +113,23 @@ class MovielensHyperModel(kt.HyperModel):
             learning_rate=float(_register(hp, "learning_rate", self.spec.param("learning_rate"))),
             **knobs,
         )
+
+    def _side_features(self, hp: kt.HyperParameters) -> tuple[tuple[str, int], ...]:
+        """(name, width) of each side feature on in this trial; a width is active only when
+        its feature can be on."""
+        declared = self.spec.hyperparameters
+        chosen = []
+        for name in SIDE_FEATURES:
+            switch = declared.get(f"feature_{name}")
+            if switch is None or param_values(switch) == (False,):
+                continue
+            on = _register(hp, f"feature_{name}", switch)
+            width = declared.get(f"feature_{name}_dim", Fixed(SIDE_FEATURE_DIM))
+            scope = {} if isinstance(switch, Fixed) else {"parent_name": f"feature_{name}", "parent_values": [True]}
+            dim = _register(hp, f"feature_{name}_dim", width, **scope)
+            if on:
+                chosen.append((name, int(dim)))
+        return tuple(chosen)
 
     def training_config(self, hp: kt.HyperParameters) -> TrainingConfig:
         """Batch size, epochs and early stopping of a trial: searched, or the file's training settings."""

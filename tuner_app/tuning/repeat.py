@@ -67,7 +67,8 @@ def repeat_trial(csv_path: str | Path, trial: str, seeds: list[int], data_spec: 
     from tuner_app.store.vocabulary import keep_saved_word_table
     from tuner_app.tuning.trainer import EpochPlan, Trainer
 
-    data = features.prepare(ratings, *split_rows(spec.split, len(ratings)))
+    spec, _ = spec.for_data(ratings.side_features, ratings.description)
+    data = features.prepare(ratings, *split_rows(spec.split, len(ratings), timestamps=ratings.timestamp))
     data = data.with_vocab(keep_saved_word_table(paths.vocabulary, data.vocab))
     config = ModelConfig.from_dict(record.config)
     training = TrainingConfig(**record.training)

@@ -18,7 +18,7 @@ from typing import TextIO
 
 from tuner_app.data.records import DataSpec, Ratings
 from tuner_app.data.sources import load_ratings
-from tuner_app.data.split import split_rows
+from tuner_app.data.split import selection_rows, split_rows
 from tuner_app.distributed.roles import LOOPBACK_HOSTS, Role, leave_role
 from tuner_app.errors import SearchError, SearchInterrupted
 from tuner_app.report.rows import best_row
@@ -87,8 +87,11 @@ def run_search(spec: SearchSpec, data_spec: DataSpec, options: SearchOptions,
         SearchError: no trial completed, or too many failed in a row.
     """
     ratings = load_ratings(data_spec)
-    # Before anything is written: data too small for the split is refused here.
-    rows = split_rows(spec.split, len(ratings), f"--data ({ratings.description})")
+    # Before anything is written: features the data lacks and data too small for the split.
+    spec, notes = spec.for_data(ratings.side_features, ratings.description)
+    rows = split_rows(spec.split, len(ratings), f"--data ({ratings.description})", ratings.timestamp)
+    for note in notes:
+        print(note, file=out)
     role = options.role
     paths = SearchPaths(Path(options.results_dir), spec.name)
     with SearchLock(paths.lock(role.worker_id if role and role.is_worker else None)):
@@ -106,7 +109,9 @@ def run_search(spec: SearchSpec, data_spec: DataSpec, options: SearchOptions,
 
 def _prepare(spec: SearchSpec, ratings: Ratings, rows: tuple, data_spec: DataSpec, options: SearchOptions,
              paths: SearchPaths, out: TextIO) -> PreparedSearch:
-    train_rows, validation_rows, holdout_rows = rows
+    train_rows, all_validation_rows, holdout_rows = rows
+    validation_rows = selection_rows(all_validation_rows, spec.evaluation.validation_rows, spec.split.seed)
+    sampled = len(validation_rows) < len(all_validation_rows)
     role = options.role
     serves = role is None or not role.is_worker  # a local search or the chief: it writes the results
     progress = ConsoleProgress(spec, out, options.quiet)
@@ -142,7 +147,8 @@ def _prepare(spec: SearchSpec, ratings: Ratings, rows: tuple, data_spec: DataSpe
     from tuner_app.tuning.trainer import Trainer
     from tuner_app.tuning.tuner import RetrievalTuner
 
-    data = features.prepare(ratings, train_rows, validation_rows, holdout_rows)
+    data = features.prepare(ratings, train_rows, validation_rows, holdout_rows,
+                            all_validation_rows if sampled else None)
     damaged = vocabulary_damage(paths.vocabulary)
     if damaged:
         progress.result(f"repaired: {paths.vocabulary} was damaged ({damaged}); rebuilt from the data")
@@ -152,7 +158,11 @@ def _prepare(spec: SearchSpec, ratings: Ratings, rows: tuple, data_spec: DataSpe
     summary = {
         **identity.describe_search(spec, ratings),
         "objective": spec.objective,
-        "rows": {"train": len(train_rows), "validation": len(validation_rows), "holdout": len(holdout_rows)},
+        "rows": {"train": len(train_rows), "validation": len(validation_rows), "holdout": len(holdout_rows),
+                 **({"validation_all": len(all_validation_rows)} if sampled else {})},
+        **({"selection": f"trials are selected on a fixed random sample of {len(validation_rows):,} of the "
+                         f"{len(all_validation_rows):,} validation rows (evaluation.validation_rows); the best "
+                         "trial is scored on all of them"} if sampled else {}),
         "baselines": score_baselines(data, spec.objective, spec.evaluation.exclude_seen),
     }
     if serves:
@@ -243,8 +253,8 @@ def _finish(search: PreparedSearch, stopped: bool, failure: str | None) -> Searc
         lift = f" ({lifts(best.objective, baselines)})" if baselines else ""
         progress.result(f"best: trial {best.trial_id}, {spec.objective} {best.objective:.4f} "
                         f"at epoch {best.best_epoch}{lift}")
-        if search.trainer.holdout is not None and not stopped:
-            _score_holdout(search, best)
+        if not stopped and (search.trainer.holdout is not None or search.trainer.validation_all is not None):
+            _score_best(search, best)
     if stopped:
         raise SearchInterrupted(
             f"search '{spec.name}' stopped by request after {len(rows)} finished trial(s); "
@@ -260,17 +270,26 @@ def _finish(search: PreparedSearch, stopped: bool, failure: str | None) -> Searc
                          best.objective if best else None)
 
 
-def _score_holdout(search: PreparedSearch, best) -> None:
-    """The best trial on rows no trial was selected on (when its checkpoint is on this machine)."""
+def _score_best(search: PreparedSearch, best) -> None:
+    """The best trial on all validation rows (when trials saw a sample) and on the held-back rows
+    no trial was selected on (when its checkpoint is on this machine)."""
     trainer, summary, progress = search.trainer, search.summary, search.progress
     if trainer.load_record(best.trial_id) is None:
-        progress.result(f"trial {best.trial_id} ran on another machine: score it on the held-back rows there "
+        progress.result(f"trial {best.trial_id} ran on another machine: score it on all rows there "
                         f"with `python -m tuner_app repeat` or copy its trial folder here")
+        return
+    objective = search.spec.objective
+    if trainer.validation_all is not None:
+        every = trainer.evaluate_best(best.trial_id, trainer.validation_all)
+        summary["best_trial_all_validation"] = {"trial_id": best.trial_id, "sample": best.metrics, "all": every}
+        write_summary(search.paths, summary)
+        progress.result(f"best trial on all {summary['rows']['validation_all']:,} validation rows (trials were "
+                        f"selected on {summary['rows']['validation']:,} of them): {objective} {every[objective]:.4f}")
+    if trainer.holdout is None:
         return
     held_back = trainer.evaluate_best(best.trial_id, trainer.holdout)
     summary["best_trial_holdout"] = {"trial_id": best.trial_id, "validation": best.metrics, "holdout": held_back}
     write_summary(search.paths, summary)
-    objective = search.spec.objective
     others = ", ".join(f"{BASELINES[name]} {value:.4f}"
                        for name, value in baseline_values(summary, objective, "holdout").items())
     progress.result(f"best trial on the {summary['rows']['holdout']:,} held-back rows: {objective} "

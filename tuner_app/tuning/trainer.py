@@ -82,6 +82,8 @@ class Trainer:
         self.keep_last_checkpoint = keep_last_checkpoint
         self.validation = pipelines.make_eval_dataset(data.validation, eval_batch_size)
         self.holdout = None if data.holdout is None else pipelines.make_eval_dataset(data.holdout, eval_batch_size)
+        self.validation_all = (None if data.validation_all is None
+                               else pipelines.make_eval_dataset(data.validation_all, eval_batch_size))
         self._train_sets: dict[int, tf.data.Dataset] = {}
         self._stop = False
         self.epoch_listeners: list = []
@@ -147,7 +149,9 @@ class Trainer:
         config_dict = json.loads(json.dumps(dataclasses.asdict(config)))
         training_dict = dataclasses.asdict(training)
         record = self.load_record(trial_id)
-        same = record is not None and record.config == config_dict and record.training == training_dict
+        # Compared as configs, so that a record written before a field existed matches its default.
+        same = (record is not None and ModelConfig.from_dict(record.config) == config
+                and TrainingConfig(**record.training) == training)
         if same and record.target_epochs == plan.epochs and record.status == RecordStatus.COMPLETED:
             # The process died after the trial ended but before keras-tuner saved that:
             # its result stands; training it again would count it twice.

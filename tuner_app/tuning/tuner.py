@@ -232,7 +232,7 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
         if self._is_worker():
             return []
         return trial_rows.write_search_results(self.oracle, self.objective_name, self.paths, self._hp_names,
-                                               self.baselines)
+                                               self.baselines, len(self.trainer.data.validation))
 
 
 def _epoch_metrics(entry: dict[str, float]) -> dict[str, float]:
