@@ -181,11 +181,12 @@ def test_ease_equals_per_column_ridge_regression_and_a_slow_ranking():
 def test_ease_is_skipped_with_a_reason_for_a_catalogue_too_big(monkeypatch):
     from tuner_app.baselines import ease
 
-    assert ease.skip_reason(59_047) == ("EASE skipped: its 59,047 x 59,047 inverse needs about 56 GB and is "
-                                        "computed once per L2 weight; it runs for catalogues of up to 20,000 titles")
-    assert ease.skip_reason(20_000) is None
+    assert ease.skip_reason(59_047) == ("EASE skipped: its 59,047 x 59,047 inverse needs about 55.8 GB and "
+                                        "minutes of CPU for each of the 6 L2 weights tried; it runs for "
+                                        "catalogues of up to 6,000 titles")
+    assert ease.skip_reason(6_000) is None
     monkeypatch.setattr(ease, "MAX_TITLES", 10)
     got = ease.ease_baseline(tiny_split(np.random.default_rng(1)), "val_top_10", exclude_seen=False)
     assert set(got) == {"method", "skipped"}
-    assert got["skipped"].startswith("EASE skipped: its 15 x 15 inverse needs about 0 GB")
+    assert got["skipped"].startswith("EASE skipped: its 15 x 15 inverse needs about 0.0 GB")
     assert "up to 10 titles" in got["skipped"]

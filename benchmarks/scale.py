@@ -1,0 +1,249 @@
+"""MovieLens 1M to 25M on one machine: setup, epochs against their floor, validation, memory.
+
+    python -m benchmarks.scale [--sizes 1m 10m 25m] [--validation-rows 50000] [--out FILE] [--quick]
+
+For each size, synthetic data of that release's shape (users, titles, ratings; see
+`SIZES`) is made in a fresh process, which then runs one trial of a fixed
+configuration (256-64-64, batch 2048, the retrieval knobs of best.yaml's winner)
+as a search runs it, timing each part:
+
+* generating the data (counted apart: reading a release is the reader's job);
+* setup, from ratings in memory to the first training step: the split, the
+  vocabularies and encoded ratings, the seen titles, the baselines, the
+  trainer's pipelines and the model;
+* two training epochs (the second is reported: the first includes tracing), with
+  rows per second, and right after the second an epoch of its floor: the bare
+  loss step and optimizer update on that size's batches (the app's own loss,
+  each batch's distinct titles scored once);
+* a validation pass on `--validation-rows` sampled rows (what a search selects
+  on with `evaluation.validation_rows`);
+* the process's peak RSS.
+
+ml-100k itself (the real files) runs first, as the rows-per-second yardstick, in
+the same run. With `--search 25m`, a real `python -m tuner_app search` of one
+2-epoch trial with sampled validation runs at that size, and its peak memory is
+read from its CSV. Targets (issue 20): at 10M ratings setup <= 30 s, rows/s >= 0.4x
+ml-100k's, epoch <= 1.5x its floor, peak RSS <= 3 GB; at 25M the search within 12 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchmarks.output import DEFAULT_DATA, publish
+
+#: (users, titles, ratings) of each GroupLens release.
+SIZES = {"1m": (6_040, 3_706, 1_000_209), "10m": (69_878, 10_677, 10_000_054), "25m": (162_541, 59_047, 25_000_095)}
+TARGETS = {"setup_seconds": 30.0, "rows_per_second_ratio": 0.4, "epoch_over_floor": 1.5, "peak_rss_gb": 3.0}
+SEARCH_RSS_GB = 12.0
+SPACE = """\
+description: scale benchmark; one trial of a fixed configuration.
+tuner: {{algorithm: random, max_trials: 1, seed: 1}}
+objective: val_top_100
+evaluation: {{validation_rows: {validation_rows}}}
+training: {{epochs: 2, batch_size: 2048, eval_batch_size: 4096}}
+hyperparameters:
+  layer_sizes: "256,64,64"
+  optimizer: adam
+  learning_rate: 0.002
+  logq_correction: true
+  normalize_embeddings: true
+  remove_accidental_hits: true
+  temperature: 0.26
+"""
+
+
+def measure(data: str, validation_rows: int) -> dict:
+    """One size, in this process: what the module docstring lists, as a dict."""
+    started = time.perf_counter()
+    import tuner_app  # noqa: F401
+    from tuner_app.model.runtime import load_tensorflow
+
+    load_tensorflow()
+    from benchmarks.timing import EpochTimer, FloorEpoch
+    from tuner_app.baselines import score_baselines
+    from tuner_app.data import load_ratings, parse_data_arg
+    from tuner_app.data.split import selection_rows, split_rows
+    from tuner_app.model import features
+    from tuner_app.space import parse_space
+    from tuner_app.tuning.hypermodel import MovielensHyperModel
+    from tuner_app.tuning.trainer import Trainer
+
+    spec = parse_space(SPACE.format(validation_rows=validation_rows), "scale.yaml")
+    imports = time.perf_counter() - started
+    began = time.perf_counter()
+    ratings = load_ratings(parse_data_arg(data))
+    load = time.perf_counter() - began
+    parts = {}
+
+    def part(name, fn):
+        began = time.perf_counter()
+        value = fn()
+        parts[name] = time.perf_counter() - began
+        return value
+
+    train, validation, holdout = part("split", lambda: split_rows(spec.split, len(ratings), timestamps=ratings.timestamp))
+    sample = selection_rows(validation, validation_rows, spec.split.seed)
+    prepared = part("vocabularies, encoding, seen titles", lambda: features.prepare(ratings, train, sample, holdout))
+    part("baselines", lambda: score_baselines(prepared, spec.objective, spec.evaluation.exclude_seen))
+    trainer = part("trainer and pipelines", lambda: Trainer(prepared, spec.objective, 1, Path(tempfile.mkdtemp()),
+                                                           eval_batch_size=4096))
+    hypermodel = MovielensHyperModel(spec, prepared.vocab)
+    config = hypermodel.model_config(hypermodel.search_space())
+    model = part("model", lambda: trainer.build(config))
+    setup = sum(parts.values())
+    floor = FloorEpoch(prepared.train.title, batch=2048, loss="distinct")
+    timer = EpochTimer(between_epochs=floor.sample)
+    dataset = trainer.train_dataset(2048)
+    model.fit(dataset, steps_per_epoch=trainer.steps_per_epoch(2048), epochs=2, callbacks=[timer], verbose=0)
+    epoch = timer.seconds[-1]
+    began = time.perf_counter()
+    logs = model.evaluate(trainer.validation, return_dict=True, verbose=0)
+    validation_seconds = time.perf_counter() - began
+    return {
+        "data": ratings.description, "ratings": len(ratings), "titles": prepared.vocab.num_titles,
+        "users": prepared.vocab.num_users, "train_rows": len(train), "validation_rows": len(validation),
+        "sample_rows": len(sample), "imports_seconds": imports, "load_seconds": load, "setup_seconds": setup,
+        "setup_parts": parts, "epoch_seconds": timer.seconds, "floor_seconds": floor.seconds,
+        "rows_per_second": len(train) / epoch, "epoch_over_floor": epoch / floor.seconds[-1],
+        "validation_seconds": validation_seconds,
+        "top_100": float(next(v for k, v in logs.items() if k.endswith("top_100_categorical_accuracy"))),
+        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024,
+    }
+
+
+def search_at(size: str, validation_rows: int, folder: Path) -> dict:
+    """A real search of one 2-epoch trial at `size`, as a user runs it; its time and peak memory."""
+    users, titles, ratings = SIZES[size]
+    space = folder / "scale.yaml"
+    space.write_text(SPACE.format(validation_rows=validation_rows), encoding="utf-8")
+    data = f"synthetic:users={users},movies={titles},ratings={ratings},seed=0"
+    command = [sys.executable, "-m", "tuner_app", "search", "--space", str(space), "--data", data,
+               "--results-dir", str(folder / "out"), "--quiet"]
+    began = time.perf_counter()
+    proc = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - began
+    if proc.returncode != 0:
+        return {"error": (proc.stdout + proc.stderr)[-2000:], "seconds": seconds}
+    import csv
+
+    with open(folder / "out" / "scale.csv", newline="", encoding="utf-8") as handle:
+        (row,) = csv.DictReader(handle)
+    return {"seconds": seconds, "status": row["status"], "peak_rss_gb": float(row["peak_rss_mb"]) / 1024,
+            "objective": float(row["objective"]), "output": proc.stdout.strip().splitlines()[-3:]}
+
+
+def child(args: argparse.Namespace) -> int:
+    data = args.data_arg
+    result = measure(data, args.validation_rows)
+    Path(args.json).write_text(json.dumps(result), encoding="utf-8")
+    return 0
+
+
+def run_child(data: str, validation_rows: int, folder: Path) -> dict:
+    out = folder / f"child-{abs(hash(data))}.json"
+    command = [sys.executable, "-m", "benchmarks.scale", "--child", data, "--json", str(out),
+               "--validation-rows", str(validation_rows)]
+    began = time.perf_counter()
+    proc = subprocess.run(command, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmarks.scale: {data} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    result = json.loads(out.read_text())
+    result["process_seconds"] = time.perf_counter() - began
+    return result
+
+
+def report(args, machine: str, start_load: float, reference: dict, sizes: dict[str, dict], search: dict | None) -> str:
+    from benchmarks.report import Row, format_table, verdict
+    from benchmarks.timing import busy_warning
+
+    lines = [f"Machine: {machine}", *busy_warning(start_load),
+             "One trial each: 256-64-64, batch 2048, Adam 0.002, logQ, cosine, temperature 0.26; synthetic data of "
+             f"each release's shape; validation on a fixed sample of {args.validation_rows:,} rows; ml-100k: the "
+             "real files (the yardstick for rows per second).", ""]
+    rows = []
+    for name, got in [("ml-100k", reference), *sizes.items()]:
+        ratio = got["rows_per_second"] / reference["rows_per_second"]
+        ten = name == "10m"
+        rows.append(Row(
+            name, f"{got['ratings']:,}", f"{got['load_seconds']:.1f} s", f"{got['setup_seconds']:.1f} s",
+            f"{got['epoch_seconds'][-1]:.1f} s", f"{got['rows_per_second'] / 1000:.0f}k ({ratio:.2f}x)",
+            f"{got['epoch_over_floor']:.2f}x", f"{got['validation_seconds']:.1f} s", f"{got['peak_rss_gb']:.2f} GB",
+            verdict(got["setup_seconds"] <= TARGETS["setup_seconds"] and ratio >= TARGETS["rows_per_second_ratio"]
+                    and got["epoch_over_floor"] <= TARGETS["epoch_over_floor"]
+                    and got["peak_rss_gb"] <= TARGETS["peak_rss_gb"]) if ten else "info",
+        ))
+    header = Row("size", "ratings", "make/read data", "setup", "epoch", "rows/s (vs ml-100k)", "epoch/floor",
+                 "validation pass", "peak RSS", "10m targets")
+    lines.append(format_table(rows, header))
+    lines.append("")
+    lines.append(f"10m targets: setup <= {TARGETS['setup_seconds']:.0f} s, rows/s >= "
+                 f"{TARGETS['rows_per_second_ratio']}x ml-100k's, epoch <= {TARGETS['epoch_over_floor']}x its floor, "
+                 f"peak RSS <= {TARGETS['peak_rss_gb']:.0f} GB.")
+    for name, got in [("ml-100k", reference), *sizes.items()]:
+        shown = ", ".join(f"{k} {v:.1f} s" for k, v in got["setup_parts"].items())
+        lines.append(f"{name} setup: {shown}; floor epoch {got['floor_seconds'][-1]:.1f} s; "
+                     f"top-100 after 2 epochs {got['top_100']:.4f} ({got['titles']:,} titles, {got['users']:,} users)")
+    if search is not None:
+        ok = "error" not in search and search["peak_rss_gb"] <= SEARCH_RSS_GB and search["status"] == "COMPLETED"
+        lines.append("")
+        lines.append(f"search at {args.search}: " + (
+            f"{search['status']} in {search['seconds']:.0f} s, peak RSS {search['peak_rss_gb']:.2f} GB "
+            f"(target <= {SEARCH_RSS_GB:.0f} GB: {verdict(ok)}), val_top_100 {search['objective']:.4f} on the sample"
+            if "error" not in search else f"failed after {search['seconds']:.0f} s: {search['error']}"))
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.scale", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA if DEFAULT_DATA.exists() else None,
+                        help=f"the ml-100k folder, the rows-per-second yardstick (default: {DEFAULT_DATA})")
+    parser.add_argument("--sizes", nargs="+", default=["1m", "10m"], choices=list(SIZES),
+                        help="sizes to measure one trial at (default: 1m 10m)")
+    parser.add_argument("--search", choices=list(SIZES), default=None,
+                        help="also run a real 2-epoch search at this size (e.g. 25m) and read its peak memory")
+    parser.add_argument("--validation-rows", type=int, default=50_000, help="validation sample (default 50000)")
+    parser.add_argument("--out", type=Path, default=None, help="default: benchmarks/results/<date>-scale.txt")
+    parser.add_argument("--quick", action="store_true", help="smoke test: ml-1m only, no file written")
+    parser.add_argument("--child", dest="data_arg", help=argparse.SUPPRESS)
+    parser.add_argument("--json", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.data_arg:
+        return child(args)
+    if args.data is None:
+        parser.error(f"no data at {DEFAULT_DATA}; pass --data path/to/ml-100k")
+    if args.quick:
+        args.sizes, args.search = ["1m"], None
+    start_load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    import tuner_app  # noqa: F401
+    from tuner_app.model.runtime import load_tensorflow
+
+    load_tensorflow()
+    from benchmarks.timing import machine_description
+
+    machine = machine_description()
+    with tempfile.TemporaryDirectory(prefix="scale-") as folder:
+        reference = run_child(str(args.data), args.validation_rows, Path(folder))
+        sizes = {}
+        for size in args.sizes:
+            users, titles, ratings = SIZES[size]
+            sizes[size] = run_child(f"synthetic:users={users},movies={titles},ratings={ratings},seed=0",
+                                    args.validation_rows, Path(folder))
+            print(f"{size}: setup {sizes[size]['setup_seconds']:.1f} s, epoch {sizes[size]['epoch_seconds'][-1]:.1f} s",
+                  file=sys.stderr, flush=True)
+        search = search_at(args.search, args.validation_rows, Path(folder)) if args.search else None
+    publish(report(args, machine, start_load, reference, sizes, search), args.out, "scale", args.quick)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
