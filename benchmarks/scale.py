@@ -142,7 +142,47 @@ def search_at(size: str, validation_rows: int, folder: Path) -> dict:
             "objective": float(row["objective"]), "output": proc.stdout.strip().splitlines()[-3:]}
 
 
+def write_release(size: str, folder: Path) -> Path:
+    """GroupLens ml-20m/25m-format files (ratings.csv, movies.csv) of synthetic data of `size`'s shape."""
+    import numpy as np
+    import pandas as pd
+
+    from tuner_app.data import SyntheticSpec, make_synthetic
+
+    users, titles, ratings = SIZES[size]
+    data = make_synthetic(SyntheticSpec(users=users, movies=titles, ratings=ratings, seed=0))
+    release = folder / f"ml-{size}"
+    release.mkdir(parents=True, exist_ok=True)
+    movie_ids = np.arange(1, len(data.movie_catalog) + 1)
+    pd.DataFrame({"movieId": movie_ids, "title": data.movie_catalog, "genres": data.movies.columns["genres"]}
+                 ).to_csv(release / "movies.csv", index=False)
+    position = {title: i for i, title in enumerate(data.movie_catalog.tolist())}
+    rated = np.array([position[t] for t in data.movie_title.tolist()]) + 1
+    pd.DataFrame({"userId": data.user_id.astype(np.int64), "movieId": rated, "rating": data.user_rating,
+                  "timestamp": data.timestamp}).to_csv(release / "ratings.csv", index=False)
+    return release
+
+
+def read_release(folder: str) -> dict:
+    """`load_grouplens` of a release, in this process: seconds, peak RSS and the arrays' size."""
+    import numpy as np
+
+    from tuner_app.data import load_grouplens
+
+    began = time.perf_counter()
+    ratings = load_grouplens(folder)
+    seconds = time.perf_counter() - began
+    arrays = sum(getattr(ratings, f).nbytes for f in ("user_id", "movie_title", "timestamp", "user_rating"))
+    strings = sum(sys.getsizeof(s) for s in np.unique(ratings.user_id).tolist())  # the distinct id strings
+    return {"lines": len(ratings), "seconds": seconds, "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF)
+            .ru_maxrss / 1024 / 1024, "arrays_gb": (arrays + strings) / 1e9,
+            "file_gb": (Path(folder) / "ratings.csv").stat().st_size / 1e9}
+
+
 def child(args: argparse.Namespace) -> int:
+    if args.read:
+        Path(args.json).write_text(json.dumps(read_release(args.read)), encoding="utf-8")
+        return 0
     data = args.data_arg
     result = measure(data, args.validation_rows)
     Path(args.json).write_text(json.dumps(result), encoding="utf-8")
@@ -214,10 +254,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--validation-rows", type=int, default=50_000, help="validation sample (default 50000)")
     parser.add_argument("--out", type=Path, default=None, help="default: benchmarks/results/<date>-scale.txt")
     parser.add_argument("--quick", action="store_true", help="smoke test: ml-1m only, no file written")
+    parser.add_argument("--reader", choices=list(SIZES), default=None,
+                        help="also write ml-25m-format files of this size and time the GroupLens reader on them")
     parser.add_argument("--child", dest="data_arg", help=argparse.SUPPRESS)
+    parser.add_argument("--read", help=argparse.SUPPRESS)
     parser.add_argument("--json", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.data_arg:
+    if args.data_arg or args.read:
         return child(args)
     if args.data is None:
         parser.error(f"no data at {DEFAULT_DATA}; pass --data path/to/ml-100k")
@@ -241,7 +284,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{size}: setup {sizes[size]['setup_seconds']:.1f} s, epoch {sizes[size]['epoch_seconds'][-1]:.1f} s",
                   file=sys.stderr, flush=True)
         search = search_at(args.search, args.validation_rows, Path(folder)) if args.search else None
-    publish(report(args, machine, start_load, reference, sizes, search), args.out, "scale", args.quick)
+        reader = None
+        if args.reader:
+            release = write_release(args.reader, Path(folder))
+            out = Path(folder) / "reader.json"
+            subprocess.run([sys.executable, "-m", "benchmarks.scale", "--read", str(release), "--json", str(out)],
+                           check=True)
+            reader = json.loads(out.read_text())
+    text = report(args, machine, start_load, reference, sizes, search)
+    if reader is not None:
+        text += (f"\n\nGroupLens reader on ml-{args.reader}-format files ({reader['lines']:,} ratings, ratings.csv "
+                 f"{reader['file_gb']:.2f} GB): {reader['seconds']:.1f} s, peak RSS {reader['peak_rss_gb']:.2f} GB "
+                 f"against {reader['arrays_gb']:.2f} GB of arrays it returns "
+                 f"({reader['peak_rss_gb'] / reader['arrays_gb']:.1f}x).")
+    publish(text, args.out, "scale", args.quick)
     return 0
 
 

@@ -12,13 +12,22 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from tuner_app.distributed.gate import holding
 from tuner_app.distributed.roles import Role
-from tuner_app.errors import DistributeError
+from tuner_app.errors import DistributeError, SearchError, TunerAppError
 from tuner_app.report import trials as trial_rows
 
 
-def run_chief(search, role: Role, worker_timeout: float, check: Callable[[], None] | None = None) -> bool:
-    """Serves `search`'s oracle to workers until it is done; returns True if stopped by the user.
+def run_chief(search, role: Role, worker_timeout: float,
+              check: Callable[[], None] | None = None) -> tuple[bool, str | None]:
+    """Serves `search`'s oracle to workers until it is done.
+
+    Returns:
+        (stopped by the user, why the search failed: too many failed trials in a row), as
+        `tuning.search` takes them.
+
+    Raises:
+        TunerAppError: an oracle call raised one (a full disk).
 
     Args:
         search: a `tuning.search.PreparedSearch`.
@@ -38,14 +47,19 @@ def run_chief(search, role: Role, worker_timeout: float, check: Callable[[], Non
                 shown.add(trial.trial_id)
                 progress.trial_done(trial_rows.trial_row(trial, tuner.objective_name, tuner.oracle))
 
-    serve_chief(tuner.oracle, role, worker_timeout, on_progress, search.trainer.stop_requested, check)
+    fatal = serve_chief(tuner.oracle, role, worker_timeout, on_progress, search.trainer.stop_requested, check)
+    if isinstance(fatal, TunerAppError):
+        raise fatal
+    if fatal is not None and "consecutive failures" not in str(fatal):
+        raise SearchError(f"the chief's oracle failed ({type(fatal).__name__}: {fatal}); the finished trials are "
+                          "kept: run the same command again to resume.")
     tuner.save()
-    return search.trainer.stop_requested()
+    return search.trainer.stop_requested(), None if fatal is None else str(fatal).splitlines()[0]
 
 
 def serve_chief(oracle, role: Role, worker_timeout: float, on_progress: Callable[[list[str]], None],
                 should_stop: Callable[[], bool], check: Callable[[], None] | None = None,
-                poll: float = 1.0) -> None:
+                poll: float = 1.0) -> Exception | None:
     """Runs keras-tuner's oracle servicer until the search is done (or a stop is requested).
 
     Args:
@@ -54,6 +68,9 @@ def serve_chief(oracle, role: Role, worker_timeout: float, on_progress: Callable
         on_progress: called with lines to print when trials ended or were requeued.
         should_stop: polled; True ends serving early (Ctrl-C on the chief).
         check: polled while trials are left; raises to stop serving (--parallel: no worker left).
+
+    Returns:
+        The error an oracle call raised, which ended serving, or None.
     """
     from concurrent import futures
 
@@ -68,19 +85,21 @@ def serve_chief(oracle, role: Role, worker_timeout: float, on_progress: Callable
     server.start()
     ended, refused = len(oracle.end_order), dict(oracle.refused)
     try:
-        while not oracle.finished() and not should_stop():
+        while not oracle.finished() and not should_stop() and oracle.fatal is None:
             time.sleep(poll)
             lines = [f"worker {w} silent for {worker_timeout:.0f} s: "
                      + (f"its trial {t} goes to the next worker" if t is not None
                         else "it held no trial; the search no longer waits for it")
                      for w, t in oracle.requeue_silent(worker_timeout)]
-            lines += [f"refused worker {w}: it runs another search (fingerprint {f or 'missing'})"
-                      for w, f in oracle.refused.items() if refused.get(w) != f]
-            refused = dict(oracle.refused)
-            if len(oracle.end_order) != ended or lines:
-                ended = len(oracle.end_order)
-                on_progress(lines)
+            with holding(oracle):  # the gRPC threads change what is read here
+                lines += [f"refused worker {w}: it runs another search (fingerprint {f or 'missing'})"
+                          for w, f in oracle.refused.items() if refused.get(w) != f]
+                refused = dict(oracle.refused)
+                if len(oracle.end_order) != ended or lines:
+                    ended = len(oracle.end_order)
+                    on_progress(lines)
             if check is not None and not oracle.finished():
                 check()
     finally:
         server.stop(grace=5)
+    return oracle.fatal

@@ -17,12 +17,51 @@ never uses it (`expected_fingerprint` stays None).
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import threading
 import time
 
+from keras_tuner.src.engine import oracle as oracle_module
 from keras_tuner.src.engine import trial as trial_module
-from keras_tuner.src.engine.oracle import synchronized
 
 from tuner_app.distributed.roles import CHIEF_ID, FINGERPRINT_SEPARATOR, worker_name
+
+
+@contextlib.contextmanager
+def holding(oracle):
+    """The oracle's lock, as keras-tuner's `synchronized` takes it (again in the same thread is free).
+
+    Unlike `synchronized`, it is released when the body raises: keras-tuner's keeps the lock
+    then, and every later call on the oracle (the chief's gRPC threads, its own loop) blocks.
+    """
+    thread = threading.current_thread().name
+    acquire = oracle_module.THREADS[oracle] != thread
+    if acquire:
+        oracle_module.LOCKS[oracle].acquire()
+        oracle_module.THREADS[oracle] = thread
+    try:
+        yield
+    finally:
+        if acquire:
+            oracle_module.THREADS[oracle] = None
+            oracle_module.LOCKS[oracle].release()
+
+
+def guarded(method):
+    """A synchronized oracle method (see `holding`) that also keeps its error for the chief's loop:
+    raised in a gRPC thread, it would reach only the worker that called."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with holding(self):
+            try:
+                return method(self, *args, **kwargs)
+            except Exception as exc:
+                self.fatal = self.fatal or exc
+                raise
+
+    return wrapper
 
 
 class WorkerGateMixin:
@@ -30,6 +69,8 @@ class WorkerGateMixin:
 
     #: The fingerprint workers must carry; None accepts every tuner id (local searches).
     expected_fingerprint: str | None = None
+    #: The first error an oracle call raised (too many failed trials in a row, a full disk).
+    fatal: Exception | None = None
 
     def __init__(self, *args, **kwargs):
         self.last_seen: dict[str, float] = {}
@@ -37,7 +78,7 @@ class WorkerGateMixin:
         self.exhausted = False
         super().__init__(*args, **kwargs)
 
-    @synchronized
+    @guarded
     def create_trial(self, tuner_id):
         name, _, fingerprint = tuner_id.partition(FINGERPRINT_SEPARATOR)
         if self.expected_fingerprint and CHIEF_ID not in tuner_id and fingerprint != self.expected_fingerprint:
@@ -61,17 +102,17 @@ class WorkerGateMixin:
             if trial.trial_id == trial_id:
                 self.last_seen[tuner_id] = time.monotonic()
 
-    @synchronized
+    @guarded
     def update_trial(self, trial_id, metrics, step=0):
         self._heard_from(trial_id)
         return super().update_trial(trial_id, metrics, step=step)
 
-    @synchronized
+    @guarded
     def end_trial(self, trial):
         self._heard_from(trial.trial_id)
         return super().end_trial(trial)
 
-    @synchronized
+    @guarded
     def requeue_silent(self, timeout: float) -> list[tuple[str, str | None]]:
         """Acts on workers silent for `timeout` seconds.
 

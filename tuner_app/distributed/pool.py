@@ -11,7 +11,6 @@ stops the workers cleanly; running the same command resumes everything.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import signal
 import socket
@@ -40,14 +39,12 @@ def _worker_setup(cpu: int, parent: int):
     resumed. (Linux's PR_SET_PDEATHSIG; elsewhere the worker is left to --chief-wait.)
     """
 
-    def setup() -> None:
+    def setup() -> None:  # runs in the forked child, before exec: nothing that loads or locks
         if hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(0, {cpu})
-        try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-        except (OSError, AttributeError):
+        if _PRCTL is None:
             return
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
         if os.getppid() != parent:  # the chief died before the line above: nothing would tell us
             os._exit(1)
 
@@ -55,6 +52,17 @@ def _worker_setup(cpu: int, parent: int):
 
 
 _PR_SET_PDEATHSIG = 1
+
+
+def _load_prctl():
+    """libc's prctl, looked up once in the parent (after fork, loading a library can deadlock)."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux
+        return None
+
+
+_PRCTL = _load_prctl()
 
 
 class WorkerPool:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 
 from tuner_app.distributed.roles import Role
-from tuner_app.errors import DistributeError, SearchInterrupted
+from tuner_app.errors import DistributeError, SearchInterrupted, StopRequested
 from tuner_app.space.names import FINGERPRINT_HP
 
 
@@ -42,7 +42,7 @@ def run_worker(search, role: Role, chief_wait: float):
             tuner.search()
         except SearchAborted as exc:
             raise exc.error from None
-        except SearchStopped:
+        except (SearchStopped, StopRequested):  # the latter: asked to stop while the chief was away
             raise SearchInterrupted(
                 f"worker {role.worker_id} stopped by request after {len(tuner.begun)} trial(s); its "
                 "unfinished trial goes to the next worker that asks (or to this one if "
@@ -99,8 +99,6 @@ class PatientStub:
             self._say(f"worker {self._role.worker_id}: waiting for the chief at {self._role.address} (no answer "
                       f"for {self.ATTEMPT:.0f} s; giving up after {self._patience:.0f} s, see --chief-wait)")
         if self._should_stop():
-            from tuner_app.errors import StopRequested
-
             raise StopRequested()
         if now - since > self._patience:
             raise DistributeError(

@@ -31,10 +31,11 @@ FAILURE_PREFIX = "failure/"
 
 
 def _observations(trial, name: str) -> dict[int, float]:
-    """step -> value (mean over repeated reports of a step) of one metric."""
+    """step -> value of one metric: the last report of each step (a step is reported again when
+    a report is retried, or when a trial trained again from scratch)."""
     if not trial.metrics.exists(name):
         return {}
-    return {int(obs.step): float(sum(obs.value) / len(obs.value)) for obs in trial.metrics.get_history(name)}
+    return {int(obs.step): float(obs.value[-1]) for obs in trial.metrics.get_history(name)}
 
 
 def failure_reason(trial) -> str | None:

@@ -160,7 +160,7 @@ class SearchSpec:
             switch = params.get(f"feature_{name}")
             if switch is None or name in available or param_values(switch) == (False,):
                 continue
-            if isinstance(switch, Fixed):
+            if param_values(switch) == (True,):
                 raise SpaceError(
                     f"{self.path}: hyperparameters.feature_{name} is on, but {data} has no {name} feature "
                     f"(it has {', '.join(available) or 'none'}); turn it off or search it, or use data that has it."

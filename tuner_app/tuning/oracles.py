@@ -10,6 +10,7 @@ ran each trial, for the CSV. What distributed workers need on top is
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from pathlib import Path
@@ -68,14 +69,14 @@ class SearchStateMixin:
             trial = trial_module.Trial.load(str(path))
             self.trials[trial.trial_id] = trial
         path = Path(self._get_oracle_fname())
+        paths = SearchPaths(folder.parent, folder.name)
         if path.exists():
             state = atomic.read_json(path, "saved search state")
             repair.check_state(self, state, path)
         else:
-            state = repair.rebuilt_state(self, path)
+            state = repair.rebuilt_state(self, path, paths)
             self.repairs.append(f"{path}: keras-tuner's oracle state was missing; rebuilt from the "
                                 f"{len(self.trials)} trials' files")
-        paths = SearchPaths(folder.parent, folder.name)
         self.repairs.extend(repair.rebuild_trials(self, state, paths))
         self.set_state(state)
         # As keras-tuner does: trials that were running are run again (they continue from
@@ -118,7 +119,20 @@ class RandomSearchOracle(WorkerGateMixin, SearchStateMixin, kt.oracles.RandomSea
 
 
 class GridSearchOracle(WorkerGateMixin, SearchStateMixin, kt.oracles.GridSearchOracle):
-    pass
+    """keras-tuner's grid search, resumable: it keeps the grid's order (which combinations follow
+    which) only in memory, so a reloaded grid search stopped at once, or met a KeyError."""
+
+    def set_state(self, state):
+        super().set_state(state)
+        from keras_tuner.src.tuners.gridsearch import LinkedList
+
+        tried = [t for t in self.start_order if t in self.trials and self.trials[t].hyperparameters.values]
+        order = sorted(tried, key=functools.cmp_to_key(
+            lambda a, b: self._compare(self.trials[a].hyperparameters.values, self.trials[b].hyperparameters.values)))
+        self._ordered_ids = LinkedList()
+        for trial_id in order:
+            self._ordered_ids.insert(trial_id)
+        self._populate_next = list(order)
 
 
 _ORACLES = {

@@ -26,7 +26,7 @@ from keras_tuner.src.engine import trial as trial_module
 
 from tuner_app.errors import ResultsError
 from tuner_app.report.rows import HYPERBAND_COLUMNS
-from tuner_app.store.layout import SearchPaths
+from tuner_app.store.layout import TRIAL_PREFIX, SearchPaths
 
 #: Keys of keras-tuner's base oracle state (`Oracle.get_state`).
 STATE_KEYS = ("ongoing_trials", "hyperparameters", "start_order", "end_order", "run_times", "retry_queue",
@@ -58,13 +58,19 @@ def rebuildable(oracle) -> bool:
     return not isinstance(oracle, kt.oracles.HyperbandOracle)
 
 
-def rebuilt_state(oracle, path: Path) -> dict:
-    """`oracle.json`'s contents, rebuilt from `oracle.trials` (loaded from their files)."""
+def rebuilt_state(oracle, path: Path, paths: SearchPaths) -> dict:
+    """`oracle.json`'s contents, rebuilt from `oracle.trials` (loaded from their files), the results
+    CSV and the trial folders: every trial id any of them knows is listed, so that new trials
+    never take an old one's id (keras-tuner numbers them by count)."""
     if not rebuildable(oracle):
         raise ResultsError(f"{path}: keras-tuner's oracle state is missing; {_way_out(oracle, path)}.")
-    ids = sorted(oracle.trials)
-    ended = [t for t in ids if oracle.trials[t].status in _ENDED]
-    hashes = {t: oracle._compute_values_hash(oracle.trials[t].hyperparameters.values) for t in ids}
+    rows, _ = _results(paths)
+    folders = {p.name.removeprefix(TRIAL_PREFIX) for p in paths.state_dir.glob(f"{TRIAL_PREFIX}*") if p.is_dir()}
+    known = set(oracle.trials) | set(rows) | folders
+    ids = _every_id(known)
+    ended = [t for t in ids if (t in oracle.trials and oracle.trials[t].status in _ENDED) or t in rows]
+    hashes = {t: oracle._compute_values_hash(oracle.trials[t].hyperparameters.values) for t in ids
+              if t in oracle.trials}
     state = {
         "ongoing_trials": {},
         "hyperparameters": oracle.hyperparameters.get_config(),
@@ -72,15 +78,40 @@ def rebuilt_state(oracle, path: Path) -> dict:
         "end_order": ended,
         "run_times": {t: 1 for t in ended},
         "retry_queue": [t for t in ids if t not in ended],
+        # keras-tuner draws each trial's values from seeds counted up from here: far from
+        # those the lost state had used, so that new draws do not replay old trials.
         "seed": oracle.seed,
-        "seed_state": oracle.seed + len(ids),
+        "seed_state": oracle.seed + 1_000_003 * (1 + len(ids)),
         "tried_so_far": sorted(set(hashes.values())),
         "id_to_hash": hashes,
         "display": oracle._display.get_state(),
     }
     extra = oracle.get_state()  # the algorithm's own settings (Bayesian: alpha, beta, ...)
     state.update({k: v for k, v in extra.items() if k not in state})
+    state["tuner_app_trial_workers"] = {t: str(r["worker"]) for t, r in rows.items() if _text(r.get("worker"))}
+    state["tuner_app_trial_finished"] = {t: _seconds(r["finished"]) for t, r in rows.items()
+                                         if _text(r.get("finished"))}
     return state
+
+
+def _every_id(known: set[str]) -> list[str]:
+    """The known ids and any gap below the largest (a trial whose every trace is gone), in order."""
+    numbers = [int(t) for t in known if t.isdigit()]
+    if not numbers:
+        return sorted(known)
+    width = max(len(t) for t in known)
+    return sorted(known | {f"{n:0{width}d}" for n in range(max(numbers) + 1)})
+
+
+def _text(value) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+def _seconds(iso: str) -> float:
+    import calendar
+    import time
+
+    return float(calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ")))
 
 
 def missing_trials(oracle, state: dict) -> list[str]:
@@ -144,7 +175,7 @@ def _trial_from_row(oracle, trial_id: str, row: dict, epochs: list[dict]):
         if value is not None:
             values[param.name] = value
     hp.values = values
-    trial = trial_module.Trial(hp, trial_id, row["status"], message=row.get("reason") or None)
+    trial = trial_module.Trial(hp, trial_id, row["status"], message=_text(row.get("reason")) or None)
     objective = row["objective_name"]
     for entry in epochs:
         step = int(entry["epoch"])

@@ -220,7 +220,7 @@ def _run_here_or_as_chief(search: PreparedSearch, options: SearchOptions) -> Sea
                     "channel is unauthenticated: anyone who can reach the port can take or report trials.")
             if options.before_serving:
                 options.before_serving()
-            stopped, failure = run_chief(search, options.role, options.worker_timeout, options.serving_check), None
+            stopped, failure = run_chief(search, options.role, options.worker_timeout, options.serving_check)
     return _finish(search, stopped, failure)
 
 

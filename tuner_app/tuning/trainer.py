@@ -88,6 +88,7 @@ class Trainer:
         self._stop = False
         self.epoch_listeners: list = []
         self.notice_listeners: list = []  # called with a sentence when a trial cannot go as planned
+        self.restart_listeners: list = []  # called with a trial id when it trains again from scratch
 
     def train_dataset(self, batch_size: int) -> tf.data.Dataset:
         """The training stream for a batch size, built once and shared by trials.
@@ -233,6 +234,8 @@ class Trainer:
                 return record.epochs_trained
             record.history, record.best, record.best_epoch, record.epochs_trained = [], {}, None, 0
             record.last_checkpoint = record.best_checkpoint = None
+            record.stopped_early, record.seconds = False, 0.0
+            self.notify_restart(trial)
             record.save(self.trial_dir(trial))
             return None
         if plan.parent is not None:
@@ -261,6 +264,10 @@ class Trainer:
         for listener in self.notice_listeners:
             listener(text)
 
+    def notify_restart(self, trial_id: str) -> None:
+        for listener in self.restart_listeners:
+            listener(trial_id)
+
     def evaluate_best(self, trial_id: str, dataset: tf.data.Dataset) -> dict[str, float]:
         """The short-named metrics of a trial's best checkpoint on `dataset`."""
         record = self.load_record(trial_id)
@@ -276,8 +283,12 @@ class Trainer:
         record.status = RecordStatus.INTERRUPTED
         try:
             record.save(trial_dir)
-        except TunerAppError:  # the disk is full: the record stays "running", counted as a death
-            pass
+        except TunerAppError:  # a full disk: free what the record does not name, and try again
+            remove_stray_checkpoints(trial_dir, record)
+            try:
+                record.save(trial_dir)
+            except TunerAppError:  # still full: the record stays "running", and counts as a death
+                pass
 
     def _fail(self, record: TrialRecord, trial_dir: Path, reason: str) -> TrialRecord:
         record.status = RecordStatus.FAILED

@@ -39,10 +39,6 @@ from tuner_app.tuning.trainer import EpochPlan, Trainer
 # keras-tuner prints the traceback of every failed trial when DEBUG is set (its
 # default); the reason goes to the CSV and, for crashes, to trial_<id>/error.txt.
 kt_config.DEBUG = False
-# Trials report each validated epoch to the oracle (keras-tuner's own channel, which
-# also carries them from workers to the chief); keras-tuner then warns that a
-# run_trial that reported should not also return: it does not.
-warnings.filterwarnings("ignore", message="The use case of calling", category=DeprecationWarning)
 # keras-tuner's Bayesian oracle fits scikit-learn's Gaussian process, whose convergence
 # warnings are about the oracle's internals: nothing a user of the search can act on.
 warnings.filterwarnings("ignore", module=r"sklearn\.gaussian_process")
@@ -94,6 +90,7 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
                 atomic.write_json_atomic(tuner_file, {})
         super().__init__(oracle, hypermodel, directory=str(paths.results_dir), project_name=paths.name)
         trainer.epoch_listeners.append(self._report_epoch)
+        trainer.restart_listeners.append(self._forget_epochs)
         if not self._is_worker():
             self._drop_unrecorded_trials()
 
@@ -147,6 +144,11 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
             parent=values.get("tuner/trial_id"),
         )
 
+    def _run_and_update_trial(self, trial, *fit_args, **fit_kwargs):
+        # keras-tuner's version asks the oracle (over gRPC, on a worker) whether the trial
+        # reported, to warn that it should have returned instead: it did report, by design.
+        self.run_trial(trial, *fit_args, **fit_kwargs)
+
     def run_trial(self, trial, *args, **kwargs):
         """Trains the trial and reports it to the oracle (see `report.trials`); returns nothing.
 
@@ -181,6 +183,13 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
             raise SearchAborted(exc) from None
 
     # -- reporting to the oracle -----------------------------------------------------
+    def _forget_epochs(self, trial_id: str) -> None:
+        """A trial that trains again from scratch: its earlier epochs' figures must not count."""
+        if not self._is_worker():  # a worker's oracle is the chief's: its trial rows keep the last
+            from keras_tuner.src.engine.metrics_tracking import MetricsTracker
+
+            self.oracle.trials[trial_id].metrics = MetricsTracker()
+
     def _report_epoch(self, record: TrialRecord, entry: dict[str, float]) -> None:
         """Sends a validated epoch's figures; epochs without validation carry no objective."""
         if self.objective_name in entry:
