@@ -24,3 +24,21 @@ def publish(text: str, out: Path | None, name: str, quick: bool) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text + "\n", encoding="utf-8")
     print(f"\nWritten to {out}")
+
+
+def machine_at_start() -> tuple[str, float]:
+    """The machine line and the load average before the benchmark ran (read before anything loads).
+
+    TensorFlow is loaded for the versions the machine line gives; the benchmarks that run
+    searches run them in their own processes.
+    """
+    import os
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    import tuner_app  # noqa: F401  (Keras 2 for TensorFlow, before it loads)
+    from tuner_app.model.runtime import load_tensorflow
+
+    load_tensorflow()
+    from benchmarks.timing import machine_description
+
+    return machine_description(), load

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -39,7 +38,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.output import DEFAULT_DATA, publish
+from benchmarks.output import DEFAULT_DATA, machine_at_start, publish
 
 #: (users, titles, ratings) of each GroupLens release.
 SIZES = {"1m": (6_040, 3_706, 1_000_209), "10m": (69_878, 10_677, 10_000_054), "25m": (162_541, 59_047, 25_000_095)}
@@ -266,14 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"no data at {DEFAULT_DATA}; pass --data path/to/ml-100k")
     if args.quick:
         args.sizes, args.search = ["1m"], None
-    start_load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    import tuner_app  # noqa: F401
-    from tuner_app.model.runtime import load_tensorflow
-
-    load_tensorflow()
-    from benchmarks.timing import machine_description
-
-    machine = machine_description()
+    machine, start_load = machine_at_start()
     with tempfile.TemporaryDirectory(prefix="scale-") as folder:
         reference = run_child(str(args.data), args.validation_rows, Path(folder))
         sizes = {}

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.output import DEFAULT_DATA, publish
+from benchmarks.output import DEFAULT_DATA, machine_at_start, publish
 
 MEMORY_TARGET = 1.5
 
@@ -129,14 +128,7 @@ def report(args: argparse.Namespace, machine: str, start_load: float, single: Se
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    start_load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    import tuner_app  # noqa: F401  (Keras 2 for TensorFlow, before it loads)
-    from tuner_app.model.runtime import load_tensorflow
-
-    load_tensorflow()  # for the versions in the machine line; the searches run in their own processes
-    from benchmarks.timing import machine_description
-
-    machine = machine_description()
+    machine, start_load = machine_at_start()
     with tempfile.TemporaryDirectory(prefix="throughput-") as folder:
         space = Path(folder) / "throughput.yaml"
         space.write_text(SPACE.format(trials=args.trials, epochs=args.epochs), encoding="utf-8")

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import signal
 import statistics
 import subprocess
@@ -33,7 +32,7 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.output import DEFAULT_DATA, publish
+from benchmarks.output import DEFAULT_DATA, machine_at_start, publish
 
 ALGORITHMS = ("hyperband", "bayesian", "random")
 
@@ -158,17 +157,11 @@ def report(args, machine: str, start_load: float, runs: list[TunerRun], baseline
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    start_load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    import tuner_app  # noqa: F401  (Keras 2 for TensorFlow, before it loads)
-    from tuner_app.model.runtime import load_tensorflow
+    machine, start_load = machine_at_start()
     from tuner_app.space import resolve_space_path
     from tuner_app.store.layout import SearchPaths
     from tuner_app.store.summary import baseline_values, read_summary
 
-    load_tensorflow()  # for the versions in the machine line; the searches run in their own processes
-    from benchmarks.timing import machine_description
-
-    machine = machine_description()
     base = yaml.safe_load(resolve_space_path(args.space).read_text(encoding="utf-8"))
     runs = []
     with tempfile.TemporaryDirectory(prefix="tuners-") as folder:

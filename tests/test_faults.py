@@ -269,3 +269,32 @@ def test_resuming_with_another_epochs_flag_says_so(tmp_path, tool):
     assert "started with --epochs 1, and is resumed with --epochs 2; the space file is unchanged" in error
     error = one_line_error(tool.search(space, "--epochs", "1", data=TINY_DATA.replace("seed=5", "seed=6")))
     assert error.count("split holdout_fraction 0, seed 42, test_fraction 0.2, train_fraction 0.8") == 2
+
+
+def test_rebuilt_state_never_reuses_an_old_trial_id(copy):
+    # The oracle state and one finished trial's folder are gone: the trial is rebuilt from the
+    # CSV, and the new trial takes the next id, not the lost one's.
+    (state(copy) / "oracle.json").unlink()
+    shutil.rmtree(state(copy) / "trial_1")
+    proc = copy.search(Path("space.yaml"), "--max-trials", "4")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert statuses(copy) == {str(i): "COMPLETED" for i in range(4)}
+    assert len({r["learning_rate"] for r in copy.rows()}) == 4  # four different trials
+
+
+def test_a_grid_search_resumes_where_it_stopped(tmp_path, tool):
+    space = write_space(tmp_path, """
+        tuner: {algorithm: grid}
+        objective: val_top_10
+        training: {epochs: 1, batch_size: 256, eval_batch_size: 512}
+        hyperparameters:
+          units: {values: [8, 16]}
+          learning_rate: {values: [0.05, 0.1]}
+    """)
+    killed = tool.search(space, fault="write:space.csv:2")  # after the second trial
+    assert killed.returncode == -signal.SIGKILL
+    resumed = tool.search(space)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    rows = tool.rows()
+    assert sorted((r["units_1"], r["learning_rate"]) for r in rows) == [
+        ("16", "0.05"), ("16", "0.1"), ("8", "0.05"), ("8", "0.1")]  # every combination, once
