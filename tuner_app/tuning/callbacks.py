@@ -69,23 +69,25 @@ class TrialProgress(tf.keras.callbacks.Callback):
             self.model.stop_training = True
             return
         record = self.record
+        objective = self.trainer.objective
+        improved = objective in entry and math.isfinite(entry[objective]) and (
+            not record.best or entry[objective] > record.best[objective])
+        # The checkpoints first: if one cannot be written (a full disk), the record has not
+        # taken this epoch, and the trial continues from the previous one.
+        best_checkpoint = write_checkpoint(self.model, self.trial_dir, "best", number, with_optimizer=False) \
+            if improved else None
+        last_checkpoint = write_checkpoint(self.model, self.trial_dir, "last", number, with_optimizer=True)
         record.history.append(entry)
         record.epochs_trained = number
-        objective = self.trainer.objective
-        old_best = record.best
-        if objective in entry and math.isfinite(entry[objective]):
-            if not old_best or entry[objective] > old_best[objective]:
-                record.best_epoch = number
-                record.best = {k: v for k, v in entry.items() if k.startswith("val_")}
-            elif self.patience and self._validations_since_best(record) >= self.patience:
-                record.stopped_early = True
-                self.model.stop_training = True
-        stale = []
-        if record.best_epoch == number:
+        stale = [record.last_checkpoint]
+        if improved:
             stale.append(record.best_checkpoint)
-            record.best_checkpoint = write_checkpoint(self.model, self.trial_dir, "best", number, with_optimizer=False)
-        stale.append(record.last_checkpoint)
-        record.last_checkpoint = write_checkpoint(self.model, self.trial_dir, "last", number, with_optimizer=True)
+            record.best_epoch, record.best_checkpoint = number, best_checkpoint
+            record.best = {k: v for k, v in entry.items() if k.startswith("val_")}
+        elif objective in entry and self.patience and self._validations_since_best(record) >= self.patience:
+            record.stopped_early = True
+            self.model.stop_training = True
+        record.last_checkpoint = last_checkpoint
         record.seconds = self.seconds()
         record.save(self.trial_dir)
         for old in stale:

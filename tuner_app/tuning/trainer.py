@@ -254,7 +254,7 @@ class Trainer:
     def _restored(self, model: tf.keras.Model, folder: Path, what: str) -> bool:
         try:
             restore_checkpoint(model, folder, with_optimizer=True)
-        except (tf.errors.OpError, ValueError, OSError, AssertionError) as exc:
+        except Exception as exc:  # noqa: BLE001 (TensorFlow's reader raises IndexError, OpError, ValueError...)
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             self.notify(f"{what} cannot be read ({first[:120]}); training the trial again from scratch")
             return False

@@ -11,7 +11,9 @@ keras-tuner's own, with the whole space declared up front.
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import io
 import math
 import os
 import resource
@@ -42,6 +44,9 @@ kt_config.DEBUG = False
 # keras-tuner's Bayesian oracle fits scikit-learn's Gaussian process, whose convergence
 # warnings are about the oracle's internals: nothing a user of the search can act on.
 warnings.filterwarnings("ignore", module=r"sklearn\.gaussian_process")
+# keras-tuner takes the best of a failed trial's NaN objective with numpy's nanmax, which warns;
+# the trial is recorded as failed with its reason.
+warnings.filterwarnings("ignore", message="All-NaN", category=RuntimeWarning, module=r"keras_tuner")
 
 
 class SearchStopped(kt.errors.FatalError):
@@ -88,7 +93,8 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
             tuner_file = paths.state_dir / f"{tuner_id}.json"
             if not tuner_file.exists():
                 atomic.write_json_atomic(tuner_file, {})
-        super().__init__(oracle, hypermodel, directory=str(paths.results_dir), project_name=paths.name)
+        with contextlib.redirect_stdout(io.StringIO()):  # keras-tuner prints "Reloading Tuner from ..."
+            super().__init__(oracle, hypermodel, directory=str(paths.results_dir), project_name=paths.name)
         trainer.epoch_listeners.append(self._report_epoch)
         trainer.restart_listeners.append(self._forget_epochs)
         if not self._is_worker():
