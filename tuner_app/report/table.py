@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tuner_app.errors import ResultsError
 from tuner_app.report.results_csv import read_results
-from tuner_app.report.rows import HYPERBAND_COLUMNS, TrialStatus
+from tuner_app.report.rows import HYPERBAND_COLUMNS, LIFT_COLUMNS, TrialStatus
 
 
 def combine_results(paths: Sequence[str | Path]):
@@ -51,8 +51,9 @@ def format_table(frame, top: int | None = None) -> str:
     if top is not None:
         frame = frame.head(top)
     hidden = {"objective_name", "reason", *HYPERBAND_COLUMNS.values()}
-    if "lift" in frame.columns:
-        frame["lift"] = frame["lift"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}x")
+    for column in LIFT_COLUMNS.values():
+        if column in frame.columns:
+            frame[column] = frame[column].map(lambda v: "" if pd.isna(v) else f"{v:.2f}x")
     columns = [c for c in frame.columns if c not in hidden and not frame[c].isna().all()]
     shown = frame[columns].copy()
     for column in shown.columns:
