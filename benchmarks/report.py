@@ -63,6 +63,15 @@ def format_table(rows: Sequence[Row], header: Row = Row("measure", "reference", 
     return "\n".join(lines)
 
 
+def format_columns(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
+    """Any number of columns: the first left-aligned, the others right-aligned, a rule under the header."""
+    cells = [list(header), *(list(r) for r in rows)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = ["  ".join([row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)])
+             for row in cells]
+    return "\n".join([lines[0], "-" * len(lines[0]), *lines[1:]])
+
+
 @dataclass(frozen=True)
 class Setup:
     """Per-trial setup seconds: the reference's (median of its runs) and each app trial's."""

@@ -202,7 +202,7 @@ def run_child(data: str, validation_rows: int, folder: Path) -> dict:
 
 
 def report(args, machine: str, start_load: float, reference: dict, sizes: dict[str, dict], search: dict | None) -> str:
-    from benchmarks.report import Row, format_table, verdict
+    from benchmarks.report import format_columns, verdict
     from benchmarks.timing import busy_warning
 
     lines = [f"Machine: {machine}", *busy_warning(start_load),
@@ -213,7 +213,7 @@ def report(args, machine: str, start_load: float, reference: dict, sizes: dict[s
     for name, got in [("ml-100k", reference), *sizes.items()]:
         ratio = got["rows_per_second"] / reference["rows_per_second"]
         ten = name == "10m"
-        rows.append(Row(
+        rows.append((
             name, f"{got['ratings']:,}", f"{got['load_seconds']:.1f} s", f"{got['setup_seconds']:.1f} s",
             f"{got['epoch_seconds'][-1]:.1f} s", f"{got['rows_per_second'] / 1000:.0f}k ({ratio:.2f}x)",
             f"{got['epoch_over_floor']:.2f}x", f"{got['validation_seconds']:.1f} s", f"{got['peak_rss_gb']:.2f} GB",
@@ -221,9 +221,9 @@ def report(args, machine: str, start_load: float, reference: dict, sizes: dict[s
                     and got["epoch_over_floor"] <= TARGETS["epoch_over_floor"]
                     and got["peak_rss_gb"] <= TARGETS["peak_rss_gb"]) if ten else "info",
         ))
-    header = Row("size", "ratings", "make/read data", "setup", "epoch", "rows/s (vs ml-100k)", "epoch/floor",
-                 "validation pass", "peak RSS", "10m targets")
-    lines.append(format_table(rows, header))
+    header = ("size", "ratings", "make/read data", "setup", "epoch", "rows/s (vs ml-100k)", "epoch/floor",
+              "validation pass", "peak RSS", "10m targets")
+    lines.append(format_columns(rows, header))
     lines.append("")
     lines.append(f"10m targets: setup <= {TARGETS['setup_seconds']:.0f} s, rows/s >= "
                  f"{TARGETS['rows_per_second_ratio']}x ml-100k's, epoch <= {TARGETS['epoch_over_floor']}x its floor, "
@@ -273,8 +273,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             users, titles, ratings = SIZES[size]
             sizes[size] = run_child(f"synthetic:users={users},movies={titles},ratings={ratings},seed=0",
                                     args.validation_rows, Path(folder))
-            print(f"{size}: setup {sizes[size]['setup_seconds']:.1f} s, epoch {sizes[size]['epoch_seconds'][-1]:.1f} s",
-                  file=sys.stderr, flush=True)
+            parts = ", ".join(f"{k} {v:.1f} s" for k, v in sizes[size]["setup_parts"].items())
+            print(f"{size}: setup {sizes[size]['setup_seconds']:.1f} s ({parts}), "
+                  f"epoch {sizes[size]['epoch_seconds'][-1]:.1f} s", file=sys.stderr, flush=True)
         search = search_at(args.search, args.validation_rows, Path(folder)) if args.search else None
         reader = None
         if args.reader:

@@ -37,9 +37,10 @@ def build_vocabulary(ratings: Ratings) -> Vocabulary:
     titles = _sorted_unique(ratings.movie_catalog)
     timestamps = ratings.timestamp
     buckets = np.linspace(timestamps.min(), timestamps.max(), num=NUM_TIMESTAMP_BUCKETS)
-
-    normalization = tf.keras.layers.Normalization(axis=None)
-    normalization.adapt(timestamps)
+    # What the tutorial's `Normalization.adapt` computes, in float64 and in one pass: adapt
+    # streams batches of 32 through a tf.function (42 s for 1M ratings) and accumulates in
+    # float32 (on ml-100k it is 45 s off the mean of timestamps near 9e8; 8e-6 of their spread).
+    seconds = timestamps.astype(np.float64)
 
     vectorizer = tf.keras.layers.TextVectorization(max_tokens=MAX_TOKENS)
     vectorizer.adapt(tf.data.Dataset.from_tensor_slices(ratings.movie_catalog.astype(str)).batch(1000))
@@ -54,8 +55,8 @@ def build_vocabulary(ratings: Ratings) -> Vocabulary:
         user_ids=user_ids,
         titles=titles,
         timestamp_buckets=buckets,
-        timestamp_mean=float(normalization.mean.numpy().reshape(-1)[0]),
-        timestamp_variance=float(normalization.variance.numpy().reshape(-1)[0]),
+        timestamp_mean=float(seconds.mean()),
+        timestamp_variance=float(seconds.var()),
         title_tokens=np.concatenate([oov_row, tokens]),
         word_table_size=int(vectorizer.vocabulary_size()),
         side=encode_sides(ratings, user_ids, titles),

@@ -69,7 +69,7 @@ def write_html(csv_paths: list[str | Path], out: str | Path) -> int:
         sections.append(_section(search, chart))
     title = ", ".join(s.paths.name for s in searches)
     page = _PAGE.format(
-        title=html.escape(f"tuner_app: {title}"), heading=html.escape(title), plotly=plotly.offline.get_plotlyjs(),
+        title=html.escape(f"tuner_app: {title}"), heading=html.escape(f"tuner_app report: {title}"), plotly=plotly.offline.get_plotlyjs(),
         style=_STYLE, script=_SCRIPT, count=len(charts), body="\n".join(sections),
     )
     atomic.write_text_atomic(Path(out), page)
