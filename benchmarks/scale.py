@@ -1,11 +1,12 @@
 """MovieLens 1M to 25M on one machine: setup, epochs against their floor, validation, memory.
 
-    python -m benchmarks.scale [--sizes 1m 10m 25m] [--validation-rows 50000] [--out FILE] [--quick]
+    python -m benchmarks.scale [--sizes 1m 10m 25m] [--optimizers adam lazy_adam] [--search 25m]
+                               [--reader 25m] [--validation-rows 50000] [--out FILE] [--quick]
 
-For each size, synthetic data of that release's shape (users, titles, ratings; see
-`SIZES`) is made in a fresh process, which then runs one trial of a fixed
-configuration (256-64-64, batch 2048, the retrieval knobs of best.yaml's winner)
-as a search runs it, timing each part:
+For each size and optimizer, synthetic data of that release's shape (users, titles,
+ratings; see `SIZES`) is made in a fresh process, which then runs one trial of a
+fixed configuration (256-64-64, batch 2048, the retrieval knobs of best.yaml's
+winner) as a search runs it, timing each part:
 
 * generating the data (counted apart: reading a release is the reader's job);
 * setup, from ratings in memory to the first training step: the split, the
@@ -52,7 +53,7 @@ evaluation: {{validation_rows: {validation_rows}}}
 training: {{epochs: 2, batch_size: 2048, eval_batch_size: 4096}}
 hyperparameters:
   layer_sizes: "256,64,64"
-  optimizer: adam
+  optimizer: {optimizer}
   learning_rate: 0.002
   logq_correction: true
   normalize_embeddings: true
@@ -61,7 +62,7 @@ hyperparameters:
 """
 
 
-def measure(data: str, validation_rows: int) -> dict:
+def measure(data: str, validation_rows: int, optimizer: str) -> dict:
     """One size, in this process: what the module docstring lists, as a dict."""
     started = time.perf_counter()
     import tuner_app  # noqa: F401
@@ -77,7 +78,7 @@ def measure(data: str, validation_rows: int) -> dict:
     from tuner_app.tuning.hypermodel import MovielensHyperModel
     from tuner_app.tuning.trainer import Trainer
 
-    spec = parse_space(SPACE.format(validation_rows=validation_rows), "scale.yaml")
+    spec = parse_space(SPACE.format(validation_rows=validation_rows, optimizer=optimizer), "scale.yaml")
     imports = time.perf_counter() - started
     began = time.perf_counter()
     ratings = load_ratings(parse_data_arg(data))
@@ -109,7 +110,7 @@ def measure(data: str, validation_rows: int) -> dict:
     logs = model.evaluate(trainer.validation, return_dict=True, verbose=0)
     validation_seconds = time.perf_counter() - began
     return {
-        "data": ratings.description, "ratings": len(ratings), "titles": prepared.vocab.num_titles,
+        "data": ratings.description, "optimizer": optimizer, "ratings": len(ratings), "titles": prepared.vocab.num_titles,
         "users": prepared.vocab.num_users, "train_rows": len(train), "validation_rows": len(validation),
         "sample_rows": len(sample), "imports_seconds": imports, "load_seconds": load, "setup_seconds": setup,
         "setup_parts": parts, "epoch_seconds": timer.seconds, "floor_seconds": floor.seconds,
@@ -120,11 +121,11 @@ def measure(data: str, validation_rows: int) -> dict:
     }
 
 
-def search_at(size: str, validation_rows: int, folder: Path) -> dict:
+def search_at(size: str, validation_rows: int, optimizer: str, folder: Path) -> dict:
     """A real search of one 2-epoch trial at `size`, as a user runs it; its time and peak memory."""
     users, titles, ratings = SIZES[size]
     space = folder / "scale.yaml"
-    space.write_text(SPACE.format(validation_rows=validation_rows), encoding="utf-8")
+    space.write_text(SPACE.format(validation_rows=validation_rows, optimizer=optimizer), encoding="utf-8")
     data = f"synthetic:users={users},movies={titles},ratings={ratings},seed=0"
     command = [sys.executable, "-m", "tuner_app", "search", "--space", str(space), "--data", data,
                "--results-dir", str(folder / "out"), "--quiet"]
@@ -183,15 +184,15 @@ def child(args: argparse.Namespace) -> int:
         Path(args.json).write_text(json.dumps(read_release(args.read)), encoding="utf-8")
         return 0
     data = args.data_arg
-    result = measure(data, args.validation_rows)
+    result = measure(data, args.validation_rows, args.optimizer)
     Path(args.json).write_text(json.dumps(result), encoding="utf-8")
     return 0
 
 
-def run_child(data: str, validation_rows: int, folder: Path) -> dict:
-    out = folder / f"child-{abs(hash(data))}.json"
+def run_child(data: str, validation_rows: int, optimizer: str, folder: Path) -> dict:
+    out = folder / f"child-{abs(hash((data, optimizer)))}.json"
     command = [sys.executable, "-m", "benchmarks.scale", "--child", data, "--json", str(out),
-               "--validation-rows", str(validation_rows)]
+               "--validation-rows", str(validation_rows), "--optimizer", optimizer]
     began = time.perf_counter()
     proc = subprocess.run(command, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -206,22 +207,22 @@ def report(args, machine: str, start_load: float, reference: dict, sizes: dict[s
     from benchmarks.timing import busy_warning
 
     lines = [f"Machine: {machine}", *busy_warning(start_load),
-             "One trial each: 256-64-64, batch 2048, Adam 0.002, logQ, cosine, temperature 0.26; synthetic data of "
+             "One trial each: 256-64-64, batch 2048, learning rate 0.002, logQ, cosine, temperature 0.26; synthetic data of "
              f"each release's shape; validation on a fixed sample of {args.validation_rows:,} rows; ml-100k: the "
              "real files (the yardstick for rows per second).", ""]
     rows = []
     for name, got in [("ml-100k", reference), *sizes.items()]:
         ratio = got["rows_per_second"] / reference["rows_per_second"]
-        ten = name == "10m"
+        ten = name.startswith("10m")
         rows.append((
-            name, f"{got['ratings']:,}", f"{got['load_seconds']:.1f} s", f"{got['setup_seconds']:.1f} s",
+            name, got["optimizer"], f"{got['ratings']:,}", f"{got['load_seconds']:.1f} s", f"{got['setup_seconds']:.1f} s",
             f"{got['epoch_seconds'][-1]:.1f} s", f"{got['rows_per_second'] / 1000:.0f}k ({ratio:.2f}x)",
             f"{got['epoch_over_floor']:.2f}x", f"{got['validation_seconds']:.1f} s", f"{got['peak_rss_gb']:.2f} GB",
             verdict(got["setup_seconds"] <= TARGETS["setup_seconds"] and ratio >= TARGETS["rows_per_second_ratio"]
                     and got["epoch_over_floor"] <= TARGETS["epoch_over_floor"]
                     and got["peak_rss_gb"] <= TARGETS["peak_rss_gb"]) if ten else "info",
         ))
-    header = ("size", "ratings", "make/read data", "setup", "epoch", "rows/s (vs ml-100k)", "epoch/floor",
+    header = ("size", "optimizer", "ratings", "make/read data", "setup", "epoch", "rows/s (vs ml-100k)", "epoch/floor",
               "validation pass", "peak RSS", "10m targets")
     lines.append(format_columns(rows, header))
     lines.append("")
@@ -248,6 +249,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"the ml-100k folder, the rows-per-second yardstick (default: {DEFAULT_DATA})")
     parser.add_argument("--sizes", nargs="+", default=["1m", "10m"], choices=list(SIZES),
                         help="sizes to measure one trial at (default: 1m 10m)")
+    parser.add_argument("--optimizers", nargs="+", default=["adam", "lazy_adam"], choices=["adam", "lazy_adam"],
+                        help="one trial per size with each (default: adam lazy_adam); ml-100k and --search "
+                             "use the first and the last")
+    parser.add_argument("--optimizer", default="adam", help=argparse.SUPPRESS)
     parser.add_argument("--search", choices=list(SIZES), default=None,
                         help="also run a real 2-epoch search at this size (e.g. 25m) and read its peak memory")
     parser.add_argument("--validation-rows", type=int, default=50_000, help="validation sample (default 50000)")
@@ -264,19 +269,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.data is None:
         parser.error(f"no data at {DEFAULT_DATA}; pass --data path/to/ml-100k")
     if args.quick:
-        args.sizes, args.search = ["1m"], None
+        args.sizes, args.search, args.optimizers = ["1m"], None, args.optimizers[:1]
     machine, start_load = machine_at_start()
     with tempfile.TemporaryDirectory(prefix="scale-") as folder:
-        reference = run_child(str(args.data), args.validation_rows, Path(folder))
+        reference = run_child(str(args.data), args.validation_rows, args.optimizers[0], Path(folder))
         sizes = {}
         for size in args.sizes:
             users, titles, ratings = SIZES[size]
-            sizes[size] = run_child(f"synthetic:users={users},movies={titles},ratings={ratings},seed=0",
-                                    args.validation_rows, Path(folder))
-            parts = ", ".join(f"{k} {v:.1f} s" for k, v in sizes[size]["setup_parts"].items())
-            print(f"{size}: setup {sizes[size]['setup_seconds']:.1f} s ({parts}), "
-                  f"epoch {sizes[size]['epoch_seconds'][-1]:.1f} s", file=sys.stderr, flush=True)
-        search = search_at(args.search, args.validation_rows, Path(folder)) if args.search else None
+            for optimizer in args.optimizers:
+                key = f"{size} {optimizer}"
+                sizes[key] = got = run_child(f"synthetic:users={users},movies={titles},ratings={ratings},seed=0",
+                                             args.validation_rows, optimizer, Path(folder))
+                parts = ", ".join(f"{k} {v:.1f} s" for k, v in got["setup_parts"].items())
+                print(f"{key}: setup {got['setup_seconds']:.1f} s ({parts}), epoch {got['epoch_seconds'][-1]:.1f} s, "
+                      f"floor {got['floor_seconds'][-1]:.1f} s, peak {got['peak_rss_gb']:.2f} GB",
+                      file=sys.stderr, flush=True)
+        search = (search_at(args.search, args.validation_rows, args.optimizers[-1], Path(folder))
+                  if args.search else None)
         reader = None
         if args.reader:
             release = write_release(args.reader, Path(folder))

@@ -128,3 +128,17 @@ def test_tensorboard_logs_of_a_tiny_search_read_back_with_hparams(tmp_path, tool
         tags = set(logs.Tags()["tensors"])
         assert {"_hparams_/session_start_info", "loss", "val_top_10", "val_top_100"} <= tags
         assert [event.step for event in logs.Tensors("val_top_10")] == [1, 2]
+
+
+def test_the_committed_searches_render_as_one_html_report(tmp_path):
+    committed = sorted(p for p in (ROOT / "results").glob("*.csv")
+                       if not p.name.endswith((".history.csv", ".repeats.csv")))
+    assert {"deep.csv", "best.csv", "tutorial.csv", "features.csv"} <= {p.name for p in committed}
+    page = tmp_path / "ml-100k.html"
+    charts = write_html(committed, page)
+    # the comparison, and per search at least the best so far, the parallel coordinates, against each
+    assert charts >= 1 + 3 * len(committed)
+    dom = open_in_browser(page, tmp_path)
+    assert '<pre id="script-errors"></pre>' in dom, re.findall(r'<pre id="script-errors">.*?</pre>', dom)
+    assert len(re.findall(r'class="plotly-graph-div js-plotly-plot"', dom)) == charts
+    assert dom.count('<table class="trials"') == len(committed)

@@ -148,3 +148,28 @@ def test_embedding_widths_set_each_features_embedding(data, batch):
     title_side = model.candidate_model.embedding_model(batch["title"])
     assert user_side.shape[1] == 8 + 4 + 1
     assert title_side.shape[1] == 12 + 6
+
+
+def test_lazy_adam_moves_only_the_looked_up_rows_and_matches_adam_on_them():
+    from tuner_app.model.optimizers import make_optimizer
+
+    start = np.arange(12, dtype=np.float32).reshape(6, 2) / 10
+    grads = [tf.IndexedSlices(tf.constant([[1.0, -2.0], [0.5, 0.5]]), tf.constant([0, 3]), tf.constant([6, 2])),
+             tf.IndexedSlices(tf.constant([[0.3, 0.1]]), tf.constant([1]), tf.constant([6, 2]))]
+    tables = {}
+    for name in ("adam", "lazy_adam"):
+        table = tf.Variable(start)
+        optimizer = make_optimizer(name, 0.1)
+        for grad in grads:
+            optimizer.apply_gradients([(grad, table)])
+        tables[name] = table.numpy()
+    lazy, adam = tables["lazy_adam"], tables["adam"]
+    # Rows never looked up stay where they were with both; the second step looked up row 1 only.
+    np.testing.assert_array_equal(lazy[[2, 4, 5]], start[[2, 4, 5]])
+    np.testing.assert_array_equal(adam[[2, 4, 5]], start[[2, 4, 5]])
+    # Adam moves rows 0 and 3 again on the second step (their decayed moments); lazy Adam does not.
+    assert np.all(np.abs(adam[[0, 3]] - lazy[[0, 3]]) > 1e-3)
+    # After the first step alone (lazy and plain Adam agree on a first step), rows 0 and 3 are where
+    # lazy Adam left them: one Adam step of lr 0.1 against the gradient's sign.
+    np.testing.assert_allclose(lazy[[0, 3]], start[[0, 3]] - 0.1 * np.sign([[1.0, -2.0], [0.5, 0.5]]), atol=1e-5)
+    np.testing.assert_allclose(lazy[1], adam[1], atol=1e-6)  # row 1's only step is its first: the same

@@ -12,8 +12,9 @@ import tuner_app  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow load
 from benchmarks import tutorial
 from tuner_app.data import SyntheticSpec, make_synthetic
 from tuner_app.model import features, pipelines
-from tuner_app.model.build import build_model, make_optimizer
+from tuner_app.model.build import build_model
 from tuner_app.model.metrics import ExactTopK, metric_name, true_title_ranks
+from tuner_app.model.optimizers import make_optimizer
 from tuner_app.model.retrieval import MovielensModel
 from tuner_app.space.config import ModelConfig
 from tuner_app.store import vocabulary

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import tensorflow as tf
-
 from tuner_app.model.features import SeenTitles
+from tuner_app.model.optimizers import make_optimizer
 from tuner_app.model.retrieval import MovielensModel
 from tuner_app.model.towers import EmbeddingDims
 from tuner_app.space.config import ModelConfig
@@ -12,23 +11,6 @@ from tuner_app.store.vocabulary import Vocabulary
 
 #: Batches per call into TensorFlow during training; cuts Python overhead per step.
 STEPS_PER_EXECUTION = 8
-
-
-def make_optimizer(name: str, learning_rate: float) -> tf.keras.optimizers.Optimizer:
-    """Adagrad or Adam with Keras's defaults otherwise.
-
-    Keras 2's `legacy` optimizers: they apply updates with TensorFlow's fused
-    kernels (also for the embeddings' sparse gradients), which is faster than
-    the Python-level updates of `tf.keras.optimizers.Adagrad` (figures in
-    benchmarks/HISTORY.md). Same algorithm and defaults; the only
-    difference is where Adagrad's epsilon (1e-7) enters: sqrt(acc) + eps instead
-    of sqrt(acc + eps), with the accumulator starting at 0.1.
-    """
-    if name == "adagrad":
-        return tf.keras.optimizers.legacy.Adagrad(learning_rate)
-    if name == "adam":
-        return tf.keras.optimizers.legacy.Adam(learning_rate)
-    raise ValueError(f"unknown optimizer {name!r}")
 
 
 def build_model(vocab: Vocabulary, config: ModelConfig, *, title_frequency=None,

@@ -27,7 +27,7 @@ FILTERED_PREFIX = "val_filtered_"
 Algorithm = Literal["hyperband", "bayesian", "random", "grid"]
 ALGORITHMS: tuple[str, ...] = get_args(Algorithm)
 ACTIVATIONS = ("relu", "gelu", "swish", "silu", "tanh", "elu", "selu", "sigmoid", "leaky_relu")
-OPTIMIZERS = ("adagrad", "adam")
+OPTIMIZERS = ("adagrad", "adam", "lazy_adam")
 SAMPLINGS = ("linear", "log", "reverse_log")
 
 #: The baselines every search scores on its own split, and how messages name them.
