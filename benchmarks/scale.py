@@ -1,12 +1,12 @@
 """MovieLens 1M to 25M on one machine: setup, epochs against their floor, validation, memory.
 
-    python -m benchmarks.scale [--sizes 1m 10m 25m] [--optimizers adam lazy_adam] [--search 25m]
-                               [--reader 25m] [--validation-rows 50000] [--out FILE] [--quick]
+    python -m benchmarks.scale [--sizes 1m 10m 25m] [--optimizers adam lazy_adam] [--towers 256,64,64 32]
+                               [--search 25m] [--reader 25m] [--validation-rows 50000] [--out FILE] [--quick]
 
-For each size and optimizer, synthetic data of that release's shape (users, titles,
-ratings; see `SIZES`) is made in a fresh process, which then runs one trial of a
-fixed configuration (256-64-64, batch 2048, the retrieval knobs of best.yaml's
-winner) as a search runs it, timing each part:
+For each size, optimizer and tower stack, synthetic data of that release's shape
+(users, titles, ratings; see `SIZES`) is made in a fresh process, which then runs
+one trial of a fixed configuration (by default 256-64-64, batch 2048, the retrieval
+knobs of best.yaml's winner) as a search runs it, timing each part:
 
 * generating the data (counted apart: reading a release is the reader's job);
 * setup, from ratings in memory to the first training step: the split, the
@@ -30,6 +30,7 @@ ml-100k's, epoch <= 1.5x its floor, peak RSS <= 3 GB; at 25M the search within 1
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import resource
 import subprocess
@@ -45,6 +46,7 @@ from benchmarks.output import DEFAULT_DATA, machine_at_start, publish
 SIZES = {"1m": (6_040, 3_706, 1_000_209), "10m": (69_878, 10_677, 10_000_054), "25m": (162_541, 59_047, 25_000_095)}
 TARGETS = {"setup_seconds": 30.0, "rows_per_second_ratio": 0.4, "epoch_over_floor": 1.5, "peak_rss_gb": 3.0}
 SEARCH_RSS_GB = 12.0
+DEFAULT_TOWERS = "256,64,64"
 SPACE = """\
 description: scale benchmark; one trial of a fixed configuration.
 tuner: {{algorithm: random, max_trials: 1, seed: 1}}
@@ -52,7 +54,7 @@ objective: val_top_100
 evaluation: {{validation_rows: {validation_rows}}}
 training: {{epochs: 2, batch_size: 2048, eval_batch_size: 4096}}
 hyperparameters:
-  layer_sizes: "256,64,64"
+  layer_sizes: "{layers}"
   optimizer: {optimizer}
   learning_rate: 0.002
   logq_correction: true
@@ -62,7 +64,7 @@ hyperparameters:
 """
 
 
-def measure(data: str, validation_rows: int, optimizer: str) -> dict:
+def measure(data: str, validation_rows: int, optimizer: str, layers: str) -> dict:
     """One size, in this process: what the module docstring lists, as a dict."""
     started = time.perf_counter()
     import tuner_app  # noqa: F401
@@ -78,7 +80,8 @@ def measure(data: str, validation_rows: int, optimizer: str) -> dict:
     from tuner_app.tuning.hypermodel import MovielensHyperModel
     from tuner_app.tuning.trainer import Trainer
 
-    spec = parse_space(SPACE.format(validation_rows=validation_rows, optimizer=optimizer), "scale.yaml")
+    spec = parse_space(SPACE.format(validation_rows=validation_rows, optimizer=optimizer, layers=layers),
+                       "scale.yaml")
     imports = time.perf_counter() - started
     began = time.perf_counter()
     ratings = load_ratings(parse_data_arg(data))
@@ -110,7 +113,7 @@ def measure(data: str, validation_rows: int, optimizer: str) -> dict:
     logs = model.evaluate(trainer.validation, return_dict=True, verbose=0)
     validation_seconds = time.perf_counter() - began
     return {
-        "data": ratings.description, "optimizer": optimizer, "ratings": len(ratings), "titles": prepared.vocab.num_titles,
+        "data": ratings.description, "optimizer": optimizer, "towers": layers, "ratings": len(ratings), "titles": prepared.vocab.num_titles,
         "users": prepared.vocab.num_users, "train_rows": len(train), "validation_rows": len(validation),
         "sample_rows": len(sample), "imports_seconds": imports, "load_seconds": load, "setup_seconds": setup,
         "setup_parts": parts, "epoch_seconds": timer.seconds, "floor_seconds": floor.seconds,
@@ -125,7 +128,8 @@ def search_at(size: str, validation_rows: int, optimizer: str, folder: Path) -> 
     """A real search of one 2-epoch trial at `size`, as a user runs it; its time and peak memory."""
     users, titles, ratings = SIZES[size]
     space = folder / "scale.yaml"
-    space.write_text(SPACE.format(validation_rows=validation_rows, optimizer=optimizer), encoding="utf-8")
+    space.write_text(SPACE.format(validation_rows=validation_rows, optimizer=optimizer, layers=DEFAULT_TOWERS),
+                     encoding="utf-8")
     data = f"synthetic:users={users},movies={titles},ratings={ratings},seed=0"
     command = [sys.executable, "-m", "tuner_app", "search", "--space", str(space), "--data", data,
                "--results-dir", str(folder / "out"), "--quiet"]
@@ -184,15 +188,15 @@ def child(args: argparse.Namespace) -> int:
         Path(args.json).write_text(json.dumps(read_release(args.read)), encoding="utf-8")
         return 0
     data = args.data_arg
-    result = measure(data, args.validation_rows, args.optimizer)
+    result = measure(data, args.validation_rows, args.optimizer, args.layers)
     Path(args.json).write_text(json.dumps(result), encoding="utf-8")
     return 0
 
 
-def run_child(data: str, validation_rows: int, optimizer: str, folder: Path) -> dict:
-    out = folder / f"child-{abs(hash((data, optimizer)))}.json"
+def run_child(data: str, validation_rows: int, optimizer: str, layers: str, folder: Path) -> dict:
+    out = folder / f"child-{abs(hash((data, optimizer, layers)))}.json"
     command = [sys.executable, "-m", "benchmarks.scale", "--child", data, "--json", str(out),
-               "--validation-rows", str(validation_rows), "--optimizer", optimizer]
+               "--validation-rows", str(validation_rows), "--optimizer", optimizer, "--layers", layers]
     began = time.perf_counter()
     proc = subprocess.run(command, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -202,34 +206,35 @@ def run_child(data: str, validation_rows: int, optimizer: str, folder: Path) -> 
     return result
 
 
-def report(args, machine: str, start_load: float, reference: dict, sizes: dict[str, dict], search: dict | None) -> str:
+def report(args, machine: str, start_load: float, references: dict[str, dict], sizes: dict[str, dict],
+           search: dict | None) -> str:
     from benchmarks.report import format_columns, verdict
     from benchmarks.timing import busy_warning
 
     lines = [f"Machine: {machine}", *busy_warning(start_load),
-             "One trial each: 256-64-64, batch 2048, learning rate 0.002, logQ, cosine, temperature 0.26; synthetic data of "
+             "One trial each: batch 2048, learning rate 0.002, logQ, cosine, temperature 0.26; synthetic data of "
              f"each release's shape; validation on a fixed sample of {args.validation_rows:,} rows; ml-100k: the "
              "real files (the yardstick for rows per second).", ""]
     rows = []
-    for name, got in [("ml-100k", reference), *sizes.items()]:
-        ratio = got["rows_per_second"] / reference["rows_per_second"]
+    for name, got in [*references.items(), *sizes.items()]:
+        ratio = got["rows_per_second"] / references[f"ml-100k {got['towers']}"]["rows_per_second"]
         ten = name.startswith("10m")
         rows.append((
-            name, got["optimizer"], f"{got['ratings']:,}", f"{got['load_seconds']:.1f} s", f"{got['setup_seconds']:.1f} s",
+            name.split()[0], got["optimizer"], got["towers"], f"{got['ratings']:,}", f"{got['load_seconds']:.1f} s", f"{got['setup_seconds']:.1f} s",
             f"{got['epoch_seconds'][-1]:.1f} s", f"{got['rows_per_second'] / 1000:.0f}k ({ratio:.2f}x)",
             f"{got['epoch_over_floor']:.2f}x", f"{got['validation_seconds']:.1f} s", f"{got['peak_rss_gb']:.2f} GB",
             verdict(got["setup_seconds"] <= TARGETS["setup_seconds"] and ratio >= TARGETS["rows_per_second_ratio"]
                     and got["epoch_over_floor"] <= TARGETS["epoch_over_floor"]
                     and got["peak_rss_gb"] <= TARGETS["peak_rss_gb"]) if ten else "info",
         ))
-    header = ("size", "optimizer", "ratings", "make/read data", "setup", "epoch", "rows/s (vs ml-100k)", "epoch/floor",
+    header = ("size", "optimizer", "towers", "ratings", "make/read data", "setup", "epoch", "rows/s (vs ml-100k)", "epoch/floor",
               "validation pass", "peak RSS", "10m targets")
     lines.append(format_columns(rows, header))
     lines.append("")
     lines.append(f"10m targets: setup <= {TARGETS['setup_seconds']:.0f} s, rows/s >= "
                  f"{TARGETS['rows_per_second_ratio']}x ml-100k's, epoch <= {TARGETS['epoch_over_floor']}x its floor, "
                  f"peak RSS <= {TARGETS['peak_rss_gb']:.0f} GB.")
-    for name, got in [("ml-100k", reference), *sizes.items()]:
+    for name, got in [*references.items(), *sizes.items()]:
         shown = ", ".join(f"{k} {v:.1f} s" for k, v in got["setup_parts"].items())
         lines.append(f"{name} setup: {shown}; floor epoch {got['floor_seconds'][-1]:.1f} s; "
                      f"top-100 after 2 epochs {got['top_100']:.4f} ({got['titles']:,} titles, {got['users']:,} users)")
@@ -252,7 +257,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--optimizers", nargs="+", default=["adam", "lazy_adam"], choices=["adam", "lazy_adam"],
                         help="one trial per size with each (default: adam lazy_adam); ml-100k and --search "
                              "use the first and the last")
+    parser.add_argument("--towers", nargs="+", default=[DEFAULT_TOWERS],
+                        help=f"dense layers of both towers, one trial each (default: {DEFAULT_TOWERS})")
     parser.add_argument("--optimizer", default="adam", help=argparse.SUPPRESS)
+    parser.add_argument("--layers", default=DEFAULT_TOWERS, help=argparse.SUPPRESS)
     parser.add_argument("--search", choices=list(SIZES), default=None,
                         help="also run a real 2-epoch search at this size (e.g. 25m) and read its peak memory")
     parser.add_argument("--validation-rows", type=int, default=50_000, help="validation sample (default 50000)")
@@ -272,14 +280,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.sizes, args.search, args.optimizers = ["1m"], None, args.optimizers[:1]
     machine, start_load = machine_at_start()
     with tempfile.TemporaryDirectory(prefix="scale-") as folder:
-        reference = run_child(str(args.data), args.validation_rows, args.optimizers[0], Path(folder))
+        references = {f"ml-100k {layers}": run_child(str(args.data), args.validation_rows, args.optimizers[0],
+                                                      layers, Path(folder)) for layers in args.towers}
         sizes = {}
         for size in args.sizes:
             users, titles, ratings = SIZES[size]
-            for optimizer in args.optimizers:
-                key = f"{size} {optimizer}"
+            for optimizer, layers in itertools.product(args.optimizers, args.towers):
+                key = f"{size} {optimizer} {layers}"
                 sizes[key] = got = run_child(f"synthetic:users={users},movies={titles},ratings={ratings},seed=0",
-                                             args.validation_rows, optimizer, Path(folder))
+                                             args.validation_rows, optimizer, layers, Path(folder))
                 parts = ", ".join(f"{k} {v:.1f} s" for k, v in got["setup_parts"].items())
                 print(f"{key}: setup {got['setup_seconds']:.1f} s ({parts}), epoch {got['epoch_seconds'][-1]:.1f} s, "
                       f"floor {got['floor_seconds'][-1]:.1f} s, peak {got['peak_rss_gb']:.2f} GB",
@@ -293,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             subprocess.run([sys.executable, "-m", "benchmarks.scale", "--read", str(release), "--json", str(out)],
                            check=True)
             reader = json.loads(out.read_text())
-    text = report(args, machine, start_load, reference, sizes, search)
+    text = report(args, machine, start_load, references, sizes, search)
     if reader is not None:
         text += (f"\n\nGroupLens reader on ml-{args.reader}-format files ({reader['lines']:,} ratings, ratings.csv "
                  f"{reader['file_gb']:.2f} GB): {reader['seconds']:.1f} s, peak RSS {reader['peak_rss_gb']:.2f} GB "

@@ -17,11 +17,11 @@ class LazyAdam(tf.keras.optimizers.legacy.Adam):
     """Adam that, on a sparse gradient, updates only the rows the batch looked up.
 
     Keras's Adam decays both moments of every row of an embedding table and
-    moves every row on each step, even when the gradient is sparse: on a
-    70,000-user table that whole-table pass costs more than the batch's own
-    work (benchmarks/README.md, scale). This is the lazy variant of TF Addons'
-    `LazyAdam` and PyTorch's `SparseAdam`: rows absent from the batch keep their
-    moments and values until they are looked up again. Dense gradients get
+    moves every row on each step, even when the gradient is sparse. This is the
+    lazy variant of TF Addons' `LazyAdam` and PyTorch's `SparseAdam`: rows absent
+    from the batch keep their moments and values until they are looked up
+    again. Whether it saves time at a given size is for the scale benchmark to
+    say (benchmarks/README.md); at ml-10m's shape it did not measurably. Dense gradients get
     Keras's Adam unchanged: the dense layers, and the tables small enough for
     `steps.densify_small` (all of MovieLens 100k's, where this is plain Adam).
     """
