@@ -119,7 +119,7 @@ BAD = [
     ("tuner: {algorithm: random}\nhyperparameters:\n  activation: {values: [relu, mish]}\n",
      r"hyperparameters\.activation\.values must be one of relu, gelu, swish.*; got 'mish'"),
     ("tuner: {algorithm: random}\nhyperparameters:\n  optimizer: sgd\n",
-     r"hyperparameters\.optimizer must be one of adagrad, adam; got 'sgd'"),
+     r"hyperparameters\.optimizer must be one of adagrad, adam, lazy_adam; got 'sgd'"),
     ("tuner: {algorithm: random}\nhyperparameters:\n  momentum: 0.1\n",
      r"hyperparameters\.momentum is not a known key; expected one of num_layers, units"),
     ("tuner: {algorithm: random}\nhyperparameters:\n  dropout: {min: 0.0, max: 1.0}\n",
