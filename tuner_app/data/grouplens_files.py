@@ -177,11 +177,7 @@ def parse_ratings(
 
     where = folder.where(fmt.ratings)
     types = {"userId": np.int64, "movieId": np.int64, "rating": np.float32, "timestamp": np.int64}
-    # In chunks: pandas parses a whole file into per-chunk buffers and then concatenates them,
-    # which held 4.5x the returned arrays at ml-25m's 25M lines; chunk by chunk it is about 2x
-    # (benchmarks/README.md, scale).
-    options = {"dtype": types, "quoting": csv.QUOTE_NONE, "keep_default_na": False, "engine": "c",
-               "chunksize": RATINGS_CHUNK}
+    options = {"dtype": types, "quoting": csv.QUOTE_NONE, "keep_default_na": False, "engine": "c"}
     try:
         if fmt.ratings == "ratings.csv":
             with folder.open(fmt.ratings) as stream:
@@ -192,43 +188,23 @@ def parse_ratings(
                     f"{header[:80]!r}; {FIX}."
                 )
             with folder.open(fmt.ratings) as stream:
-                columns = _columns(pd.read_csv(stream, usecols=list(COLUMNS), **options))
+                frame = pd.read_csv(stream, usecols=list(COLUMNS), **options)
         elif fmt.ratings == "ratings.dat":
             # 10M lines: turn '::' into tabs so that the C parser does the splitting.
             text = folder.read(fmt.ratings).replace(b"::", b"\t")
-            columns = _columns(pd.read_csv(io.BytesIO(text), sep="\t", header=None, names=COLUMNS, **options))
-            del text
+            frame = pd.read_csv(io.BytesIO(text), sep="\t", header=None, names=COLUMNS, **options)
         else:
             with folder.open(fmt.ratings) as stream:
-                columns = _columns(pd.read_csv(stream, sep="\t", header=None, names=COLUMNS, **options))
+                frame = pd.read_csv(stream, sep="\t", header=None, names=COLUMNS, **options)
     except pd.errors.EmptyDataError:
-        columns = None
+        frame = pd.DataFrame(columns=COLUMNS)
     except (ValueError, OverflowError, UnicodeDecodeError) as error:  # ParserError too
         _diagnose_ratings(folder, fmt, error)
     except READ_ERRORS as error:
         raise DataError(f"{where}: cannot be read ({error}); {FIX}.") from None
-    if columns is None or len(columns[0]) == 0:
+    if frame.empty:
         raise DataError(f"{where}: expected {fmt.layout} lines, found no ratings; {FIX}.")
-    return columns
-
-
-#: Lines of a ratings file parsed at a time.
-RATINGS_CHUNK = 1 << 21
-
-
-def _columns(chunks) -> tuple[np.ndarray, ...]:
-    """The four columns of every chunk pandas' reader yields, each joined into one array."""
-    parts: list[list[np.ndarray]] = [[] for _ in COLUMNS]
-    for frame in chunks:
-        for part, name in zip(parts, COLUMNS, strict=True):
-            part.append(frame[name].to_numpy())
-    if not parts[0]:
-        return tuple(np.empty(0, np.float32 if name == "rating" else np.int64) for name in COLUMNS)
-    joined = []
-    for part in parts:  # one column at a time, each column's chunks freed once joined
-        joined.append(np.concatenate(part))
-        part.clear()
-    return tuple(joined)
+    return tuple(frame[c].to_numpy() for c in COLUMNS)  # type: ignore[return-value]
 
 
 def _diagnose_ratings(folder: Folder, fmt: Format, error: Exception) -> None:
