@@ -173,3 +173,10 @@ def test_lazy_adam_moves_only_the_looked_up_rows_and_matches_adam_on_them():
     # lazy Adam left them: one Adam step of lr 0.1 against the gradient's sign.
     np.testing.assert_allclose(lazy[[0, 3]], start[[0, 3]] - 0.1 * np.sign([[1.0, -2.0], [0.5, 0.5]]), atol=1e-5)
     np.testing.assert_allclose(lazy[1], adam[1], atol=1e-6)  # row 1's only step is its first: the same
+
+
+def test_every_optimizer_the_space_accepts_is_one_the_model_builds():
+    from tuner_app.model.optimizers import OPTIMIZER_CLASSES
+    from tuner_app.space.names import OPTIMIZERS
+
+    assert set(OPTIMIZERS) == set(OPTIMIZER_CLASSES)

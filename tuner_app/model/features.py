@@ -38,7 +38,7 @@ def build_vocabulary(ratings: Ratings) -> Vocabulary:
     timestamps = ratings.timestamp
     buckets = np.linspace(timestamps.min(), timestamps.max(), num=NUM_TIMESTAMP_BUCKETS)
     # What the tutorial's `Normalization.adapt` computes, in float64 and in one pass: adapt
-    # streams batches of 32 through a tf.function (42 s for 1M ratings) and accumulates in
+    # streams batches of 32 through a tf.function (16.6 s for 1M ratings) and accumulates in
     # float32 (on ml-100k it is 45 s off the mean of timestamps near 9e8; 8e-6 of their spread).
     seconds = timestamps.astype(np.float64)
 
