@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+import tuner_app  # noqa: F401  (sets TF_USE_LEGACY_KERAS before any test module loads TensorFlow)
+
 #: Tiny synthetic data: a trial takes a second or two.
 TINY_DATA = "synthetic:users=30,movies=40,ratings=1000,seed=5"
 

@@ -173,9 +173,10 @@ def _softmax_by_row_blocks(queries, candidates, column_bias, candidate_ids, own_
             other = tf.not_equal(own[:, tf.newaxis], columns[tf.newaxis, :])
             scores = tf.where(tf.logical_and(same_id, other), MIN_FLOAT, scores)
         if own_column is not None:
+            # One value a row: a scatter, not a mask over the whole block.
             column, bias = own_column[0][start:start + rows], own_column[1][start:start + rows]
-            own = tf.equal(column[:, tf.newaxis], columns[tf.newaxis, :])
-            scores = tf.where(own, scores + bias[:, tf.newaxis], scores)
+            cells = tf.stack([tf.range(tf.shape(column)[0], dtype=column.dtype), column], axis=1)
+            scores = tf.tensor_scatter_nd_add(scores, cells, bias)
         row_max = tf.reduce_max(scores, axis=1, keepdims=True)
         exp_scores = tf.exp(scores - row_max)
         row_sum = tf.reduce_sum(exp_scores, axis=1, keepdims=True)

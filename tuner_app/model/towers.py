@@ -13,6 +13,9 @@ same names. Two changes leave what they compute untouched:
   is taken over the real tokens only; the word table has a row per vocabulary
   word, not the tutorial's 10,000 (the rows past the vocabulary are never read).
 
+Features with several codes a row (a title's words, its genres) are averaged by
+`mean_of_lists` for the looked-up rows only.
+
 The dense stack takes a list of widths and a hidden activation; the last layer
 stays linear, as the tutorial argues.
 """
@@ -40,32 +43,50 @@ class EmbeddingDims:
     title_text: int = EMBEDDING_DIM
 
 
+def code_lists(codes: np.ndarray, owners: np.ndarray, rows: int) -> tf.RaggedTensor:
+    """`[rows, None]`: row r lists the codes whose owner is r (`owners` sorted, int32 codes)."""
+    return tf.RaggedTensor.from_value_rowids(tf.constant(np.asarray(codes, np.int32)),
+                                             tf.constant(np.asarray(owners, np.int64)), nrows=rows)
+
+
+def mean_of_lists(table: tf.Tensor, lists: tf.RaggedTensor, ids: tf.Tensor) -> tf.Tensor:
+    """`[len(ids), dim]`: row i is the mean of `table`'s rows listed for `ids[i]`.
+
+    Only the looked-up rows' lists are gathered and averaged (a ragged gather
+    and a sparse segment mean), so a step's cost follows the batch, not the
+    number of titles or users. The mean over every row's list at once, then a
+    gather, cost 1.9 ms a step at ml-10m's 10,571 titles against 0.4 ms this
+    way, and was no faster at ml-100k's 1,664 (benchmarks/HISTORY.md).
+    """
+    picked = tf.gather(lists, ids)
+    return tf.sparse.segment_mean(table, picked.values, picked.value_rowids(),
+                                  num_segments=tf.shape(ids, out_type=tf.int64)[0])
+
+
 class SideEmbeddings(tf.keras.layers.Layer):
     """The side features of one tower: each one's codes by user or title id, and its embedding.
 
-    A feature with several values a title (genres) is the mean of their embeddings, taken
-    for every title at once by a sparse segment mean (as the title words are); a title or a
-    user without the feature gets the "unknown" code's embedding.
+    A feature with several values a title (genres) is the mean of their embeddings
+    (`mean_of_lists`, as the title words are); a title or a user without the feature
+    gets the "unknown" code's embedding.
     """
 
     def __init__(self, vocab: Vocabulary, features: Sequence[tuple[str, int]], rows: int):
         super().__init__()
         self.names = [name for name, _ in features]
         self.rows = rows
-        self.codes, self.owners, self.tables = [], [], []
+        self.lists, self.tables = [], []
         for name, dim in features:
             encoded = vocab.side[name]
-            self.codes.append(tf.constant(encoded.codes))
-            self.owners.append(tf.constant(encoded.rows))
+            self.lists.append(code_lists(encoded.codes, encoded.rows, rows))
             table = tf.keras.layers.Embedding(encoded.size, dim, name=f"{name}_embedding")
             table.build(None)  # its table is read directly, never called
             self.tables.append(table)
 
     def call(self, ids):
         """`[batch, total width]`: the features of each id's row, concatenated."""
-        return tf.concat([tf.gather(tf.sparse.segment_mean(table.embeddings, codes, owners, num_segments=self.rows),
-                                    ids)
-                          for table, codes, owners in zip(self.tables, self.codes, self.owners, strict=True)], axis=1)
+        return tf.concat([mean_of_lists(table.embeddings, lists, ids)
+                          for table, lists in zip(self.tables, self.lists, strict=True)], axis=1)
 
 
 def side_of(features: Sequence[tuple[str, int]], tower: str) -> list[tuple[str, int]]:
@@ -152,13 +173,9 @@ class MovieModel(tf.keras.Model):
 
     The tutorial pads each batch's token ids to its longest title and averages
     with a mask (`Embedding(mask_zero=True)` + `GlobalAveragePooling1D`). The
-    same average is taken here over each title's real tokens only, for every
-    title at once, by TensorFlow's sparse segment mean (`title_word_ids`
-    lists every title's tokens, `title_of_word` which title each belongs to),
-    and a batch gathers its rows. That is the same value, computed once for
-    every title's tokens instead of for each batch's tokens one by one, and its
-    gradient is a dense one for the small word table. It was the fastest of the
-    ways tried (benchmarks/HISTORY.md).
+    same average is taken here over each title's real tokens only
+    (`mean_of_lists` over `title_words`, each title's token ids): the same
+    value, from the batch's distinct titles' tokens, without padding or mask.
     """
 
     def __init__(self, vocab: Vocabulary, dims: EmbeddingDims = EmbeddingDims(),
@@ -168,33 +185,25 @@ class MovieModel(tf.keras.Model):
         if features:
             self.side_embeddings = SideEmbeddings(vocab, features, len(vocab.title_tokens))
         self.title_embedding = tf.keras.layers.Embedding(vocab.num_titles + 1, dims.title)
-        self.title_word_ids, self.title_of_word = title_words(vocab.title_tokens)
-        self.num_title_rows = len(vocab.title_tokens)
+        self.title_words = title_words(vocab.title_tokens)
         self.title_text_embedding = tf.keras.layers.Embedding(vocab.word_table_size, dims.title_text)
         self.title_text_embedding.build(None)  # its table is used directly, never called
 
-    def word_averages(self) -> tf.Tensor:
-        """`[num_titles + 1, dim]`: row t is the mean embedding of title t's tokens."""
-        return tf.sparse.segment_mean(self.title_text_embedding.embeddings, self.title_word_ids,
-                                      self.title_of_word, num_segments=self.num_title_rows)
-
     def call(self, title_ids):
         side = [self.side_embeddings(title_ids)] if hasattr(self, "side_embeddings") else []
-        return tf.concat([self.title_embedding(title_ids), tf.gather(self.word_averages(), title_ids), *side], axis=1)
+        words = mean_of_lists(self.title_text_embedding.embeddings, self.title_words, title_ids)
+        return tf.concat([self.title_embedding(title_ids), words, *side], axis=1)
 
 
-def title_words(title_tokens: np.ndarray) -> tuple[tf.Tensor, tf.Tensor]:
-    """Every title's token ids in one list, and the title each belongs to (sorted).
+def title_words(title_tokens: np.ndarray) -> tf.RaggedTensor:
+    """`[titles, None]`: each title's token ids, without the 0 padding.
 
     Args:
         title_tokens: `[titles, max_len]` token ids, 0-padded; every row has
             at least one token (features.build_vocabulary sees to it).
 
-    Returns:
-        `(token ids, title rows)`, int32, one entry per token; a word twice in
-        a title is listed twice, so that it counts twice in the mean over the
-        title's tokens.
+    A word twice in a title is listed twice, so that it counts twice in the
+    mean over the title's tokens.
     """
     rows, positions = np.nonzero(title_tokens)  # row-major: rows come out sorted
-    return (tf.constant(title_tokens[rows, positions].astype(np.int32)),
-            tf.constant(rows.astype(np.int32)))
+    return code_lists(title_tokens[rows, positions], rows, len(title_tokens))
