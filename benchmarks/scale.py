@@ -1,7 +1,8 @@
 """MovieLens 1M to 25M on one machine: setup, epochs against their floor, validation, memory.
 
     python -m benchmarks.scale [--sizes 1m 10m 25m] [--optimizers adam lazy_adam] [--towers 256,64,64 32]
-                               [--search 25m] [--reader 25m] [--validation-rows 50000] [--out FILE] [--quick]
+                               [--search 25m] [--reader 25m] [--validation-rows 50000] [--profile]
+                               [--out FILE] [--quick]
 
 For each size, optimizer and tower stack, synthetic data of that release's shape
 (users, titles, ratings; see `SIZES`) is made in a fresh process, which then runs
@@ -12,10 +13,13 @@ knobs of best.yaml's winner) as a search runs it, timing each part:
 * setup, from ratings in memory to the first training step: the split, the
   vocabularies and encoded ratings, the seen titles, the baselines, the
   trainer's pipelines and the model;
-* two training epochs (the second is reported: the first includes tracing), with
-  rows per second, and right after the second an epoch of its floor: the bare
-  loss step and optimizer update on that size's batches (the app's own loss,
-  each batch's distinct titles scored once);
+* `EPOCHS` training epochs, each followed at once by an epoch of its floor: the
+  bare loss step and optimizer update on that size's batches (the app's own loss,
+  each batch's distinct titles scored once). The first pair is left out (it
+  includes tracing); the epoch is the median of the others, epoch/floor the median
+  of their pairs' ratios, rows per second from that epoch;
+* with `--profile`, a `tf.profiler` trace of 200 more training steps, its op time
+  by part of the model (`benchmarks.profile`): what the epoch spends beyond its floor;
 * a validation pass on `--validation-rows` sampled rows (what a search selects
   on with `evaluation.validation_rows`);
 * the process's peak RSS.
@@ -33,6 +37,7 @@ import argparse
 import itertools
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,6 +49,7 @@ from benchmarks.output import DEFAULT_DATA, machine_at_start, publish
 
 #: (users, titles, ratings) of each GroupLens release.
 SIZES = {"1m": (6_040, 3_706, 1_000_209), "10m": (69_878, 10_677, 10_000_054), "25m": (162_541, 59_047, 25_000_095)}
+EPOCHS = 3
 TARGETS = {"setup_seconds": 30.0, "rows_per_second_ratio": 0.4, "epoch_over_floor": 1.5, "peak_rss_gb": 3.0}
 SEARCH_RSS_GB = 12.0
 DEFAULT_TOWERS = "256,64,64"
@@ -64,7 +70,7 @@ hyperparameters:
 """
 
 
-def measure(data: str, validation_rows: int, optimizer: str, layers: str) -> dict:
+def measure(data: str, validation_rows: int, optimizer: str, layers: str, profile: bool = False) -> dict:
     """One size, in this process: what the module docstring lists, as a dict."""
     started = time.perf_counter()
     import tuner_app  # noqa: F401
@@ -107,21 +113,27 @@ def measure(data: str, validation_rows: int, optimizer: str, layers: str) -> dic
     floor = FloorEpoch(prepared.train.title, batch=2048, loss="distinct")
     timer = EpochTimer(between_epochs=floor.sample)
     dataset = trainer.train_dataset(2048)
-    model.fit(dataset, steps_per_epoch=trainer.steps_per_epoch(2048), epochs=2, callbacks=[timer], verbose=0)
-    epoch = timer.seconds[-1]
+    model.fit(dataset, steps_per_epoch=trainer.steps_per_epoch(2048), epochs=EPOCHS, callbacks=[timer], verbose=0)
+    epoch = statistics.median(timer.seconds[1:])
+    over_floor = statistics.median(e / f for e, f in zip(timer.seconds[1:], floor.seconds[1:], strict=True))
     began = time.perf_counter()
     logs = model.evaluate(trainer.validation, return_dict=True, verbose=0)
     validation_seconds = time.perf_counter() - began
-    return {
+    result = {
         "data": ratings.description, "optimizer": optimizer, "towers": layers, "ratings": len(ratings), "titles": prepared.vocab.num_titles,
         "users": prepared.vocab.num_users, "train_rows": len(train), "validation_rows": len(validation),
         "sample_rows": len(sample), "imports_seconds": imports, "load_seconds": load, "setup_seconds": setup,
         "setup_parts": parts, "epoch_seconds": timer.seconds, "floor_seconds": floor.seconds,
-        "rows_per_second": len(train) / epoch, "epoch_over_floor": epoch / floor.seconds[-1],
+        "rows_per_second": len(train) / epoch, "epoch_over_floor": over_floor, "epoch_median": epoch,
         "validation_seconds": validation_seconds,
         "top_100": float(next(v for k, v in logs.items() if k.endswith("top_100_categorical_accuracy"))),
         "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024,
     }
+    if profile:  # after the peak is read: tracing holds its events in memory
+        from benchmarks.profile import profile_steps
+
+        result["profile"] = profile_steps(model, dataset)
+    return result
 
 
 def search_at(size: str, validation_rows: int, optimizer: str, folder: Path) -> dict:
@@ -170,17 +182,19 @@ def write_release(size: str, folder: Path) -> Path:
 def read_release(folder: str) -> dict:
     """`load_grouplens` of a release, in this process: seconds, peak RSS and the arrays' size."""
     import numpy as np
+    import pandas  # noqa: F401  (loaded before the RSS at start: the reader imports it)
 
     from tuner_app.data import load_grouplens
 
+    before = int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize()
     began = time.perf_counter()
     ratings = load_grouplens(folder)
     seconds = time.perf_counter() - began
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024  # before the np.unique below
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # bytes; before the np.unique below
     arrays = sum(getattr(ratings, f).nbytes for f in ("user_id", "movie_title", "timestamp", "user_rating"))
     strings = sum(sys.getsizeof(s) for s in np.unique(ratings.user_id).tolist())  # the distinct id strings
-    return {"lines": len(ratings), "seconds": seconds, "peak_rss_gb": peak, "arrays_gb": (arrays + strings) / 1e9,
-            "file_gb": (Path(folder) / "ratings.csv").stat().st_size / 1e9}
+    return {"lines": len(ratings), "seconds": seconds, "peak_rss_gb": peak / 1e9, "start_rss_gb": before / 1e9,
+            "arrays_gb": (arrays + strings) / 1e9, "file_gb": (Path(folder) / "ratings.csv").stat().st_size / 1e9}
 
 
 def child(args: argparse.Namespace) -> int:
@@ -188,15 +202,17 @@ def child(args: argparse.Namespace) -> int:
         Path(args.json).write_text(json.dumps(read_release(args.read)), encoding="utf-8")
         return 0
     data = args.data_arg
-    result = measure(data, args.validation_rows, args.optimizer, args.layers)
+    result = measure(data, args.validation_rows, args.optimizer, args.layers, args.profile)
     Path(args.json).write_text(json.dumps(result), encoding="utf-8")
     return 0
 
 
-def run_child(data: str, validation_rows: int, optimizer: str, layers: str, folder: Path) -> dict:
+def run_child(data: str, validation_rows: int, optimizer: str, layers: str, folder: Path,
+              profile: bool = False) -> dict:
     out = folder / f"child-{abs(hash((data, optimizer, layers)))}.json"
     command = [sys.executable, "-m", "benchmarks.scale", "--child", data, "--json", str(out),
-               "--validation-rows", str(validation_rows), "--optimizer", optimizer, "--layers", layers]
+               "--validation-rows", str(validation_rows), "--optimizer", optimizer, "--layers", layers,
+               *(["--profile"] if profile else [])]
     began = time.perf_counter()
     proc = subprocess.run(command, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -208,6 +224,7 @@ def run_child(data: str, validation_rows: int, optimizer: str, layers: str, fold
 
 def report(args, machine: str, start_load: float, references: dict[str, dict], sizes: dict[str, dict],
            search: dict | None) -> str:
+    from benchmarks.profile import describe
     from benchmarks.report import format_columns, verdict
     from benchmarks.timing import busy_warning
 
@@ -221,7 +238,7 @@ def report(args, machine: str, start_load: float, references: dict[str, dict], s
         ten = name.startswith("10m")
         rows.append((
             name.split()[0], got["optimizer"], got["towers"], f"{got['ratings']:,}", f"{got['load_seconds']:.1f} s", f"{got['setup_seconds']:.1f} s",
-            f"{got['epoch_seconds'][-1]:.1f} s", f"{got['rows_per_second'] / 1000:.0f}k ({ratio:.2f}x)",
+            f"{got['epoch_median']:.1f} s", f"{got['rows_per_second'] / 1000:.0f}k ({ratio:.2f}x)",
             f"{got['epoch_over_floor']:.2f}x", f"{got['validation_seconds']:.1f} s", f"{got['peak_rss_gb']:.2f} GB",
             verdict(got["setup_seconds"] <= TARGETS["setup_seconds"] and ratio >= TARGETS["rows_per_second_ratio"]
                     and got["epoch_over_floor"] <= TARGETS["epoch_over_floor"]
@@ -236,8 +253,11 @@ def report(args, machine: str, start_load: float, references: dict[str, dict], s
                  f"peak RSS <= {TARGETS['peak_rss_gb']:.0f} GB.")
     for name, got in [*references.items(), *sizes.items()]:
         shown = ", ".join(f"{k} {v:.1f} s" for k, v in got["setup_parts"].items())
-        lines.append(f"{name} setup: {shown}; floor epoch {got['floor_seconds'][-1]:.1f} s; "
-                     f"top-100 after 2 epochs {got['top_100']:.4f} ({got['titles']:,} titles, {got['users']:,} users)")
+        epochs = " / ".join(f"{e:.1f}/{f:.1f}" for e, f in zip(got["epoch_seconds"], got["floor_seconds"], strict=True))
+        lines.append(f"{name} setup: {shown}; epoch/floor seconds {epochs}; "
+                     f"top-100 after {EPOCHS} epochs {got['top_100']:.4f} ({got['titles']:,} titles, {got['users']:,} users)")
+        if got.get("profile"):
+            lines.append(f"{name} profile: {describe(got['profile'])}")
     if search is not None:
         ok = "error" not in search and search["peak_rss_gb"] <= SEARCH_RSS_GB and search["status"] == "COMPLETED"
         lines.append("")
@@ -268,6 +288,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke test: ml-1m only, no file written")
     parser.add_argument("--reader", choices=list(SIZES), default=None,
                         help="also write ml-25m-format files of this size and time the GroupLens reader on them")
+    parser.add_argument("--reader-release", type=Path, default=None, metavar="FOLDER",
+                        help="time the reader on this ml-20m/25m-format folder (a real release, or one an "
+                             "earlier --reader wrote) instead of writing one")
+    parser.add_argument("--profile", action="store_true",
+                        help="also trace 200 training steps of each size and say where their op time goes "
+                             "(needs xprof: pip install -e \".[bench]\")")
     parser.add_argument("--child", dest="data_arg", help=argparse.SUPPRESS)
     parser.add_argument("--read", help=argparse.SUPPRESS)
     parser.add_argument("--json", help=argparse.SUPPRESS)
@@ -288,26 +314,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             for optimizer, layers in itertools.product(args.optimizers, args.towers):
                 key = f"{size} {optimizer} {layers}"
                 sizes[key] = got = run_child(f"synthetic:users={users},movies={titles},ratings={ratings},seed=0",
-                                             args.validation_rows, optimizer, layers, Path(folder))
+                                             args.validation_rows, optimizer, layers, Path(folder), args.profile)
                 parts = ", ".join(f"{k} {v:.1f} s" for k, v in got["setup_parts"].items())
-                print(f"{key}: setup {got['setup_seconds']:.1f} s ({parts}), epoch {got['epoch_seconds'][-1]:.1f} s, "
-                      f"floor {got['floor_seconds'][-1]:.1f} s, peak {got['peak_rss_gb']:.2f} GB",
+                print(f"{key}: setup {got['setup_seconds']:.1f} s ({parts}), epoch {got['epoch_median']:.1f} s, "
+                      f"{got['epoch_over_floor']:.2f}x its floor, peak {got['peak_rss_gb']:.2f} GB",
                       file=sys.stderr, flush=True)
         search = (search_at(args.search, args.validation_rows, args.optimizers[-1], Path(folder))
                   if args.search else None)
         reader = None
-        if args.reader:
-            release = write_release(args.reader, Path(folder))
+        if args.reader or args.reader_release:
+            release = args.reader_release or write_release(args.reader, Path(folder))
             out = Path(folder) / "reader.json"
             subprocess.run([sys.executable, "-m", "benchmarks.scale", "--read", str(release), "--json", str(out)],
                            check=True)
             reader = json.loads(out.read_text())
     text = report(args, machine, start_load, references, sizes, search)
     if reader is not None:
-        text += (f"\n\nGroupLens reader on ml-{args.reader}-format files ({reader['lines']:,} ratings, ratings.csv "
-                 f"{reader['file_gb']:.2f} GB): {reader['seconds']:.1f} s, peak RSS {reader['peak_rss_gb']:.2f} GB "
-                 f"against {reader['arrays_gb']:.2f} GB of arrays it returns "
-                 f"({reader['peak_rss_gb'] / reader['arrays_gb']:.1f}x).")
+        files = f"the files in {args.reader_release}" if args.reader_release else f"ml-{args.reader}-format files"
+        text += (f"\n\nGroupLens reader on {files} ({reader['lines']:,} ratings, ratings.csv "
+                 f"{reader['file_gb']:.2f} GB): {reader['seconds']:.1f} s, peak RSS {reader['peak_rss_gb']:.2f} GB, "
+                 f"{reader['peak_rss_gb'] - reader['start_rss_gb']:.2f} GB above the process before reading "
+                 f"(Python, numpy, pandas: {reader['start_rss_gb']:.2f} GB), against {reader['arrays_gb']:.2f} GB of "
+                 f"arrays it returns ({(reader['peak_rss_gb'] - reader['start_rss_gb']) / reader['arrays_gb']:.2f}x; "
+                 "GB = 10^9 bytes here).")
     publish(text, args.out, "scale", args.quick)
     return 0
 

@@ -231,6 +231,85 @@ def _unrelated_files(folder: Path) -> None:
     (folder / "notes.txt").write_text("hello")
 
 
+def _random_release(folder: Path, layout: str, n: int = 200, seed: int = 0) -> pd.DataFrame:
+    """A release of `n` random ratings in `layout` ("u.data", "ratings.dat", "ratings.csv"); its ratings."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"userId": rng.integers(1, 40, n), "movieId": rng.integers(1, 6, n),
+                          "rating": rng.integers(1, 11, n) / 2, "timestamp": rng.integers(0, 2**40, n)})
+    if layout == "u.data":
+        write_100k(folder)
+        frame["rating"] = np.ceil(frame["rating"])
+        lines = [f"{u}\t{m}\t{r:g}\t{t}" for u, m, r, t in frame.itertuples(index=False)]
+    elif layout == "ratings.dat":
+        write_1m(folder)
+        frame["movieId"] = rng.integers(1, 4, n)
+        lines = [f"{u}::{m}::{r:g}::{t}" for u, m, r, t in frame.itertuples(index=False)]
+    else:
+        write_csv(folder)
+        frame["movieId"] = rng.integers(1, 4, n)
+        lines = ["userId,movieId,rating,timestamp"] + [f"{u},{m},{r:g},{t}" for u, m, r, t in frame.itertuples(index=False)]
+    (folder / layout).write_text("\n".join(lines) + "\n")
+    return frame
+
+
+@pytest.mark.parametrize("layout", ["u.data", "ratings.dat", "ratings.csv"])
+def test_ratings_read_chunk_by_chunk_are_the_file_rows(tmp_path: Path, monkeypatch, layout: str) -> None:
+    from tuner_app.data import grouplens_ratings
+
+    frame = _random_release(tmp_path / "release", layout)
+    whole = load_grouplens(tmp_path / "release")  # one chunk
+    monkeypatch.setattr(grouplens_ratings, "CHUNK_ROWS", 7)  # 29 chunks, the last one short
+    chunked = load_grouplens(tmp_path / "release")
+    check_schema(chunked)
+    titles = {i: t for i, t in zip(*parse_titles(tmp_path / "release", layout), strict=True)}
+    assert chunked.user_id.tolist() == [str(u) for u in frame["userId"]]
+    assert chunked.movie_title.tolist() == [titles[m] for m in frame["movieId"]]
+    assert chunked.timestamp.tolist() == frame["timestamp"].tolist()
+    assert chunked.user_rating.tolist() == frame["rating"].tolist()
+    for field in ("user_id", "movie_title", "timestamp", "user_rating"):
+        assert getattr(chunked, field).tolist() == getattr(whole, field).tolist()
+    assert chunked.fingerprint == whole.fingerprint
+    # One str object per user, shared by all of that user's rows.
+    assert len({id(u) for u in chunked.user_id}) == frame["userId"].nunique()
+
+
+def parse_titles(folder: Path, layout: str) -> tuple[list[int], list[str]]:
+    """The movie ids and titles the test files hold (last id wins), read without the app."""
+    if layout == "u.data":
+        return [i for i, _ in U_ITEM], [t for _, t in U_ITEM]
+    if layout == "ratings.dat":
+        return [1, 2, 3], ["Toy Story (1995)", "Misérables, Les (1995)", "Star Trek: "]
+    return [1, 2, 3], ["Toy Story (1995)", "Misérables, Les (1995)", '"Great" Cats (1998)']
+
+
+def test_a_separator_split_between_two_reads_is_still_one_tab() -> None:
+    import io
+
+    from tuner_app.data.grouplens_ratings import _Retabbed
+
+    text = b"1::22::3.5::4\n" * 5 + b"::1:x:::y::::z::"
+    for size in (1, 2, 3, 5, 8, 13):
+        raw = _Retabbed(io.BytesIO(text))
+        got, buffer = b"", bytearray(size)
+        while n := raw.readinto(buffer):
+            got += bytes(buffer[:n])
+        assert got == text.replace(b"::", b"\t"), size
+
+
+def test_unknown_movie_ids_in_later_chunks_are_counted_and_the_first_named(tmp_path: Path, monkeypatch) -> None:
+    from tuner_app.data import grouplens_ratings
+
+    frame = _random_release(tmp_path / "release", "ratings.csv", n=30)
+    lines = (tmp_path / "release" / "ratings.csv").read_text().splitlines()
+    lines[20] = "5,77,3.0,1"  # rating 20
+    lines[27] = "5,78,3.0,1"
+    (tmp_path / "release" / "ratings.csv").write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(grouplens_ratings, "CHUNK_ROWS", 4)
+    with pytest.raises(DataError, match=r"ratings\.csv: rating 20 is of movie id 77, which is not in movies\.csv "
+                                        rf"\(2 of {len(frame)} ratings refer to missing ids\)"):
+        load_grouplens(tmp_path / "release")
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [

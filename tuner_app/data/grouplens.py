@@ -18,17 +18,15 @@ import os
 import zipfile
 from pathlib import Path
 
-import numpy as np
-
 from tuner_app.data.grouplens_files import (
     FIX,
     FORMATS,
     KNOWN_FILES,
     Folder,
     parse_movies,
-    parse_ratings,
     parse_users,
 )
+from tuner_app.data.grouplens_ratings import parse_ratings
 from tuner_app.data.records import GROUPLENS_URL, Ratings
 from tuner_app.errors import DataError
 
@@ -131,33 +129,22 @@ def _read_release(folder: Folder) -> Ratings:
             )
     movies_raw = folder.read(fmt.movies)
     movie_ids, catalog, movie_side = parse_movies(folder, fmt, movies_raw)
-    users, rated_ids, ratings, timestamps = parse_ratings(folder, fmt)
-
+    ratings_sha256, lines = folder.digest(fmt.ratings)
     # Later rows win on a repeated movie id, as in TFDS's id -> movie dict.
     keep = ~pd.Index(movie_ids).duplicated(keep="last")
-    position = pd.Index(movie_ids[keep]).get_indexer(rated_ids)
-    unknown = np.flatnonzero(position < 0)
-    if unknown.size:
-        raise DataError(
-            f"{folder.where(fmt.ratings)}: rating {unknown[0] + 1} is of movie id "
-            f"{rated_ids[unknown[0]]}, which is not in {fmt.movies} ({unknown.size} of "
-            f"{len(rated_ids)} ratings refer to missing ids); use both files of the same "
-            f"release ({GROUPLENS_URL})."
-        )
-    codes, distinct = pd.factorize(users)
-    user_names = np.array([str(u) for u in distinct.tolist()], dtype=object)
+    rows = parse_ratings(folder, fmt, lines, movie_ids[keep], catalog[keep])
 
     digest = hashlib.sha256()
-    digest.update(f"{fmt.ratings}:{folder.sha256(fmt.ratings)}\n".encode())
+    digest.update(f"{fmt.ratings}:{ratings_sha256}\n".encode())
     digest.update(f"{fmt.movies}:{hashlib.sha256(movies_raw).hexdigest()}\n".encode())
     release = folder.label if folder.label.lower().startswith("ml-") else fmt.release
     if fmt.ratings == "ratings.dat" and release == fmt.release:
         release = "ml-1m" if "users.dat" in folder.names else "ml-10m"
     return Ratings(
-        user_id=user_names[codes],
-        movie_title=catalog[keep][position],
-        timestamp=timestamps,
-        user_rating=ratings,
+        user_id=rows.user_id,
+        movie_title=rows.movie_title,
+        timestamp=rows.timestamp,
+        user_rating=rows.user_rating,
         movie_catalog=catalog,
         description=f"MovieLens {release} (GroupLens files in {folder.shown.rstrip(':')})",
         fingerprint=digest.hexdigest(),

@@ -2,8 +2,8 @@
 
 A release is read in place, from a folder or an open zip (`Folder`). Movies files are
 small and parsed line by line exactly as TFDS does; ratings files are large and parsed
-by pandas' C parser; users files (ml-100k's u.user, ml-1m's users.dat) give the
-users' side features. When a file is malformed the error names the file, the first
+by pandas' C parser (`data.grouplens_ratings`); users files (ml-100k's u.user, ml-1m's
+users.dat) give the users' side features. When a file is malformed the error names the file, the first
 bad line and the fix. numpy, pandas (imported when files are read) and the standard
 library only.
 """
@@ -14,7 +14,6 @@ import csv
 import hashlib
 import io
 import os
-import re
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -83,15 +82,18 @@ class Folder:
         except READ_ERRORS as error:
             raise DataError(f"{self.where(name)}: cannot be read ({error}); {FIX}.") from None
 
-    def sha256(self, name: str) -> str:
-        digest = hashlib.sha256()
+    def digest(self, name: str) -> tuple[str, int]:
+        """The file's sha256 (hex) and how many lines it has (its newlines, plus an unended last line)."""
+        digest, lines, last = hashlib.sha256(), 0, b"\n"
         try:
             with self.open(name) as stream:
                 while chunk := stream.read(1 << 20):
                     digest.update(chunk)
+                    lines += chunk.count(b"\n")
+                    last = chunk[-1:]
         except READ_ERRORS as error:
             raise DataError(f"{self.where(name)}: cannot be read ({error}); {FIX}.") from None
-        return digest.hexdigest()
+        return digest.hexdigest(), lines + (last != b"\n")
 
 
 def parse_movies(folder: Folder, fmt: Format, raw: bytes) -> tuple[np.ndarray, np.ndarray, SideFeatures]:
@@ -110,7 +112,7 @@ def parse_movies(folder: Folder, fmt: Format, raw: bytes) -> tuple[np.ndarray, n
             )
         for row in reader:
             if row["title"] is None:
-                _bad_line(where, reader.line_num, "movieId,title,genres", str(row["movieId"]))
+                bad_line(where, reader.line_num, "movieId,title,genres", str(row["movieId"]))
             rows.append((reader.line_num, row["movieId"], row["title"]))
             genres.append(genres_of(row.get("genres") or ""))
             years.append(year_of(row["title"]))
@@ -131,7 +133,7 @@ def parse_movies(folder: Folder, fmt: Format, raw: bytes) -> tuple[np.ndarray, n
             if parts == [""]:
                 continue
             if len(parts) < 2 or (fields and len(parts) != fields):
-                _bad_line(where, number, layout, line)
+                bad_line(where, number, layout, line)
             rows.append((number, parts[0], parts[1]))
             if fields:  # movies.dat: id::title::genres
                 genres.append(genres_of(parts[2]))
@@ -144,7 +146,7 @@ def parse_movies(folder: Folder, fmt: Format, raw: bytes) -> tuple[np.ndarray, n
         raise DataError(f"{where}: expected one line per movie, found no movies; {FIX}.")
     for number, movie_id, _ in rows:
         if not movie_id.isascii() or not movie_id.isdigit():
-            _bad_line(where, number, "a numeric movie id first", movie_id)
+            bad_line(where, number, "a numeric movie id first", movie_id)
     ids = np.array([int(movie_id) for _, movie_id, _ in rows], dtype=np.int64)
     titles = np.array([title for _, _, title in rows], dtype=object)
     return ids, titles, SideFeatures(titles, {"genres": np.array(genres, dtype=object),
@@ -162,65 +164,11 @@ def _decode_utf8(raw: bytes, where: str) -> str:
         ) from None
 
 
-def _bad_line(where: str, number: int, expected: str, got: str) -> None:
+def bad_line(where: str, number: int, expected: str, got: str) -> None:
     raise DataError(
         f"{where}: line {number} should be {expected}, found {got.strip()[:80]!r}; "
         f"fix or delete that line, or {FIX}."
     )
-
-
-def parse_ratings(
-    folder: Folder, fmt: Format
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """User ids, movie ids, ratings (float32) and timestamps (int64), by pandas' C parser."""
-    import pandas as pd
-
-    where = folder.where(fmt.ratings)
-    types = {"userId": np.int64, "movieId": np.int64, "rating": np.float32, "timestamp": np.int64}
-    options = {"dtype": types, "quoting": csv.QUOTE_NONE, "keep_default_na": False, "engine": "c"}
-    try:
-        if fmt.ratings == "ratings.csv":
-            with folder.open(fmt.ratings) as stream:
-                header = stream.readline().decode("utf-8-sig", "replace").strip()
-            if header and not set(COLUMNS) <= set(header.split(",")):
-                raise DataError(
-                    f"{where}: expected a header with columns {','.join(COLUMNS)}, found "
-                    f"{header[:80]!r}; {FIX}."
-                )
-            with folder.open(fmt.ratings) as stream:
-                frame = pd.read_csv(stream, usecols=list(COLUMNS), **options)
-        elif fmt.ratings == "ratings.dat":
-            # 10M lines: turn '::' into tabs so that the C parser does the splitting.
-            text = folder.read(fmt.ratings).replace(b"::", b"\t")
-            frame = pd.read_csv(io.BytesIO(text), sep="\t", header=None, names=COLUMNS, **options)
-        else:
-            with folder.open(fmt.ratings) as stream:
-                frame = pd.read_csv(stream, sep="\t", header=None, names=COLUMNS, **options)
-    except pd.errors.EmptyDataError:
-        frame = pd.DataFrame(columns=COLUMNS)
-    except (ValueError, OverflowError, UnicodeDecodeError) as error:  # ParserError too
-        _diagnose_ratings(folder, fmt, error)
-    except READ_ERRORS as error:
-        raise DataError(f"{where}: cannot be read ({error}); {FIX}.") from None
-    if frame.empty:
-        raise DataError(f"{where}: expected {fmt.layout} lines, found no ratings; {FIX}.")
-    return tuple(frame[c].to_numpy() for c in COLUMNS)  # type: ignore[return-value]
-
-
-def _diagnose_ratings(folder: Folder, fmt: Format, error: Exception) -> None:
-    """Name the first malformed line; runs only after pandas failed, so speed is no issue."""
-    where = folder.where(fmt.ratings)
-    sep = {"ratings.csv": ",", "ratings.dat": "::"}.get(fmt.ratings, "\t")
-    line_re = re.compile(sep.join([r"\d{1,18}", r"\d{1,18}", r"\d{1,3}(\.\d*)?", r"\d{1,18}"]))
-    try:
-        with folder.open(fmt.ratings) as stream:
-            for number, line in enumerate(stream, start=1):
-                text = line.decode("latin-1").strip()
-                if text and not (number == 1 and sep == ",") and not line_re.fullmatch(text):
-                    _bad_line(where, number, fmt.layout, text)
-    except READ_ERRORS as read_error:
-        raise DataError(f"{where}: cannot be read ({read_error}); {FIX}.") from None
-    raise DataError(f"{where}: expected {fmt.layout} lines, parsing failed ({error}); {FIX}.")
 
 
 def parse_users(folder: Folder, fmt: Format) -> SideFeatures | None:
@@ -241,13 +189,13 @@ def parse_users(folder: Folder, fmt: Format) -> SideFeatures | None:
         if fmt.users == "u.user":
             parts = line.split("|")
             if len(parts) != 5:
-                _bad_line(where, number, "id|age|gender|occupation|zip", line)
+                bad_line(where, number, "id|age|gender|occupation|zip", line)
             user, age, gender, occupation, zip_code = parts
             age = age_bucket(age)
         else:
             parts = line.split("::")
             if len(parts) != 5:
-                _bad_line(where, number, "id::gender::age::occupation::zip", line)
+                bad_line(where, number, "id::gender::age::occupation::zip", line)
             user, gender, age, occupation, zip_code = parts
         ids.append(user)
         for name, value in (("age", age), ("gender", gender), ("occupation", occupation), ("zip", zip_region(zip_code))):
