@@ -51,9 +51,11 @@ def interactions(users: np.ndarray, titles: np.ndarray, num_users: int, num_titl
 
 def ease_weights(gram: np.ndarray, l2: float) -> np.ndarray:
     """EASE's `B` from the Gram matrix `X^T X` (float64) and the L2 weight."""
-    regularised = gram + l2 * np.eye(len(gram))
-    inverse = np.linalg.inv(regularised)
-    weights = -inverse / np.diag(inverse)[np.newaxis, :]
+    regularised = gram.copy()
+    regularised.flat[::len(gram) + 1] += l2  # the diagonal, without a titles x titles identity
+    weights = np.linalg.inv(regularised)
+    del regularised
+    weights /= -np.diag(weights).copy()[np.newaxis, :]
     np.fill_diagonal(weights, 0.0)
     return weights.astype(np.float32)
 
@@ -124,9 +126,13 @@ def ease_baseline(data, objective: str, exclude_seen: bool, grid: Sequence[float
     def score(weights: np.ndarray, part) -> dict[str, float]:
         return rank_metrics(np.asarray(matrix @ weights), part.user, part.title, seen)
 
-    tried = {l2: score(ease_weights(gram, l2), data.validation) for l2 in grid}
-    best = max(grid, key=lambda l2: (tried[l2].get(objective, -1.0), -l2))
-    weights = ease_weights(gram, best)
+    tried, best, weights = {}, None, None
+    for l2 in grid:  # the best weights so far are kept, not computed again
+        candidate = ease_weights(gram, l2)
+        tried[l2] = score(candidate, data.validation)
+        if best is None or (tried[l2].get(objective, -1.0), -l2) > (tried[best].get(objective, -1.0), -best):
+            best, weights = l2, candidate
+        del candidate
     return {
         "method": METHOD,
         "l2": best,
