@@ -61,9 +61,13 @@ def profile_steps(model, dataset, steps: int = 200) -> dict:
         values = [cell["v"] for cell in row["c"]]
         if values[kind] == "IDLE":
             continue
-        part = next(part for part, test in PARTS if test(values[name], values[kind]))
-        parts[part] += values[self_time] / 1000 / steps  # microseconds in all -> ms a step
+        parts[part_of(values[name], values[kind])] += values[self_time] / 1000 / steps  # us in all -> ms a step
     return {"steps": steps, "parts": dict(parts), "total": sum(parts.values())}
+
+
+def part_of(name: str, kind: str) -> str:
+    """The part of `PARTS` an op belongs to, by its name in the trace and its type."""
+    return next(part for part, test in PARTS if test(name, kind))
 
 
 def describe(profile: dict) -> str:

@@ -1,0 +1,36 @@
+"""The benchmarks' own bookkeeping: which part of the model a profiled op is charged to."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.profile import PARTS, describe, part_of
+
+
+@pytest.mark.parametrize(("name", "kind", "part"), [
+    # Op names as tf.profiler records them for the app's train function at ml-10m's shape.
+    ("while/body/_1/while/while/body/_335/while/while/MatMul", "_MklMatMul", "loss kernel"),
+    ("while/body/_1/while/Adam/Adam/update/ResourceScatterUpdate", "ResourceScatterUpdate", "optimizer update"),
+    ("while/body/_1/gradient_tape/while/tower/sequential_1/dense/MatMul/MatMul_1", "_MklMatMul",
+     "query tower, backward"),
+    ("while/body/_1/gradient_tape/while/tower_1/movie_model/SparseSegmentMeanGrad", "SparseSegmentMeanGrad",
+     "candidate tower, backward"),
+    ("while/body/_1/while/tower/sequential_1/dense/Relu", "_MklNativeFusedMatMul", "query tower, forward"),
+    ("while/body/_1/while/tower_1/movie_model/concat", "ConcatV2", "candidate tower, forward"),
+    ("Iterator::Root::ForeverRepeat[0]::AssertCardinality::FlatMap", "Dataset", "input pipeline"),
+    ("stateless_shuffle/StatelessShuffle", "StatelessShuffle", "input pipeline"),
+    ("while/body/_1/while/UnsortedSegmentSum_1", "UnsortedSegmentSum", "gradients into dense tables"),
+    ("while/body/_1/while/UniqueWithCounts", "UniqueWithCounts", "the rest of the step"),
+])
+def test_each_profiled_op_is_charged_to_its_part_of_the_model(name: str, kind: str, part: str) -> None:
+    assert part_of(name, kind).startswith(part)
+
+
+def test_the_breakdown_lists_parts_largest_first_with_their_shares() -> None:
+    parts = {name: 0.0 for name, _ in PARTS}
+    parts[PARTS[2][0]], parts[PARTS[0][0]] = 1.0, 3.0
+    line = describe({"steps": 200, "parts": parts, "total": 4.0})
+    assert line.startswith("op time a step over 200 profiled steps, both threads summed: 4.0 ms; ")
+    assert line.index("loss kernel") < line.index("query tower, backward 1.00 ms (25%)")
+    assert "optimizer update" not in line  # a part with no time is left out
+    assert describe({"error": "no xprof"}) == "not profiled: no xprof"
