@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.profile import PARTS, describe, part_of
+from benchmarks.profile import PARTS, describe, in_pipeline, part_of
 
 
 @pytest.mark.parametrize(("name", "kind", "part"), [
@@ -17,20 +17,29 @@ from benchmarks.profile import PARTS, describe, part_of
      "candidate tower, backward"),
     ("while/body/_1/while/tower/sequential_1/dense/Relu", "_MklNativeFusedMatMul", "query tower, forward"),
     ("while/body/_1/while/tower_1/movie_model/concat", "ConcatV2", "candidate tower, forward"),
-    ("Iterator::Root::ForeverRepeat[0]::AssertCardinality::FlatMap", "Dataset", "input pipeline"),
-    ("stateless_shuffle/StatelessShuffle", "StatelessShuffle", "input pipeline"),
     ("while/body/_1/while/UnsortedSegmentSum_1", "UnsortedSegmentSum", "gradients into dense tables"),
     ("while/body/_1/while/UniqueWithCounts", "UniqueWithCounts", "the rest of the step"),
 ])
 def test_each_profiled_op_is_charged_to_its_part_of_the_model(name: str, kind: str, part: str) -> None:
+    assert not in_pipeline(name, kind)
     assert part_of(name, kind).startswith(part)
+
+
+@pytest.mark.parametrize(("name", "kind"), [
+    ("Iterator::Root::ForeverRepeat[0]::AssertCardinality::FlatMap", "Dataset"),
+    ("stateless_shuffle/StatelessShuffle", "StatelessShuffle"),  # each epoch's shuffle, outside the loop
+    ("GatherV2", "GatherV2"),
+])
+def test_the_input_pipeline_and_the_epochs_shuffle_are_apart_from_the_steps(name: str, kind: str) -> None:
+    assert in_pipeline(name, kind)
 
 
 def test_the_breakdown_lists_parts_largest_first_with_their_shares() -> None:
     parts = {name: 0.0 for name, _ in PARTS}
     parts[PARTS[2][0]], parts[PARTS[0][0]] = 1.0, 3.0
-    line = describe({"steps": 200, "parts": parts, "total": 4.0})
+    line = describe({"steps": 200, "parts": parts, "total": 4.0, "pipeline_ms": 1700.0})
     assert line.startswith("op time a step over 200 profiled steps, both threads summed: 4.0 ms; ")
+    assert line.endswith("input pipeline, with one epoch's shuffle of every row: 1700 ms in the 200 steps")
     assert line.index("loss kernel") < line.index("query tower, backward 1.00 ms (25%)")
     assert "optimizer update" not in line  # a part with no time is left out
     assert describe({"error": "no xprof"}) == "not profiled: no xprof"
