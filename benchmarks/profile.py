@@ -11,6 +11,7 @@ converter (`pip install -e ".[bench]"`); without it the breakdown says so.
 
 from __future__ import annotations
 
+import glob
 import json
 import tempfile
 from collections import Counter
@@ -54,8 +55,6 @@ def profile_steps(model, dataset, steps: int = 200) -> dict:
             model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
         finally:
             tf.profiler.experimental.stop()
-        import glob
-
         paths = sorted(glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True))
         if not paths:
             return {"error": "the profiler wrote no trace"}

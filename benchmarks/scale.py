@@ -1,8 +1,8 @@
 """MovieLens 1M to 25M on one machine: setup, epochs against their floor, validation, memory.
 
     python -m benchmarks.scale [--sizes 1m 10m 25m] [--optimizers adam lazy_adam] [--towers 256,64,64 32]
-                               [--search 25m] [--reader 25m] [--validation-rows 50000] [--profile]
-                               [--out FILE] [--quick]
+                               [--search 25m] [--reader 25m | --reader-release FOLDER] [--validation-rows 50000]
+                               [--profile] [--out FILE] [--quick]
 
 For each size, optimizer and tower stack, synthetic data of that release's shape
 (users, titles, ratings; see `SIZES`) is made in a fresh process, which then runs
