@@ -91,7 +91,7 @@ def tfrs_accuracies(
     The candidates are the catalogue's titles in file order, duplicates kept,
     batched by 128, as the tutorial's `movies.batch(128).map(candidate_model)`.
     """
-    catalog_ids = features.make_title_lookup(vocab)(ratings.movie_catalog.astype(str))
+    catalog_ids = features.make_title_lookup(vocab)(ratings.item_catalog.astype(str))
     candidates = tf.data.Dataset.from_tensor_slices(tf.cast(catalog_ids, tf.int64)).batch(128)
     metric = tfrs.metrics.FactorizedTopK(candidates=candidates.map(model.candidate_model), ks=ks)
 

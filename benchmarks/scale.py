@@ -171,11 +171,11 @@ def write_release(size: str, folder: Path) -> Path:
     data = make_synthetic(SyntheticSpec(users=users, movies=titles, ratings=ratings, seed=0))
     release = folder / f"ml-{size}"
     release.mkdir(parents=True, exist_ok=True)
-    movie_ids = np.arange(1, len(data.movie_catalog) + 1)
-    pd.DataFrame({"movieId": movie_ids, "title": data.movie_catalog, "genres": data.movies.columns["genres"]}
+    movie_ids = np.arange(1, len(data.item_catalog) + 1)
+    pd.DataFrame({"movieId": movie_ids, "title": data.item_catalog, "genres": data.items.columns["genres"]}
                  ).to_csv(release / "movies.csv", index=False)
-    position = {title: i for i, title in enumerate(data.movie_catalog.tolist())}
-    rated = np.array([position[t] for t in data.movie_title.tolist()]) + 1
+    position = {title: i for i, title in enumerate(data.item_catalog.tolist())}
+    rated = np.array([position[t] for t in data.item_id.tolist()]) + 1
     pd.DataFrame({"userId": data.user_id.astype(np.int64), "movieId": rated, "rating": data.user_rating,
                   "timestamp": data.timestamp}).to_csv(release / "ratings.csv", index=False)
     return release
@@ -193,7 +193,7 @@ def read_release(folder: str) -> dict:
     ratings = load_grouplens(folder)
     seconds = time.perf_counter() - began
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # bytes; before the np.unique below
-    arrays = sum(getattr(ratings, f).nbytes for f in ("user_id", "movie_title", "timestamp", "user_rating"))
+    arrays = sum(getattr(ratings, f).nbytes for f in ("user_id", "item_id", "timestamp", "user_rating"))
     strings = sum(sys.getsizeof(s) for s in np.unique(ratings.user_id).tolist())  # the distinct id strings
     return {"lines": len(ratings), "seconds": seconds, "peak_rss_gb": peak / GB, "start_rss_gb": before / GB,
             "arrays_gb": (arrays + strings) / GB, "file_gb": (Path(folder) / "ratings.csv").stat().st_size / GB}

@@ -59,7 +59,7 @@ def collect(args: argparse.Namespace) -> Measurements:
     machine, start_load = machine_description(), load_average()
     ratings = load_grouplens(args.data)
     split = runs.make_split(ratings)
-    _, title_ids = np.unique(ratings.movie_title[split.train_rows], return_inverse=True)
+    _, title_ids = np.unique(ratings.item_id[split.train_rows], return_inverse=True)
     floor = FloorEpoch(title_ids, runs.BATCH_SIZE, steps_per_call=STEPS_PER_EXECUTION)
     distinct_floor = FloorEpoch(title_ids, runs.BATCH_SIZE, loss="distinct",
                                 steps_per_call=STEPS_PER_EXECUTION)

@@ -25,12 +25,12 @@ def tutorial_datasets(ratings) -> tuple[tf.data.Dataset, tf.data.Dataset]:
     """`tuner_app.data.Ratings` as the tutorial's `ratings` and `movies` datasets (after its maps)."""
     ratings_ds = tf.data.Dataset.from_tensor_slices(
         {
-            "movie_title": ratings.movie_title.astype(str),
+            "movie_title": ratings.item_id.astype(str),
             "user_id": ratings.user_id.astype(str),
             "timestamp": ratings.timestamp.astype(np.int64),
         }
     )
-    movies_ds = tf.data.Dataset.from_tensor_slices(ratings.movie_catalog.astype(str))
+    movies_ds = tf.data.Dataset.from_tensor_slices(ratings.item_catalog.astype(str))
     return ratings_ds, movies_ds
 
 

@@ -199,7 +199,7 @@ def test_export_recommend_and_repeat_the_best_trial(tmp_path, tool):
     assert f"exported trial {best['trial_id']} of small" in exported.stdout
     assert (tmp_path / "model" / "saved_model.pb").exists()
 
-    catalog = set(make_synthetic(parse_data_arg(DATA).synthetic).movie_catalog)
+    catalog = set(make_synthetic(parse_data_arg(DATA).synthetic).item_catalog)
     for user, unknown in (("1", False), ("no-such-user", True)):
         rec = tool.run("recommend", "model", "--user", user, "--k", "5")
         assert rec.returncode == 0, rec.stderr

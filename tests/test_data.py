@@ -88,12 +88,12 @@ def zip_folder(folder: Path, archive: Path, top: str | None) -> Path:
 
 def check_schema(ratings: Ratings) -> None:
     n = len(ratings)
-    assert ratings.user_id.dtype == object and ratings.movie_title.dtype == object
+    assert ratings.user_id.dtype == object and ratings.item_id.dtype == object
     assert ratings.timestamp.dtype == np.int64 and ratings.user_rating.dtype == np.float32
-    assert ratings.movie_catalog.dtype == object
-    assert len(ratings.movie_title) == len(ratings.timestamp) == len(ratings.user_rating) == n
+    assert ratings.item_catalog.dtype == object
+    assert len(ratings.item_id) == len(ratings.timestamp) == len(ratings.user_rating) == n
     assert all(type(u) is str for u in ratings.user_id[:50])
-    assert all(type(t) is str for t in ratings.movie_title[:50])
+    assert all(type(t) is str for t in ratings.item_id[:50])
     assert len(ratings.fingerprint) == 64
 
 
@@ -104,7 +104,7 @@ def test_ml_100k_folder(tmp_path: Path) -> None:
     ratings = load_grouplens(write_100k(tmp_path / "ml-100k"))
     check_schema(ratings)
     assert list(ratings.user_id) == ["196", "186", "22", "196"]
-    assert list(ratings.movie_title) == [
+    assert list(ratings.item_id) == [
         "Kolya (1996)",
         "Misérables, Les (1995)",
         "Two Friends (1986) ",  # TFDS keeps the trailing space
@@ -112,7 +112,7 @@ def test_ml_100k_folder(tmp_path: Path) -> None:
     ]
     assert list(ratings.timestamp) == [881250949, 891717742, 878887116, 1]
     assert list(ratings.user_rating) == [3.0, 4.0, 1.0, 5.0]
-    assert list(ratings.movie_catalog) == [t for _, t in U_ITEM]  # order and repeats kept
+    assert list(ratings.item_catalog) == [t for _, t in U_ITEM]  # order and repeats kept
     assert ratings.description.startswith("MovieLens ml-100k (GroupLens files in ")
 
 
@@ -121,7 +121,7 @@ def test_ml_1m_dat_latin1(tmp_path: Path) -> None:
     check_schema(ratings)
     assert list(ratings.user_id) == ["1", "10", "1"]
     # '::' splits as TFDS's str.split('::') does, so "Star Trek: " keeps its colon and space.
-    assert list(ratings.movie_title) == [
+    assert list(ratings.item_id) == [
         "Toy Story (1995)",
         "Star Trek: ",
         "Misérables, Les (1995)",
@@ -134,14 +134,14 @@ def test_ml_1m_dat_latin1(tmp_path: Path) -> None:
 @pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
 def test_ml_10m_dat_utf8_with_latin1_fallback(tmp_path: Path, encoding: str) -> None:
     ratings = load_grouplens(write_1m(tmp_path / "ml-10M100K", encoding=encoding, users=False))
-    assert ratings.movie_catalog[1] == "Misérables, Les (1995)"
+    assert ratings.item_catalog[1] == "Misérables, Les (1995)"
 
 
 def test_csv_format_with_quoted_titles(tmp_path: Path) -> None:
     ratings = load_grouplens(write_csv(tmp_path / "ml-latest-small"))
     check_schema(ratings)
     assert list(ratings.user_id) == ["1", "1", "7"]
-    assert list(ratings.movie_title) == [
+    assert list(ratings.item_id) == [
         "Toy Story (1995)",
         "Misérables, Les (1995)",
         '"Great" Cats (1998)',
@@ -156,7 +156,7 @@ def test_zip_read_in_place(tmp_path: Path, top: str | None) -> None:
     folder = write_csv(tmp_path / "files")
     archive = zip_folder(folder, tmp_path / "ml-latest-small.zip", top)
     from_zip, from_folder = load_grouplens(archive), load_grouplens(folder)
-    for field in ("user_id", "movie_title", "timestamp", "user_rating", "movie_catalog"):
+    for field in ("user_id", "item_id", "timestamp", "user_rating", "item_catalog"):
         assert np.array_equal(getattr(from_zip, field), getattr(from_folder, field))
     assert from_zip.fingerprint == from_folder.fingerprint  # content, not location
     assert "ml-latest-small.zip" in from_zip.description
@@ -165,8 +165,8 @@ def test_zip_read_in_place(tmp_path: Path, top: str | None) -> None:
 
 def test_ml_100k_zip_and_parent_folder(tmp_path: Path) -> None:
     archive = zip_folder(write_100k(tmp_path / "src"), tmp_path / "ml-100k.zip", "ml-100k")
-    assert list(load_grouplens(archive).movie_title) == list(
-        load_grouplens(tmp_path / "src").movie_title
+    assert list(load_grouplens(archive).item_id) == list(
+        load_grouplens(tmp_path / "src").item_id
     )
     parent = tmp_path / "downloads"
     write_100k(parent / "ml-100k")
@@ -263,10 +263,10 @@ def test_ratings_read_chunk_by_chunk_are_the_file_rows(tmp_path: Path, monkeypat
     check_schema(chunked)
     titles = {i: t for i, t in zip(*parse_titles(tmp_path / "release", layout), strict=True)}
     assert chunked.user_id.tolist() == [str(u) for u in frame["userId"]]
-    assert chunked.movie_title.tolist() == [titles[m] for m in frame["movieId"]]
+    assert chunked.item_id.tolist() == [titles[m] for m in frame["movieId"]]
     assert chunked.timestamp.tolist() == frame["timestamp"].tolist()
     assert chunked.user_rating.tolist() == frame["rating"].tolist()
-    for field in ("user_id", "movie_title", "timestamp", "user_rating"):
+    for field in ("user_id", "item_id", "timestamp", "user_rating"):
         assert getattr(chunked, field).tolist() == getattr(whole, field).tolist()
     assert chunked.fingerprint == whole.fingerprint
     # One str object per user, shared by all of that user's rows.
@@ -435,7 +435,7 @@ def test_reexports_without_import_cycle(first: str) -> None:
 
 
 def frame(ratings: Ratings) -> pd.DataFrame:
-    return pd.DataFrame({"user": ratings.user_id, "title": ratings.movie_title})
+    return pd.DataFrame({"user": ratings.user_id, "title": ratings.item_id})
 
 
 def test_synthetic_schema_and_shape() -> None:
@@ -447,25 +447,25 @@ def test_synthetic_schema_and_shape() -> None:
     per_user = table.groupby("user").size()
     assert per_user.min() >= 5 and per_user.max() > 4 * per_user.median()  # long tail
     assert set(ratings.user_id) == {str(i) for i in range(1, 301)}
-    assert set(ratings.movie_title) <= set(ratings.movie_catalog)
-    assert len(ratings.movie_catalog) == 400
-    assert len(set(ratings.movie_catalog)) >= 396  # a few MovieLens-like repeats at most
+    assert set(ratings.item_id) <= set(ratings.item_catalog)
+    assert len(ratings.item_catalog) == 400
+    assert len(set(ratings.item_catalog)) >= 396  # a few MovieLens-like repeats at most
     shares = table["title"].value_counts().to_numpy() / len(ratings)
     assert shares[:40].sum() > 0.2  # the top 10% of movies get well over 10% of ratings
     assert set(np.unique(ratings.user_rating)) == {1.0, 2.0, 3.0, 4.0, 5.0}
     assert 852_076_800 <= ratings.timestamp.min() <= ratings.timestamp.max() < 1_072_915_200
-    words = pd.Series(ratings.movie_catalog).str.split().explode()
+    words = pd.Series(ratings.item_catalog).str.split().explode()
     assert words.value_counts().iloc[0] > 10  # titles share words
-    assert all(t.endswith(")") and t[-6] == "(" for t in ratings.movie_catalog)
+    assert all(t.endswith(")") and t[-6] == "(" for t in ratings.item_catalog)
 
 
 def test_synthetic_is_deterministic_per_seed() -> None:
     a, b = (make_synthetic(SyntheticSpec(50, 80, 2000, seed=3)) for _ in range(2))
     c = make_synthetic(SyntheticSpec(50, 80, 2000, seed=4))
-    for field in ("user_id", "movie_title", "timestamp", "user_rating", "movie_catalog"):
+    for field in ("user_id", "item_id", "timestamp", "user_rating", "item_catalog"):
         assert np.array_equal(getattr(a, field), getattr(b, field))
     assert a.fingerprint == b.fingerprint != c.fingerprint
-    assert not np.array_equal(a.movie_title, c.movie_title)
+    assert not np.array_equal(a.item_id, c.item_id)
 
 
 @pytest.mark.parametrize(
@@ -549,6 +549,6 @@ def test_real_ml_100k() -> None:
     check_schema(ratings)
     assert len(ratings) == 100_000
     assert len(set(ratings.user_id)) == 943
-    assert len(set(ratings.movie_title)) == 1664
-    assert len(ratings.movie_catalog) == 1682
-    assert ratings.movie_catalog[0] == "Toy Story (1995)"  # movie id 1
+    assert len(set(ratings.item_id)) == 1664
+    assert len(ratings.item_catalog) == 1682
+    assert ratings.item_catalog[0] == "Toy Story (1995)"  # movie id 1

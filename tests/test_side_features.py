@@ -19,6 +19,10 @@ from tuner_app.errors import SpaceError
 from tuner_app.space import Fixed, parse_space
 
 
+#: Every MovieLens side feature, with the side it describes.
+ALL_MOVIELENS = {"age": "user", "gender": "user", "occupation": "user", "zip": "user", "genres": "item", "year": "item"}
+
+
 def column(table, name) -> dict[str, str]:
     return dict(zip(table.ids.tolist(), table.columns[name].tolist(), strict=True))
 
@@ -30,41 +34,41 @@ def test_ml_100k_has_every_user_and_movie_feature(tmp_path: Path) -> None:
     lines[0] = lines[0][: -len("|".join("0" * 19))] + "0|0|0|1|1|1" + "|0" * 13  # Animation, Children's, Comedy
     (folder / "u.item").write_text("\n".join(lines) + "\n", encoding="latin-1")
     ratings = load_grouplens(folder)
-    assert ratings.side_features == ("age", "gender", "occupation", "zip", "genres", "year")
+    assert ratings.side_features == ALL_MOVIELENS
     assert column(ratings.users, "age") == {"196": "45", "186": "35", "22": "25"}  # ml-1m's buckets
     assert column(ratings.users, "gender")["186"] == "F"
     assert column(ratings.users, "zip") == {"196": "551", "186": "000", "22": "402"}
-    assert ratings.movies.columns["genres"][0] == "Animation|Children's|Comedy"
-    assert ratings.movies.columns["year"].tolist() == ["1995"] * 5  # the release date's year
+    assert ratings.items.columns["genres"][0] == "Animation|Children's|Comedy"
+    assert ratings.items.columns["year"].tolist() == ["1995"] * 5  # the release date's year
 
 
 def test_ml_1m_has_users_and_genres_ml_10m_only_genres(tmp_path: Path) -> None:
     one = load_grouplens(write_1m(tmp_path / "ml-1m"))
-    assert one.side_features == ("age", "gender", "occupation", "zip", "genres", "year")
+    assert one.side_features == ALL_MOVIELENS
     assert column(one.users, "age") == {"1": "1", "10": "25"} and column(one.users, "occupation")["10"] == "15"
-    assert one.movies.columns["genres"].tolist() == ["Animation", "Drama", "Sci-Fi"]
-    assert one.movies.columns["year"].tolist() == ["1995", "1995", ""]  # "Star Trek: " has no year
+    assert one.items.columns["genres"].tolist() == ["Animation", "Drama", "Sci-Fi"]
+    assert one.items.columns["year"].tolist() == ["1995", "1995", ""]  # "Star Trek: " has no year
     ten = load_grouplens(write_1m(tmp_path / "ml-10m", encoding="utf-8", users=False))
-    assert ten.users is None and ten.side_features == ("genres", "year")
+    assert ten.users is None and ten.side_features == {"genres": "item", "year": "item"}
 
 
 def test_csv_releases_have_genres_and_the_year_in_the_title(tmp_path: Path) -> None:
     ratings = load_grouplens(write_csv(tmp_path / "ml-latest-small"))
-    assert ratings.side_features == ("genres", "year")
-    assert ratings.movies.columns["genres"].tolist() == ["Adventure|Animation", "Drama", "Musical"]
-    assert ratings.movies.columns["year"].tolist() == ["1995", "1995", "1998"]
+    assert ratings.side_features == {"genres": "item", "year": "item"}
+    assert ratings.items.columns["genres"].tolist() == ["Adventure|Animation", "Drama", "Musical"]
+    assert ratings.items.columns["year"].tolist() == ["1995", "1995", "1998"]
 
 
 def test_synthetic_features_follow_taste():
     ratings = make_synthetic(SyntheticSpec(users=400, movies=300, ratings=20_000, seed=1))
-    assert ratings.side_features == ("age", "gender", "occupation", "zip", "genres", "year")
+    assert ratings.side_features == ALL_MOVIELENS
     gender = column(ratings.users, "gender")
-    genres = dict(zip(ratings.movies.ids.tolist(), ratings.movies.columns["genres"].tolist(), strict=True))
+    genres = dict(zip(ratings.items.ids.tolist(), ratings.items.columns["genres"].tolist(), strict=True))
     # Men rate action, horror, science fiction, crime and war films more often than women do:
     # the feature carries taste (the generator draws gender from each user's favourite genre).
     share = {}
     for who in ("M", "F"):
-        rated = [genres[t] for u, t in zip(ratings.user_id, ratings.movie_title, strict=True) if gender[u] == who]
+        rated = [genres[t] for u, t in zip(ratings.user_id, ratings.item_id, strict=True) if gender[u] == who]
         share[who] = np.mean([bool(set(g.split("|")) & {"Action", "Horror", "Sci-Fi", "Crime", "War"}) for g in rated])
     assert share["M"] > share["F"] + 0.04
 
@@ -91,12 +95,12 @@ def test_tfds_rows_become_side_features():
 
 def test_encoded_features_give_each_id_its_codes_and_unknown_zero():
     ratings = make_synthetic(SyntheticSpec(users=20, movies=30, ratings=300, seed=2))
-    titles = np.array(sorted(set(ratings.movie_catalog)) + ["Not In The Catalogue (2000)"], dtype=object)
-    encoded = encode_side(ratings.movies, "genres", titles)
+    titles = np.array(sorted(set(ratings.item_catalog)) + ["Not In The Catalogue (2000)"], dtype=object)
+    encoded = encode_side(ratings.items, "genres", titles)
     assert list(encoded.rows) == sorted(encoded.rows) and encoded.rows.min() == 1
     last = int(encoded.rows.max())
     assert last == len(titles) and encoded.codes[encoded.rows == last].tolist() == [0]  # unknown title
-    names = sorted({g for v in ratings.movies.columns["genres"] for g in v.split("|") if g})
+    names = sorted({g for v in ratings.items.columns["genres"] for g in v.split("|") if g})
     assert encoded.size == len(names) + 1
 
 

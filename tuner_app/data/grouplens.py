@@ -142,12 +142,13 @@ def _read_release(folder: Folder) -> Ratings:
         release = "ml-1m" if "users.dat" in folder.names else "ml-10m"
     return Ratings(
         user_id=rows.user_id,
-        movie_title=rows.movie_title,
+        item_id=rows.movie_title,
         timestamp=rows.timestamp,
         user_rating=rows.user_rating,
-        movie_catalog=catalog,
+        item_catalog=catalog,
+        item_text=catalog,  # a movie is its title
         description=f"MovieLens {release} (GroupLens files in {folder.shown.rstrip(':')})",
         fingerprint=digest.hexdigest(),
         users=parse_users(folder, fmt),
-        movies=movie_side,
+        items=movie_side,
     )

@@ -21,35 +21,49 @@ TFDS_VARIANTS = ("100k", "1m", "20m", "25m", "latest-small")
 
 @dataclass(frozen=True, eq=False)
 class Ratings:
-    """One feature schema whatever the source; every array has one row per rating.
+    """One schema whatever the source; every per-row array has one row per interaction.
+
+    MovieLens sources identify a movie by its title, as the tutorial does: their item id
+    is the title, and so is its text. A user's own data has ids of its own and text
+    where its items table has some.
 
     Attributes:
-        user_id: dtype object, Python ``str`` of the user number, e.g. ``"196"``.
-        movie_title: dtype object, Python ``str``, e.g. ``"Kolya (1996)"``.
-        timestamp: int64 seconds since the epoch.
-        user_rating: float32, 0.5 to 5.
-        movie_catalog: dtype object ``str``: the title of every row of the movies file, in
+        user_id: dtype object, Python ``str``, e.g. ``"196"``.
+        item_id: dtype object, Python ``str``, e.g. ``"Kolya (1996)"`` or ``"sku-1031"``.
+        timestamp: int64 seconds since the epoch; None when the data has no time.
+        user_rating: float32, the rating or weight of each interaction (1.0 where the data has none).
+        item_catalog: dtype object ``str``: every item of the items table or movies file, in
             file order, duplicates kept (as TFDS's ``movielens/*-movies`` gives them).
         description: human readable origin, for logs and reports.
-        fingerprint: sha256 hex of the content (raw file bytes, or synthetic parameters).
+        fingerprint: sha256 hex of the content (raw file bytes and settings, or synthetic parameters).
         users: the users' side features, one row per user id, where the source has them.
-        movies: the movies' side features, one row per `movie_catalog` row.
+        items: the items' side features, one row per `item_catalog` row.
+        item_text: the text of each `item_catalog` row whose words the candidate tower
+            averages (MovieLens: the title); None when the items have no text.
+        preparation: what each preprocessing step left, as lines for the console and the summary.
     """
 
     user_id: np.ndarray
-    movie_title: np.ndarray
-    timestamp: np.ndarray
+    item_id: np.ndarray
+    timestamp: np.ndarray | None
     user_rating: np.ndarray
-    movie_catalog: np.ndarray
+    item_catalog: np.ndarray
     description: str
     fingerprint: str
     users: SideFeatures | None = None
-    movies: SideFeatures | None = None
+    items: SideFeatures | None = None
+    item_text: np.ndarray | None = None
+    preparation: tuple[str, ...] = ()
 
     @property
-    def side_features(self) -> tuple[str, ...]:
-        """The side features this data has (`space.names.SIDE_FEATURES`)."""
-        return tuple(name for side in (self.users, self.movies) if side is not None for name in side.names)
+    def side_features(self) -> dict[str, str]:
+        """The side features this data has, each with the side it describes ("user" or "item")."""
+        return {name: side for side, table in (("user", self.users), ("item", self.items)) if table is not None
+                for name in table.names}
+
+    @property
+    def has_time(self) -> bool:
+        return self.timestamp is not None
 
     def __len__(self) -> int:
         return len(self.user_id)

@@ -112,16 +112,17 @@ def _make_synthetic(spec: SyntheticSpec) -> Ratings:
     params = f"users={spec.users}, movies={spec.movies}, ratings={spec.ratings}, seed={spec.seed}"
     return Ratings(
         user_id=user_names[user[order]],
-        movie_title=titles[movie[order]],
+        item_id=titles[movie[order]],
         timestamp=timestamp[order],
         user_rating=rating[order],
-        movie_catalog=titles,
+        item_catalog=titles,
+        item_text=titles,
         description=f"synthetic MovieLens-shaped ratings ({params})",
         fingerprint=hashlib.sha256(
             f"synthetic v{_SYNTHETIC_VERSION}: {params}".encode()
         ).hexdigest(),
         users=_user_features(np.random.default_rng([spec.seed, 1]), user_names, taste),
-        movies=movie_features(titles, ["|".join(_GENRE_NAMES[g] for g in np.flatnonzero(row)) for row in genres],
+        items=movie_features(titles, ["|".join(_GENRE_NAMES[g] for g in np.flatnonzero(row)) for row in genres],
                               [year_of(title) for title in titles]),
     )
 

@@ -71,14 +71,15 @@ def load_tfds(name: str = "movielens/100k") -> Ratings:
     digest = hashlib.sha256(f"tfds:{ratings_name}:{builders[0].info.version}".encode()).hexdigest()
     return Ratings(
         user_id=user_ids,
-        movie_title=np.array([t.decode() for t in arrays["movie_title"]], dtype=object),
+        item_id=np.array([t.decode() for t in arrays["movie_title"]], dtype=object),
         timestamp=arrays["timestamp"].astype(np.int64),
         user_rating=arrays["user_rating"].astype(np.float32),
-        movie_catalog=catalog,
+        item_catalog=catalog,
+        item_text=catalog,  # a movie is its title
         description=f"TensorFlow Datasets {ratings_name} {builders[0].info.version}",
         fingerprint=digest,
         users=_users(user_ids, {name: arrays[key] for name, key in present.items()}) if present else None,
-        movies=movies_side,
+        items=movies_side,
     )
 
 

@@ -31,10 +31,11 @@ def build_vocabulary(ratings: Ratings) -> Vocabulary:
     """Builds the tutorial's vocabularies from the whole data set, once.
 
     As in the tutorial, user ids and timestamp statistics come from all
-    ratings, titles and title words from the movie catalogue.
+    ratings, titles and title words from the movie catalogue (for any data: the
+    items and their text).
     """
     user_ids = _sorted_unique(ratings.user_id)
-    titles = _sorted_unique(ratings.movie_catalog)
+    titles = _sorted_unique(ratings.item_catalog)
     timestamps = ratings.timestamp
     buckets = np.linspace(timestamps.min(), timestamps.max(), num=NUM_TIMESTAMP_BUCKETS)
     # What the tutorial's `Normalization.adapt` computes, in float64 and in one pass: adapt
@@ -43,8 +44,11 @@ def build_vocabulary(ratings: Ratings) -> Vocabulary:
     seconds = timestamps.astype(np.float64)
 
     vectorizer = tf.keras.layers.TextVectorization(max_tokens=MAX_TOKENS)
-    vectorizer.adapt(tf.data.Dataset.from_tensor_slices(ratings.movie_catalog.astype(str)).batch(1000))
-    tokens = vectorizer(titles.astype(str)).numpy().astype(np.int64)
+    texts = ratings.item_text.astype(str)
+    vectorizer.adapt(tf.data.Dataset.from_tensor_slices(texts).batch(1000))
+    # Each item's text; where the catalogue lists an item twice, its last row's (as for side features).
+    text_of = dict(zip(ratings.item_catalog.tolist(), texts.tolist(), strict=True))
+    tokens = vectorizer(np.array([text_of[t] for t in titles.tolist()], dtype=str)).numpy().astype(np.int64)
     if tokens.shape[1] == 0:  # no title has a word: keep one column of out-of-vocabulary ids
         tokens = np.ones((len(titles), 1), np.int64)
     oov_row = np.zeros((1, tokens.shape[1]), np.int64)
@@ -74,7 +78,7 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
 def encode_sides(ratings: Ratings, user_ids: np.ndarray, titles: np.ndarray) -> dict[str, EncodedSide]:
     """Every side feature the data has, as codes by user id or title id."""
     side = {}
-    for table, ids in ((ratings.users, user_ids), (ratings.movies, titles)):
+    for table, ids in ((ratings.users, user_ids), (ratings.items, titles)):
         if table is not None:
             side.update({name: encode_side(table, name, ids.astype(str).astype(object)) for name in table.names})
     return side
@@ -111,7 +115,7 @@ class EncodedRatings:
 def encode_ratings(vocab: Vocabulary, ratings: Ratings) -> EncodedRatings:
     """Looks up every rating's user and title once, as the tutorial's lookup layers number them."""
     users = lookup(vocab.user_ids, ratings.user_id)
-    titles = lookup(vocab.titles, ratings.movie_title)
+    titles = lookup(vocab.titles, ratings.item_id)
     return EncodedRatings(users, ratings.timestamp.astype(np.int64), titles)
 
 
