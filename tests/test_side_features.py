@@ -18,7 +18,6 @@ from tuner_app.data.split import split_rows
 from tuner_app.errors import SpaceError
 from tuner_app.space import Fixed, parse_space
 
-
 #: Every MovieLens side feature, with the side it describes.
 ALL_MOVIELENS = {"age": "user", "gender": "user", "occupation": "user", "zip": "user", "genres": "item", "year": "item"}
 

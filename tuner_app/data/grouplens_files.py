@@ -22,7 +22,15 @@ from typing import IO
 import numpy as np
 
 from tuner_app.data.records import GROUPLENS_URL
-from tuner_app.data.side import ML_100K_GENRES, SideFeatures, age_bucket, genres_of, year_of, zip_region
+from tuner_app.data.side import (
+    ML_100K_GENRES,
+    SideFeatures,
+    age_bucket,
+    genres_of,
+    movie_features,
+    year_of,
+    zip_region,
+)
 from tuner_app.errors import DataError
 
 
@@ -149,8 +157,7 @@ def parse_movies(folder: Folder, fmt: Format, raw: bytes) -> tuple[np.ndarray, n
             bad_line(where, number, "a numeric movie id first", movie_id)
     ids = np.array([int(movie_id) for _, movie_id, _ in rows], dtype=np.int64)
     titles = np.array([title for _, _, title in rows], dtype=object)
-    return ids, titles, SideFeatures(titles, {"genres": np.array(genres, dtype=object),
-                                              "year": np.array(years, dtype=object)})
+    return ids, titles, movie_features(titles, genres, years)
 
 
 def _decode_utf8(raw: bytes, where: str) -> str:

@@ -16,7 +16,7 @@ numpy only.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -31,10 +31,16 @@ _YEAR_IN_TITLE = re.compile(r"\((\d{4})\)\s*$")
 
 @dataclass(frozen=True, eq=False)
 class SideFeatures:
-    """Features of one side, by row: `ids` (user ids, or catalogue titles) and a column per feature."""
+    """Features of one side, by row: `ids` (user ids, or catalogue items) and a column per feature.
+
+    Each column holds category strings ("" where unknown). A feature with several values a
+    row (MovieLens genres, "Action|Comedy"; a user's tags) names its separator in `separators`;
+    the others are one category a row, whatever characters they hold.
+    """
 
     ids: np.ndarray
     columns: dict[str, np.ndarray]
+    separators: dict[str, str] = field(default_factory=dict)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -73,7 +79,8 @@ def genres_of(text: str) -> str:
 
 
 def movie_features(titles: np.ndarray, genres: list[str], years: list[str]) -> SideFeatures:
-    return SideFeatures(titles, {"genres": np.array(genres, dtype=object), "year": np.array(years, dtype=object)})
+    return SideFeatures(titles, {"genres": np.array(genres, dtype=object), "year": np.array(years, dtype=object)},
+                        separators={"genres": "|"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,16 +100,22 @@ def encode_side(side: SideFeatures, name: str, ids: np.ndarray) -> EncodedSide:
     """Codes of feature `name` for each of `ids` (user ids, or titles: row i + 1 is `ids[i]`).
 
     Where `side` lists an id twice (a title repeated in the catalogue) the last row wins,
-    as it does for the ratings. Values are split on "|" (genres); "" is unknown.
+    as it does for the ratings. A multi-valued feature's values are split on its separator
+    (`SideFeatures.separators`); "" is unknown.
     """
+    separator = side.separators.get(name)
+
+    def parts_of(value: str) -> list[str]:
+        return [part for part in value.split(separator) if part] if separator else [value] if value else []
+
     position = {key: row for row, key in enumerate(side.ids.tolist())}
     column = side.columns[name]
     per_id = [column[position[key]] if key in position else "" for key in ids.tolist()]
-    categories = sorted({part for value in per_id for part in value.split("|") if part})
+    categories = sorted({part for value in per_id for part in parts_of(value)})
     code = {category: i + 1 for i, category in enumerate(categories)}
     codes, rows = [], []
     for row, value in enumerate(per_id, start=1):
-        parts = [part for part in value.split("|") if part] or [""]
+        parts = parts_of(value) or [""]
         for part in parts:
             codes.append(code.get(part, 0))
             rows.append(row)
