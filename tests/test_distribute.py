@@ -89,7 +89,9 @@ def test_chief_and_two_workers_run_every_trial_once_even_when_a_worker_dies(tmp_
 @pytest.mark.slow
 def test_a_worker_of_another_search_is_refused(tmp_path, tool, space):
     address = f"127.0.0.1:{free_port()}"
-    chief = tool.start_search(space, "--chief", address, "--max-trials", "1")
+    # The chief's timeout is shorter than the pause w1 makes in its trial below (as a long epoch
+    # would): w1's heartbeat must keep the trial with w1 (issue 26: the trial was handed on, then lost).
+    chief = tool.start_search(space, "--chief", address, "--max-trials", "1", "--worker-timeout", "10")
     other = tmp_path / "other"
     other.mkdir()
     stranger = Tool(other).search(space, "--worker", address, "--worker-id", "w9",
@@ -97,11 +99,12 @@ def test_a_worker_of_another_search_is_refused(tmp_path, tool, space):
     assert stranger.returncode == 2
     assert "the chief runs a different search" in stranger.stderr
     assert stranger.stderr.count("\n") == 1
-    helper = tool.search(space, "--worker", address, "--worker-id", "w1")
+    helper = tool.search(space, "--worker", address, "--worker-id", "w1", fault="stall=16@epoch:3")
     assert helper.returncode == 0, helper.stderr
     out, err = chief.communicate(timeout=120)
     assert chief.returncode == 0, err
-    assert [r["worker"] for r in tool.rows()] == ["w1"]
+    assert "silent" not in out, out
+    assert [(r["worker"], r["status"]) for r in tool.rows()] == [("w1", "COMPLETED")]
 
 
 def two_trial_oracle(folder: Path):
@@ -185,3 +188,58 @@ def test_a_search_folder_another_process_is_starting_is_not_a_strangers(tmp_path
     with pytest.raises(SearchMismatch, match=r"other: exists but was not written by tuner_app"):
         check_or_start(stranger, spec, ratings, data_spec, overwrite=False)
     assert not stranger.identity.exists()
+
+
+def test_a_result_from_a_worker_whose_trial_was_handed_on_is_kept_and_the_trial_ends_once(tmp_path):
+    oracle = two_trial_oracle(tmp_path)
+    first = oracle.create_trial("w1#f")
+    oracle.last_seen["w1#f"] -= 60  # w1 froze in a long epoch: its trial goes back to the queue
+    assert oracle.requeue_silent(timeout=30) == [("w1", first.trial_id)]
+    # w1 wakes up and finishes the trial before anyone took it from the queue: its result is kept,
+    # and the trial leaves the queue (keras-tuner would hand the finished trial out again, and the
+    # worker that got it would get it back on every ask: the loop of issue 26).
+    complete(oracle, first, 0.5)
+    assert oracle.get_trial(first.trial_id).status == "COMPLETED" and oracle.get_trial(first.trial_id).score == 0.5
+    assert oracle._retry_queue == [] and oracle.end_order == [first.trial_id]
+    second = oracle.create_trial("w1#f")
+    assert second.trial_id != first.trial_id and second.status == "RUNNING"
+    complete(oracle, second, 0.4)
+    assert oracle.create_trial("w1#f").status == "STOPPED" and oracle.finished()
+
+
+def test_when_two_workers_hold_a_handed_on_trial_the_first_end_stands(tmp_path):
+    oracle = two_trial_oracle(tmp_path)
+    first = oracle.create_trial("w1#f")
+    oracle.last_seen["w1#f"] -= 60
+    oracle.requeue_silent(timeout=30)
+    again = oracle.create_trial("w2#f")  # the queue hands it to w2
+    assert again.trial_id == first.trial_id
+    complete(oracle, first, 0.5)  # w1 was alive after all, and ends first
+    assert "w2#f" not in oracle.ongoing_trials  # w2 holds nothing now
+    # w2's late reports change nothing: the figures and the end are w1's.
+    late = oracle.update_trial(first.trial_id, {"val_top_10": 0.9}, step=3)
+    assert late.status == "COMPLETED"
+    complete(oracle, again, 0.9)
+    assert oracle.get_trial(first.trial_id).score == 0.5 and oracle.end_order == [first.trial_id]
+    assert [o.value for o in oracle.get_trial(first.trial_id).metrics.get_history("val_top_10")] == [[0.5]]
+    # The heartbeat: asking about a trial counts as word from whoever holds it.
+    second = oracle.create_trial("w2#f")
+    oracle.last_seen["w2#f"] -= 60
+    oracle.get_trial(second.trial_id)
+    assert oracle.requeue_silent(timeout=30) == []
+
+
+@pytest.mark.parametrize("flag,value,said", [
+    ("--worker-timeout", "0", "expected 10 to 604800 seconds; got 0"),
+    ("--worker-timeout", "-3", "expected 10 to 604800 seconds; got -3"),
+    ("--worker-timeout", "nan", "expected 10 to 604800 seconds; got nan"),
+    ("--worker-timeout", "1e9", "expected 10 to 604800 seconds; got 1e9"),
+    ("--chief-wait", "0", "expected 5 to 604800 seconds; got 0"),
+    ("--chief-wait", "soon", "expected seconds as a number; got 'soon'"),
+])
+def test_timeouts_and_waits_outside_their_range_are_refused_before_any_work(capsys, flag, value, said):
+    from tuner_app.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["search", "--space", "smoke.yaml", flag, value])
+    assert exit_.value.code == 2 and said in capsys.readouterr().err

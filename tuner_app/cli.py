@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tuner_app import __version__
+from tuner_app.distributed.roles import CHIEF_WAIT, CHIEF_WAIT_RANGE, WORKER_TIMEOUT, WORKER_TIMEOUT_RANGE
 from tuner_app.errors import TunerAppError
 
 
@@ -28,6 +29,21 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
     return value
+
+
+def _seconds(low: float, high: float) -> Callable[[str], float]:
+    """An argparse type: a number of seconds from `low` to `high`."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected seconds as a number; got {text!r}") from None
+        if not low <= value <= high:  # NaN fails too
+            raise argparse.ArgumentTypeError(f"expected {low:g} to {high:g} seconds; got {text}")
+        return value
+
+    return parse
 
 
 def _timestamp(text: str) -> int:
@@ -52,6 +68,13 @@ def cmd_search(args: argparse.Namespace) -> int:
     role = resolve_role(args.chief, args.worker, args.worker_id)
     check_parallel(args.parallel, role, args.overwrite)
     check_results_dir(Path(args.results_dir))
+    if args.tensorboard is not None:
+        from tuner_app.store import outputs
+        from tuner_app.store.layout import SearchPaths
+
+        owned = outputs.search_files(SearchPaths(Path(args.results_dir), spec.name))
+        logs = outputs.check_output(args.tensorboard, "--tensorboard", owned, kind="folder")
+        outputs.check_writable_folder(logs, f"--tensorboard {logs}")
     check_tensorboard(args.tensorboard)
     # Everything given has been validated; only now does TensorFlow load.
     from tuner_app.tuning.search import SearchOptions, run_search
@@ -92,6 +115,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from tuner_app.store.layout import SearchPaths
     from tuner_app.store.summary import baseline_values, read_summary
 
+    _check_report_outputs(args)
     if len(args.csv) == 1:
         frame = read_results(args.csv[0])
         names = sorted(set(frame["objective_name"].dropna()))
@@ -129,6 +153,23 @@ def cmd_report(args: argparse.Namespace) -> int:
             for png in write_plots(path, top=args.plot_top):
                 print(f"wrote {png}")
     return 0
+
+
+def _check_report_outputs(args: argparse.Namespace) -> None:
+    """`--html` and `--plot`'s figures may not land on what `report` reads, nor in a folder it cannot write."""
+    from tuner_app.store import outputs
+    from tuner_app.store.layout import SearchPaths
+
+    protected = {}
+    for csv_path in args.csv:
+        protected.update({Path(csv_path): f"the results CSV {csv_path}",
+                          **outputs.search_files(SearchPaths.of_csv(csv_path))})
+    if args.html:
+        html = outputs.check_output(args.html, "--html", protected, kind="file")
+        outputs.check_writable_folder(html.parent, f"--html {html}")
+    if args.plot:
+        for csv_path in args.csv:
+            outputs.check_writable_folder(Path(csv_path).parent, f"--plot (figures go beside {csv_path})")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -206,12 +247,15 @@ def build_parser() -> argparse.ArgumentParser:
         "run on other machines: the channel is unauthenticated"))
     dist.add_argument("--worker", metavar="HOST:PORT", help="run trials from the chief at HOST:PORT")
     dist.add_argument("--worker-id", metavar="ID", help="this worker's name (with --worker), e.g. w1")
-    dist.add_argument("--worker-timeout", type=float, default=1800.0, metavar="SECONDS", help=(
-        "chief: a worker silent this long (no validated epoch) loses its trial to the next worker "
-        "(default: 1800)"))
-    dist.add_argument("--chief-wait", type=float, default=300.0, metavar="SECONDS", help=(
+    dist.add_argument("--worker-timeout", type=_seconds(*WORKER_TIMEOUT_RANGE), default=WORKER_TIMEOUT,
+                      metavar="SECONDS", help=(
+                          "chief: a worker not heard from this long (workers send a heartbeat every 2 s while they "
+                          "train) loses its trial to the next worker; %(default)g by default, "
+                          f"{WORKER_TIMEOUT_RANGE[0]:g} to {WORKER_TIMEOUT_RANGE[1]:g}"))
+    dist.add_argument("--chief-wait", type=_seconds(*CHIEF_WAIT_RANGE), default=CHIEF_WAIT, metavar="SECONDS", help=(
         "worker: wait this long for a chief that does not answer (not started yet, or gone), saying so, "
-        "then exit with status 2; a chief back in time is picked up again (default: 300)"))
+        "then exit with status 2; a chief back in time is picked up again; %(default)g by default, "
+        f"{CHIEF_WAIT_RANGE[0]:g} to {CHIEF_WAIT_RANGE[1]:g}"))
 
     validate = commands.add_parser("validate", help="check search space files without running anything")
     validate.add_argument("space", nargs="+", help="YAML files or names in search_spaces/")

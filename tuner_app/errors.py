@@ -5,8 +5,8 @@ to stderr and exits with the error's `exit_code` (2 for bad input, 1 for a run
 that failed, 130 for a search the user stopped). Any other exception is a bug and
 shows its traceback.
 
-`TrialFailed` and `StopRequested` are not for the user: they carry a trial's end
-from the trainer to the tuner, which records it. The one error class that is not
+`TrialFailed`, `TrialEndedElsewhere` and `StopRequested` are not for the user: they
+carry a trial's end from the trainer to the tuner, which records it. The one error class that is not
 here is `tuning.tuner.SearchStopped`: it must be keras-tuner's own `FatalError` to
 get through keras-tuner's loop, and this module never imports keras-tuner.
 """
@@ -68,14 +68,23 @@ class DiskFull(TunerAppError):
     exit_code = 1
 
 
-class SearchInterrupted(TunerAppError):
-    """The user stopped the search; it can be resumed."""
+class Interrupted(TunerAppError):
+    """The user stopped a command (Ctrl-C, SIGTERM); what it had finished is kept."""
 
     exit_code = 130
 
 
+class SearchInterrupted(Interrupted):
+    """The user stopped the search; it can be resumed."""
+
+
 class TrialFailed(Exception):
     """The trial cannot produce a result (NaN loss, no validated epoch, repeated deaths)."""
+
+
+class TrialEndedElsewhere(Exception):
+    """Another process ended the trial this one was running (a distributed trial handed on while its
+    worker was frozen): this one stops without writing, and the first end stands."""
 
 
 class StopRequested(Exception):

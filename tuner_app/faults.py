@@ -3,7 +3,9 @@
 Set `TUNER_APP_FAULT=<point>:<n>` and the process kills itself with SIGKILL
 the n-th time it reaches `<point>` (1-based); `TUNER_APP_FAULT=enospc@<point>:<n>`
 makes that write fail as on a full disk instead (OSError ENOSPC), and from then on
-every write at that point, as a full disk would. Points:
+every write at that point, as a full disk would; `TUNER_APP_FAULT=stall=<s>@<point>:<n>`
+makes the process sleep s seconds there, once, as a frozen or very slow process would.
+Points:
 
 * `write:<file name>`: a temporary file is complete but not yet renamed over
   its target (e.g. `write:deep.csv`, `write:oracle.json`, `write:record.json`);
@@ -19,6 +21,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import time
 
 _counts: dict[str, int] = {}
 
@@ -30,17 +33,21 @@ def _fault(kind: str, point: str) -> bool:
         return False
     target, _, count = spec.rpartition(":")
     target_kind, _, target = target.rpartition("@")
-    if (target_kind, target) != (kind, point):
+    if (target_kind.partition("=")[0], target) != (kind, point):
         return False
     key = f"{kind}@{point}"
     _counts[key] = _counts.get(key, 0) + 1
-    return _counts[key] == int(count) if kind == "" else _counts[key] >= int(count)
+    return _counts[key] == int(count) if kind in ("", "stall") else _counts[key] >= int(count)
 
 
 def reached(point: str) -> None:
-    """Kills the process with SIGKILL when `TUNER_APP_FAULT=<point>:<n>` and this is the n-th time."""
+    """Kills the process with SIGKILL when `TUNER_APP_FAULT=<point>:<n>` and this is the n-th time
+    (or sleeps there, with `stall=<seconds>@<point>:<n>`)."""
     if _fault("", point):
         os.kill(os.getpid(), signal.SIGKILL)
+    if _fault("stall", point):
+        seconds = os.environ["TUNER_APP_FAULT"].partition("@")[0].partition("=")[2]
+        time.sleep(float(seconds))
 
 
 def writing(point: str) -> None:

@@ -5,7 +5,13 @@
   rather than given trials.
 * Requeueing the trials of workers that went silent, and forgetting silent
   workers that held no trial (keras-tuner's chief waits for both forever,
-  issues #254, #344).
+  issues #254, #344). A worker is heard from with every call about its trial,
+  its heartbeat included (`get_trial`, see `distributed.worker.Heartbeat`), so
+  only a worker that died or froze goes silent, however long its epochs.
+* A trial ends once: the first end a worker reports is kept, even from a worker
+  whose trial was handed on; the trial then leaves the queue and every worker
+  that still holds it, and later reports of it change nothing (keras-tuner would
+  run the ended trial again, and a worker holding it would get it back forever).
 * `exhausted`: the oracle has handed out its last trial. Workers are then kept
   (told to wait, IDLE) rather than stopped while other workers still run
   trials: one of those may die, and its trial must find a live worker when it is
@@ -102,15 +108,35 @@ class WorkerGateMixin:
             if trial.trial_id == trial_id:
                 self.last_seen[tuner_id] = time.monotonic()
 
+    def has_ended(self, trial_id: str) -> bool:
+        return trial_id in self.end_order
+
+    @guarded
+    def get_trial(self, trial_id):
+        self._heard_from(trial_id)  # a worker's heartbeat
+        return super().get_trial(trial_id)
+
     @guarded
     def update_trial(self, trial_id, metrics, step=0):
         self._heard_from(trial_id)
+        if self.has_ended(trial_id):
+            # Ended already (a worker it was handed on to, or its first worker, finished it): its
+            # figures stay those of that end; the ENDED status tells the caller to stop.
+            return self.trials[trial_id]
         return super().update_trial(trial_id, metrics, step=step)
 
     @guarded
     def end_trial(self, trial):
         self._heard_from(trial.trial_id)
-        return super().end_trial(trial)
+        if not self.has_ended(trial.trial_id):
+            super().end_trial(trial)
+        # Whoever still holds it (it was handed on) is free, and it is not run again.
+        for tuner_id, held in list(self.ongoing_trials.items()):
+            if held.trial_id == trial.trial_id:
+                self.ongoing_trials.pop(tuner_id)
+        if trial.trial_id in self._retry_queue:
+            self._retry_queue[:] = [t for t in self._retry_queue if t != trial.trial_id]
+            self.save()
 
     @guarded
     def requeue_silent(self, timeout: float) -> list[tuple[str, str | None]]:

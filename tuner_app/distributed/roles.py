@@ -27,6 +27,12 @@ CHIEF_ID = "chief"
 #: Separates a worker's name from its search fingerprint in its keras-tuner tuner id.
 FINGERPRINT_SEPARATOR = "#"
 
+#: `--worker-timeout`: seconds without a word from a worker (its heartbeat comes every 2 s,
+#: `distributed.worker.Heartbeat`) before its trial goes to the next worker; default and range.
+WORKER_TIMEOUT, WORKER_TIMEOUT_RANGE = 120.0, (10.0, 7 * 86_400.0)
+#: `--chief-wait`: seconds a worker waits for a chief that does not answer; default and range.
+CHIEF_WAIT, CHIEF_WAIT_RANGE = 300.0, (5.0, 7 * 86_400.0)
+
 
 @dataclass(frozen=True)
 class Role:

@@ -10,11 +10,15 @@ again until the chief has no more. Added here:
   sentence, its trial left to continue from its last finished epoch
   (keras-tuner's client waits in silence for an hour a call);
 * a worker waits politely when the oracle is IDLE (keras-tuner asks again at
-  once, in a tight loop).
+  once, in a tight loop);
+* while it trains a trial, a heartbeat tells the chief it is alive (`Heartbeat`),
+  so that an epoch longer than `--worker-timeout` does not lose the trial.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 
 from tuner_app.distributed.roles import Role
@@ -33,8 +37,10 @@ def run_worker(search, role: Role, chief_wait: float):
     from tuner_app.tuning.tuner import SearchAborted, SearchStopped
 
     tuner = search.tuner
-    tuner.oracle.stub = PatientStub(tuner.oracle.stub, role, chief_wait, search.progress.result,
+    raw_stub = tuner.oracle.stub
+    tuner.oracle.stub = PatientStub(raw_stub, role, chief_wait, search.progress.result,
                                     search.trainer.stop_requested)
+    tuner.trial_scope = lambda trial_id: Heartbeat(raw_stub, trial_id)
     check_chief_fingerprint(tuner.oracle, search.fingerprint, role.address)
     patch_idle_wait(tuner.oracle)
     with StopOnSignal(search.trainer):
@@ -50,6 +56,41 @@ def run_worker(search, role: Role, chief_wait: float):
     search.progress.result(f"worker {role.worker_id}: the chief at {role.address} has no more trials; "
                            f"this worker ran {len(tuner.begun)} trial(s)")
     return SearchOutcome(search.paths.csv, len(tuner.begun), 0, None, None)
+
+
+class Heartbeat:
+    """While a worker trains a trial, a thread asks the chief for that trial every `EVERY` seconds.
+
+    The chief counts any call about a trial as word from the worker holding it
+    (`distributed.gate`), so a worker whose epochs outlast `--worker-timeout` keeps its
+    trial; only a worker that died or froze goes silent. The calls go straight to the
+    gRPC stub with a short deadline, and failures are ignored: a chief that is away is
+    the trial loop's business (`PatientStub`), not the heartbeat's.
+    """
+
+    EVERY = 2.0
+
+    def __init__(self, stub, trial_id: str, every: float = EVERY):
+        self._stub, self._trial_id, self._every = stub, trial_id, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{trial_id}", daemon=True)
+
+    def _beat(self) -> None:
+        from keras_tuner.src import protos
+
+        request = protos.get_service().GetTrialRequest(trial_id=self._trial_id)
+        while not self._stop.wait(self._every):
+            with contextlib.suppress(Exception):  # any failure: see the class docstring
+                self._stub.GetTrial(request, timeout=self._every)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self._stop.set()
+        self._thread.join()
+        return False
 
 
 class PatientStub:

@@ -15,16 +15,18 @@ nor the data:
 from __future__ import annotations
 
 import dataclasses
+import shutil
+import signal
 import time
 from pathlib import Path
 
-from tuner_app.errors import ResultsError
+from tuner_app.errors import Interrupted, ResultsError, StopRequested
 from tuner_app.report.results_csv import choose_trial
 from tuner_app.space.config import ModelConfig
-from tuner_app.store import atomic
-from tuner_app.store.layout import MODEL_DESCRIPTION_FILE, MODEL_USERS_FILE, SearchPaths
+from tuner_app.store import atomic, outputs
+from tuner_app.store.layout import MODEL_DESCRIPTION_FILE, MODEL_FORMAT, MODEL_USERS_FILE, SearchPaths
 from tuner_app.store.records import TrialRecord
-from tuner_app.store.vocabulary import load_vocabulary
+from tuner_app.store.vocabulary import Vocabulary, load_vocabulary
 
 #: How many titles the exported index returns; `recommend --k` takes the first k.
 EXPORT_K = 100
@@ -33,18 +35,24 @@ EXPORT_K = 100
 def export_trial(csv_path: str | Path, trial: str, out: str | Path) -> dict:
     """Saves trial `trial` of the search behind `csv_path` as a SavedModel in `out`.
 
+    `out` must be new, empty, or a previous export holding nothing else
+    (`store.outputs.check_export_target`): it is replaced in one step once the new
+    model is complete, so that an interrupted export leaves the previous one as it was.
+
     Returns:
         The description written to `out/trial.json`.
 
     Raises:
-        ResultsError: no such trial, no checkpoint, no search state beside the CSV,
-            or `out` is a file.
+        ResultsError: no such trial, no checkpoint, no search state beside the CSV, or
+            `out` is a file, one of the search's own files, or a folder that is not an export.
+        Interrupted: Ctrl-C or SIGTERM; `out` is as it was.
     """
-    csv_path, out = Path(csv_path), Path(out)
-    if out.exists() and not out.is_dir():
-        raise ResultsError(f"--out {out}: is a file; give a folder to write the SavedModel to.")
-    row = choose_trial(csv_path, trial)
+    csv_path = Path(csv_path)
     paths = SearchPaths.of_csv(csv_path)
+    out = outputs.check_output(out, "--out", {csv_path: f"the results CSV {csv_path}", **outputs.search_files(paths)},
+                               kind="folder")
+    outputs.check_export_target(out)
+    row = choose_trial(csv_path, trial)
     record_path = paths.record(row["trial_id"])
     if not record_path.exists():
         raise ResultsError(f"{record_path}: not found; the trial's state is needed to export it.")
@@ -52,7 +60,29 @@ def export_trial(csv_path: str | Path, trial: str, out: str | Path) -> dict:
     if not record.best_checkpoint:
         raise ResultsError(f"{record_path}: trial {row['trial_id']} has no saved weights to export.")
     vocab = load_vocabulary(paths.vocabulary)
+    staging = outputs.staging_beside(out, "export")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with outputs.InterruptWatch() as watch:
+            description = _write_export(csv_path, row, record, vocab, paths, staging)
+            watch.check()  # a Ctrl-C that TensorFlow's writer swallowed still stops here
+        outputs.check_export_target(out)  # still only a previous export: nothing else is lost
+        with outputs.held_signals() as caught:
+            previous = outputs.swap_in(staging, out)
+            if caught:  # interrupted while the new model went in: the previous one goes back
+                outputs.swap_back(previous, out)
+                raise StopRequested(signal.Signals(caught[0]).name)
+        outputs.discard(previous)
+    except StopRequested as exc:
+        raise Interrupted(f"export interrupted ({exc}); {out} is as it was before.") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return description
 
+
+def _write_export(csv_path: Path, row: dict, record: TrialRecord, vocab: Vocabulary, paths: SearchPaths,
+                  staging: Path) -> dict:
+    """Writes the model and its description into the new folder `staging`."""
     from tuner_app.model.runtime import load_tensorflow
 
     tf = load_tensorflow()
@@ -63,7 +93,7 @@ def export_trial(csv_path: str | Path, trial: str, out: str | Path) -> dict:
     config = ModelConfig.from_dict(record.config)
     # logQ correction only shapes the training loss; the exported towers do not need it.
     model = build_model(vocab, dataclasses.replace(config, logq_correction=False))
-    weights = record_path.parent / record.best_checkpoint
+    weights = paths.trial_dir(row["trial_id"]) / record.best_checkpoint
     try:
         restore_checkpoint(model, weights, with_optimizer=False)
     except Exception as exc:  # noqa: BLE001 (TensorFlow's reader raises IndexError, OpError, ValueError...)
@@ -87,16 +117,14 @@ def export_trial(csv_path: str | Path, trial: str, out: str | Path) -> dict:
         "training": record.training,
         "k": k,
         "default_timestamp": latest,
+        "format": MODEL_FORMAT,
         "exported": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "inputs": {"user_id": "string [batch]", "timestamp": "int64 [batch], seconds"},
         "outputs": "(scores float32 [batch, k], titles string [batch, k])",
     }
     # Written whole under a staging name, then put in place: an interrupted export
     # leaves the previous model (or none), never half of one.
-    staging = atomic.staging_folder(out)
     tf.saved_model.save(index, str(staging))
     atomic.write_text_atomic(staging / MODEL_USERS_FILE, "\n".join(vocab.user_ids.astype(str)) + "\n")
     atomic.write_json_atomic(staging / MODEL_DESCRIPTION_FILE, description)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic.publish_folder(staging, out)
     return description

@@ -9,6 +9,7 @@ written under a staging name and renamed into place the same way (`publish_folde
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import json
@@ -53,11 +54,19 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
         faults.reached(f"write:{path.name}")
         os.replace(tmp, path)
     except BaseException as exc:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
         raise_if_disk_full(exc, path)
+        if isinstance(exc, OSError) and exc.errno in UNWRITABLE_ERRNOS:
+            raise ResultsError(f"{path}: cannot be written ({exc.strerror}); give a path in a folder you can "
+                               "write to, or change its permissions.") from None
         raise
     fsync_folder(path.parent)
 
+
+#: The errors of a place that cannot be written: no permission, a read-only file system, a name too long,
+#: a file where a folder should be.
+UNWRITABLE_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENAMETOOLONG, errno.ENOTDIR, errno.EISDIR)
 
 #: The errors a full disk (or a full quota) gives.
 DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)

@@ -41,6 +41,11 @@ TRIAL_PREFIX = "trial_"
 # An exported model's folder: the SavedModel plus these two files.
 MODEL_DESCRIPTION_FILE = "trial.json"
 MODEL_USERS_FILE = "known_users.txt"
+#: What an export's description says it is (`store.outputs.is_export`).
+MODEL_FORMAT = "tuner_app export"
+#: Everything an export writes in its folder: TensorFlow's SavedModel and the files above.
+MODEL_ENTRIES = frozenset({"saved_model.pb", "fingerprint.pb", "variables", "assets", MODEL_DESCRIPTION_FILE,
+                           MODEL_USERS_FILE})
 
 
 def trial_dir(folder: Path, trial_id: str) -> Path:

@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from tuner_app import faults
 from tuner_app.model.metrics import short_metrics
-from tuner_app.store.records import TrialRecord
+from tuner_app.store.records import RecordStatus, TrialRecord
 from tuner_app.tuning.checkpoints import write_checkpoint
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ class TrialProgress(tf.keras.callbacks.Callback):
         self._started = started
         self.bad_loss: tuple[int, float] | None = None
         self.stopped_by_request = False
+        self.ended_elsewhere = False
         self._epoch_started = time.perf_counter()
 
     def _validations_since_best(self, record: TrialRecord) -> int:
@@ -59,6 +60,13 @@ class TrialProgress(tf.keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self.bad_loss or self.stopped_by_request:
             return  # the epoch did not finish: record nothing for it
+        saved = self.trainer.load_record(self.record.trial_id)
+        if saved is not None and saved.status == RecordStatus.COMPLETED:
+            # Another process finished this trial meanwhile (a distributed trial handed on from a
+            # worker that froze): its result stands; this run writes nothing over it.
+            self.ended_elsewhere = True
+            self.model.stop_training = True
+            return
         logs = logs or {}
         number = epoch + 1
         entry = {"epoch": number, "loss": float(logs.get("mean_loss", logs.get("loss", math.nan)))}

@@ -100,8 +100,7 @@ class SearchStateMixin:
 
     @synchronized
     def end_trial(self, trial):
-        if trial.trial_id in self.end_order:
-            return None  # a worker's retried report of an end the chief already has
+        # Called once a trial (`distributed.gate.WorkerGateMixin.end_trial` sees to it).
         self.trial_finished[trial.trial_id] = time.time()  # saved with the state the end writes
         return super().end_trial(trial)
 

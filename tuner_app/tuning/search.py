@@ -19,7 +19,7 @@ from typing import TextIO
 from tuner_app.data.records import DataSpec, Ratings
 from tuner_app.data.sources import load_ratings
 from tuner_app.data.split import selection_rows, split_rows
-from tuner_app.distributed.roles import LOOPBACK_HOSTS, Role, leave_role
+from tuner_app.distributed.roles import CHIEF_WAIT, LOOPBACK_HOSTS, WORKER_TIMEOUT, Role, leave_role
 from tuner_app.errors import SearchError, SearchInterrupted
 from tuner_app.report.rows import best_row
 from tuner_app.space.names import BASELINES
@@ -38,8 +38,8 @@ class SearchOptions:
     quiet: bool = False
     max_deaths: int = 2
     role: Role | None = None  # distributed: this process is the chief or a worker
-    worker_timeout: float = 1800.0  # chief: requeue a silent worker's trial after this many seconds
-    chief_wait: float = 300.0  # worker: give up on a chief that has not answered for this many seconds
+    worker_timeout: float = WORKER_TIMEOUT  # chief: requeue a silent worker's trial after this many seconds
+    chief_wait: float = CHIEF_WAIT  # worker: give up on a chief that has not answered for this many seconds
     tensorboard: Path | None = None  # write TensorBoard logs (HParams) of the trials here
     serving_check: Callable[[], None] | None = None  # chief: called while serving; raises to stop (--parallel)
     threads: int | None = None  # TensorFlow threads (None: TensorFlow's default, all cores)

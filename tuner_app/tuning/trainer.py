@@ -18,7 +18,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from tuner_app.errors import StopRequested, TrialFailed, TunerAppError
+from tuner_app.errors import StopRequested, TrialEndedElsewhere, TrialFailed, TunerAppError
 from tuner_app.model import pipelines
 from tuner_app.model.build import build_model
 from tuner_app.model.features import SplitData
@@ -143,6 +143,7 @@ class Trainer:
                 validated, or the process died `max_deaths` times in this trial.
             StopRequested: the user asked to stop; the record says "interrupted"
                 and the last finished epoch is checkpointed.
+            TrialEndedElsewhere: another process completed the trial meanwhile.
         """
         trial_dir = self.trial_dir(trial_id)
         trial_dir.mkdir(parents=True, exist_ok=True)
@@ -202,6 +203,8 @@ class Trainer:
                 # chief): it continues from its last finished epoch, not counted as a death.
                 self._interrupt(record, trial_dir)
                 raise
+        if progress.ended_elsewhere:
+            raise TrialEndedElsewhere(trial_id)
         record.seconds = progress.seconds()
         if progress.bad_loss:
             epoch, value = progress.bad_loss

@@ -28,7 +28,7 @@ from keras_tuner.src import config as kt_config
 from keras_tuner.src.engine import trial as trial_module
 
 from tuner_app.distributed.roles import CHIEF_ID, ENV_ID
-from tuner_app.errors import StopRequested, TrialFailed, TunerAppError
+from tuner_app.errors import StopRequested, TrialEndedElsewhere, TrialFailed, TunerAppError
 from tuner_app.report import trials as trial_rows
 from tuner_app.report.rows import TrialRow
 from tuner_app.report.trials import FAILURE_PREFIX
@@ -84,6 +84,9 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
         self._on_trial_begin = on_trial_begin
         self.begun: list[str] = []  # trials this process started
         self._on_trial_done = on_trial_done
+        #: Called with a trial id; the context manager it returns is held while the trial runs
+        #: (a distributed worker's heartbeat, `distributed.worker.Heartbeat`).
+        self.trial_scope: Callable[[str], contextlib.AbstractContextManager] = lambda trial_id: contextlib.nullcontext()
         self._hp_names = [hp.name for hp in hypermodel.search_space().space]
         tuner_id = os.environ.get(ENV_ID, "tuner0")
         if (tuner_id == "tuner0" or tuner_id == CHIEF_ID) and paths.has_tuner_state():
@@ -153,7 +156,8 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
     def _run_and_update_trial(self, trial, *fit_args, **fit_kwargs):
         # keras-tuner's version asks the oracle (over gRPC, on a worker) whether the trial
         # reported, to warn that it should have returned instead: it did report, by design.
-        self.run_trial(trial, *fit_args, **fit_kwargs)
+        with self.trial_scope(trial.trial_id):
+            self.run_trial(trial, *fit_args, **fit_kwargs)
 
     def run_trial(self, trial, *args, **kwargs):
         """Trains the trial and reports it to the oracle (see `report.trials`); returns nothing.
@@ -168,6 +172,8 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
                 record = self.trainer.run(trial.trial_id, config, self.plan(trial), training)
             except (StopRequested, TunerAppError):
                 raise
+            except TrialEndedElsewhere:
+                return  # its first end stands; keras-tuner's end of it changes nothing (distributed.gate)
             except TrialFailed as exc:
                 self._report_end(trial.trial_id, failure=str(exc))
                 raise kt.errors.FailedTrialError(str(exc)) from None
