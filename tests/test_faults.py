@@ -17,6 +17,7 @@ import pytest
 from conftest import TINY_DATA, Tool, tool_env, write_space
 
 from tuner_app.distributed.pool import free_port
+from tuner_app.store.layout import SearchPaths
 
 pytestmark = pytest.mark.slow
 
@@ -170,7 +171,7 @@ def test_killing_a_parallel_search_takes_its_workers_with_it_and_the_search_resu
     space = write_space(tmp_path, SPACE.replace("max_trials: 3", "max_trials: 4").replace("epochs: 2", "epochs: 6")
                         .replace("batch_size: 128", "batch_size: 32"))
     chief = tool.start_search(space, "--parallel", "2")
-    locks = [tmp_path / "out" / f"space.p{i}.lock" for i in (1, 2)]
+    locks = [SearchPaths(tmp_path / "out", "space").lock(f"p{i}") for i in (1, 2)]
     tool.wait_for(lambda: all(pid_in(lock) for lock in locks)
                   and any((tmp_path / "out" / "space").glob("trial_*/record.json")), chief, timeout=240)
     workers = [pid_in(lock) for lock in locks]

@@ -19,48 +19,29 @@ from pathlib import Path
 from tuner_app import __version__
 from tuner_app.distributed.roles import CHIEF_WAIT, CHIEF_WAIT_RANGE, WORKER_TIMEOUT, WORKER_TIMEOUT_RANGE
 from tuner_app.errors import TunerAppError
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
-    return value
-
-
-def _seconds(low: float, high: float) -> Callable[[str], float]:
-    """An argparse type: a number of seconds from `low` to `high`."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected seconds as a number; got {text!r}") from None
-        if not low <= value <= high:  # NaN fails too
-            raise argparse.ArgumentTypeError(f"expected {low:g} to {high:g} seconds; got {text}")
-        return value
-
-    return parse
-
-
-def _timestamp(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds since 1970 as an integer; got {text!r}") from None
-    if not -(2**63) <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"expected seconds since 1970 that fit in 64 bits; got {text}")
-    return value
+from tuner_app.flags import (
+    K_RANGE,
+    MAX_DEATHS_RANGE,
+    PARALLEL_RANGE,
+    PLOT_TOP_RANGE,
+    SEEDS_RANGE,
+    THREADS_RANGE,
+    TOP_RANGE,
+    check_paths,
+    integer,
+    path_argument,
+    seconds,
+    timestamp,
+)
+from tuner_app.space.names import EPOCHS_RANGE, MAX_TRIALS_RANGE, SEARCH_NAME_MAX
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     from tuner_app.data.arguments import parse_data_arg
     from tuner_app.distributed.roles import check_parallel, resolve_role
     from tuner_app.space import load_space
-    from tuner_app.store.layout import check_results_dir
+    from tuner_app.store import outputs
+    from tuner_app.store.layout import SearchPaths, check_results_dir
     from tuner_app.tuning.tensorboard import check_available as check_tensorboard
 
     spec = load_space(args.space).with_overrides(name=args.name, max_trials=args.max_trials, epochs=args.epochs)
@@ -68,12 +49,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     role = resolve_role(args.chief, args.worker, args.worker_id)
     check_parallel(args.parallel, role, args.overwrite)
     check_results_dir(Path(args.results_dir))
+    paths = SearchPaths(Path(args.results_dir), spec.name)
+    outputs.check_search_name(paths, "--name" if args.name else f"search name (from {spec.path})")
     if args.tensorboard is not None:
-        from tuner_app.store import outputs
-        from tuner_app.store.layout import SearchPaths
-
-        owned = outputs.search_files(SearchPaths(Path(args.results_dir), spec.name))
-        logs = outputs.check_output(args.tensorboard, "--tensorboard", owned, kind="folder")
+        logs = outputs.check_output(args.tensorboard, "--tensorboard", outputs.search_files(paths), kind="folder")
         outputs.check_writable_folder(logs, f"--tensorboard {logs}")
     check_tensorboard(args.tensorboard)
     # Everything given has been validated; only now does TensorFlow load.
@@ -218,75 +197,91 @@ def build_parser() -> argparse.ArgumentParser:
 
     search = commands.add_parser("search", help="run or resume a search", description=(
         "Run a search, or resume it: running the same command again continues where it stopped."))
-    search.add_argument("--space", required=True,
-                        help="search space YAML file, or the name of one in search_spaces/ (e.g. deep.yaml)")
-    search.add_argument("--data", default=None, help=(
+    path_argument(search, "--space", required=True,
+                  help="search space YAML file, or the name of one in search_spaces/ (e.g. deep.yaml)")
+    path_argument(search, "--data", default=None, help=(
         "GroupLens MovieLens folder or .zip (ml-100k, ml-1m, ml-10m, ml-latest-small, ml-20m, ml-25m); "
-        "'synthetic[:users=N,movies=N,ratings=N,seed=N]'; or 'tfds[:movielens/100k]' (default: TFDS, "
-        "which downloads)"))
-    search.add_argument("--name", help="search name (default: the space's name); results go to RESULTS_DIR/NAME.csv")
-    search.add_argument("--results-dir", default="results", help="where results and search state go (default: results)")
-    search.add_argument("--max-trials", type=_positive_int, help="override tuner.max_trials")
-    search.add_argument("--epochs", type=_positive_int,
-                        help="override training.epochs (tuner.max_epochs for Hyperband)")
+        "'synthetic[:users=N,movies=N,ratings=N,seed=N]' (sizes of at least 1, within this machine's memory; "
+        "seed 0 or more); or 'tfds[:movielens/100k]' (default: TFDS, which downloads)"))
+    search.add_argument("--name", help=(
+        f"search name (default: the space's name): 1-{SEARCH_NAME_MAX} letters, digits, '_', '-' or '.', "
+        "starting with a letter or digit, whose files are no other search's in the folder; results go to "
+        "RESULTS_DIR/NAME.csv"))
+    path_argument(search, "--results-dir", default="results",
+                  help="where results and search state go (default: results)")
+    search.add_argument("--max-trials", type=integer(*MAX_TRIALS_RANGE), metavar="N",
+                        help=f"override tuner.max_trials ({MAX_TRIALS_RANGE[0]} to {MAX_TRIALS_RANGE[1]})")
+    search.add_argument("--epochs", type=integer(*EPOCHS_RANGE), metavar="N", help=(
+        f"override training.epochs (tuner.max_epochs for Hyperband; {EPOCHS_RANGE[0]} to {EPOCHS_RANGE[1]})"))
     search.add_argument("--overwrite", action="store_true", help="discard an existing search of that name and start over")
     search.add_argument("--quiet", action="store_true", help="print only the final summary")
-    search.add_argument("--max-trial-deaths", type=_positive_int, default=2, metavar="N", help=(
+    search.add_argument("--max-trial-deaths", type=integer(*MAX_DEATHS_RANGE), default=2, metavar="N", help=(
         "a trial during which the process died N times (killed, out of memory) is recorded as failed "
-        "instead of being retried on every resume (default: 2)"))
-    search.add_argument("--parallel", type=_positive_int, metavar="N", help=(
+        f"instead of being retried on every resume (default: %(default)s; {MAX_DEATHS_RANGE[0]} to "
+        f"{MAX_DEATHS_RANGE[1]})"))
+    search.add_argument("--parallel", type=integer(*PARALLEL_RANGE), metavar="N", help=(
         "run N trials at once on this machine: N worker processes, one TensorFlow thread each, "
-        "each pinned to its own CPU core"))
-    search.add_argument("--tensorboard", metavar="DIR", help=(
+        "each pinned to its own CPU core (1 to the number of usable cores)"))
+    path_argument(search, "--tensorboard", metavar="DIR", help=(
         "also write TensorBoard logs: each trial's loss and validation top-k per epoch and its hyperparameters "
         "(HParams); view with `tensorboard --logdir DIR` (needs the tensorboard extra)"))
-    search.add_argument("--threads", type=_positive_int, metavar="N", help="TensorFlow threads (default: all cores)")
+    search.add_argument("--threads", type=integer(*THREADS_RANGE), metavar="N", help=(
+        f"TensorFlow threads (default: all cores; {THREADS_RANGE[0]} to {THREADS_RANGE[1]})"))
     dist = search.add_argument_group("distributed search (keras-tuner's chief/worker mode; see README)")
     dist.add_argument("--chief", metavar="HOST:PORT", help=(
         "serve the search's oracle at HOST:PORT for workers; use 127.0.0.1 (loopback) unless workers "
         "run on other machines: the channel is unauthenticated"))
     dist.add_argument("--worker", metavar="HOST:PORT", help="run trials from the chief at HOST:PORT")
     dist.add_argument("--worker-id", metavar="ID", help="this worker's name (with --worker), e.g. w1")
-    dist.add_argument("--worker-timeout", type=_seconds(*WORKER_TIMEOUT_RANGE), default=WORKER_TIMEOUT,
+    dist.add_argument("--worker-timeout", type=seconds(*WORKER_TIMEOUT_RANGE), default=WORKER_TIMEOUT,
                       metavar="SECONDS", help=(
                           "chief: a worker not heard from this long (workers send a heartbeat every 2 s while they "
                           "train) loses its trial to the next worker; %(default)g by default, "
                           f"{WORKER_TIMEOUT_RANGE[0]:g} to {WORKER_TIMEOUT_RANGE[1]:g}"))
-    dist.add_argument("--chief-wait", type=_seconds(*CHIEF_WAIT_RANGE), default=CHIEF_WAIT, metavar="SECONDS", help=(
+    dist.add_argument("--chief-wait", type=seconds(*CHIEF_WAIT_RANGE), default=CHIEF_WAIT, metavar="SECONDS", help=(
         "worker: wait this long for a chief that does not answer (not started yet, or gone), saying so, "
         "then exit with status 2; a chief back in time is picked up again; %(default)g by default, "
         f"{CHIEF_WAIT_RANGE[0]:g} to {CHIEF_WAIT_RANGE[1]:g}"))
 
     validate = commands.add_parser("validate", help="check search space files without running anything")
-    validate.add_argument("space", nargs="+", help="YAML files or names in search_spaces/")
+    path_argument(validate, "space", nargs="+", shown="space file", help="YAML files or names in search_spaces/")
 
+    results_csv = {"kind": "file", "shown": "results CSV",
+                   "fix": "give a results CSV written by `search` (RESULTS_DIR/NAME.csv)"}
     report = commands.add_parser("report", help="print the ranked table of one or more results CSVs")
-    report.add_argument("csv", nargs="+", help="results CSVs written by `search` (several: ranked together)")
-    report.add_argument("--top", type=_positive_int, help="show only the N best trials")
+    path_argument(report, "csv", nargs="+", **results_csv,
+                  help="results CSVs written by `search` (several: ranked together)")
+    report.add_argument("--top", type=integer(*TOP_RANGE), metavar="N",
+                        help=f"show only the N best trials ({TOP_RANGE[0]} to {TOP_RANGE[1]})")
     report.add_argument("--plot", action="store_true",
                         help="also write PNG figures next to each CSV (learning curves, objective per hyperparameter)")
-    report.add_argument("--plot-top", type=_positive_int, default=10, help="trials in the learning-curve figure")
-    report.add_argument("--html", metavar="FILE", help=(
+    report.add_argument("--plot-top", type=integer(*PLOT_TOP_RANGE), default=10, metavar="N", help=(
+        f"trials in the learning-curve figure (default: %(default)s; {PLOT_TOP_RANGE[0]} to {PLOT_TOP_RANGE[1]})"))
+    path_argument(report, "--html", metavar="FILE", help=(
         "also write one self-contained HTML page (sortable trials, best so far, learning curves, parallel "
         "coordinates, importances; opens offline) for the CSVs given"))
 
     export = commands.add_parser("export", help="save a trial as a SavedModel that recommends titles")
-    export.add_argument("csv", help="the search's results CSV (its state folder must be beside it)")
+    path_argument(export, "csv", **results_csv, help="the search's results CSV (its state folder must be beside it)")
     export.add_argument("--trial", default="best", help="trial id, or 'best' (default)")
-    export.add_argument("--out", required=True, help="folder to write the SavedModel to")
+    path_argument(export, "--out", required=True, help="folder to write the SavedModel to")
 
     repeat = commands.add_parser("repeat", help="retrain a trial with several seeds to see its spread")
-    repeat.add_argument("csv", help="the search's results CSV (its state folder must be beside it)")
+    path_argument(repeat, "csv", **results_csv, help="the search's results CSV (its state folder must be beside it)")
     repeat.add_argument("--trial", default="best", help="trial id, or 'best' (default)")
-    repeat.add_argument("--seeds", type=_positive_int, default=3, help="how many seeds (default 3: seeds 1, 2, 3)")
-    repeat.add_argument("--data", help="the search's data, if it moved (default: where the search read it)")
+    repeat.add_argument("--seeds", type=integer(*SEEDS_RANGE), default=3, metavar="N", help=(
+        f"how many seeds (default %(default)s: seeds 1, 2, 3; {SEEDS_RANGE[0]} to {SEEDS_RANGE[1]})"))
+    path_argument(repeat, "--data", help="the search's data, if it moved (default: where the search read it)")
 
     recommend = commands.add_parser("recommend", help="print the titles an exported model recommends to a user")
-    recommend.add_argument("model", help="a folder written by `export`")
+    path_argument(recommend, "model", kind="folder", shown="model folder", fix="give a folder written by `export`",
+                  help="a folder written by `export`")
     recommend.add_argument("--user", required=True, help="user id, as in the data (e.g. 42)")
-    recommend.add_argument("--k", type=_positive_int, default=10, help="how many titles (default 10)")
-    recommend.add_argument("--timestamp", type=_timestamp,
-                           help="when the query happens, in seconds since 1970 (default: the newest rating's time)")
+    recommend.add_argument("--k", type=integer(*K_RANGE), default=10, help=(
+        f"how many titles (default %(default)s; {K_RANGE[0]} to {K_RANGE[1]}, and at most what the model was "
+        "exported with)"))
+    recommend.add_argument("--timestamp", type=timestamp, help=(
+        "when the query happens, in seconds since 1970, a 64-bit integer (default: the newest rating's time)"))
     return parser
 
 
@@ -301,15 +296,24 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from tuner_app.tuning.signals import sigterm_as_interrupt
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        # A search stopped before its own handler is in place (TensorFlow takes seconds to load) stops
+        # as on Ctrl-C too: SIGTERM is a KeyboardInterrupt from here on.
+        with sigterm_as_interrupt(args.command == "search"):
+            check_paths(args)
+            return COMMANDS[args.command](args)
     except TunerAppError as exc:
         if args.debug:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        how = f" ({exc.args[0]})" if exc.args else ""
+        more = "; what it had finished is kept: run the same command again to resume it" if (
+            args.command == "search") else ""
+        print(f"error: {args.command} interrupted{how}{more}.", file=sys.stderr)
         return 130

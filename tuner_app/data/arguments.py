@@ -18,6 +18,7 @@ from tuner_app.data.records import (
     check_synthetic,
 )
 from tuner_app.errors import DataError
+from tuner_app.store.layout import KIND_NAMES, kind_of
 
 
 def parse_data_arg(arg: str | None) -> DataSpec:
@@ -38,6 +39,10 @@ def parse_data_arg(arg: str | None) -> DataSpec:
     if text == "synthetic" or text.startswith("synthetic:"):
         return DataSpec("synthetic", synthetic=_parse_synthetic(text[len("synthetic:") :]))
     path = Path(text).expanduser()
+    found = kind_of(path)
+    if found in ("FIFO", "device"):
+        raise DataError(f"--data {text}: is {KIND_NAMES[found]}, not a GroupLens MovieLens folder or .zip; give the "
+                        f"folder or .zip ({GROUPLENS_URL}).")
     if path.is_dir() or (path.is_file() and path.suffix.lower() == ".zip"):
         return DataSpec("grouplens", path=str(path.resolve()))
     if path.is_file():

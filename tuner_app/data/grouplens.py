@@ -123,9 +123,10 @@ def _read_release(folder: Folder) -> Ratings:
     for name in (fmt.ratings, fmt.movies):
         if name not in folder.names:
             other = fmt.movies if name == fmt.ratings else fmt.ratings
+            found = "is a folder" if folder.archive is None and os.path.isdir(folder.where(name)) else "is missing"
             raise DataError(
                 f"{folder.where(name)}: expected next to {other} (the {fmt.release} format "
-                f"needs both), but it is missing; {FIX}."
+                f"needs both), but it {found}; {FIX}."
             )
     movies_raw = folder.read(fmt.movies)
     movie_ids, catalog, movie_side = parse_movies(folder, fmt, movies_raw)

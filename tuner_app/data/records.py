@@ -110,3 +110,29 @@ def check_synthetic(spec: SyntheticSpec, where: str) -> None:
             f"{spec.users * spec.movies} (each user rates a movie at most once); "
             "lower ratings or raise users or movies."
         )
+    needed, available = synthetic_bytes(spec), _available_memory()
+    if available is not None and needed > available:
+        raise DataError(
+            f"{where}: synthetic users={spec.users}, movies={spec.movies}, ratings={spec.ratings} needs about "
+            f"{needed / 1e9:,.1f} GB of memory to generate; this machine has {available / 1e9:,.1f} GB available; "
+            "lower movies, ratings or users."
+        )
+
+
+def synthetic_bytes(spec: SyntheticSpec) -> int:
+    """About how much memory `make_synthetic` takes for `spec` (measured: ~400 bytes a movie, ~120 a
+    rating, ~1 KB a user who rates, ~60 MB to start)."""
+    raters = min(spec.users, -(-spec.ratings // min(5, spec.movies)))
+    return 60_000_000 + 400 * spec.movies + 120 * spec.ratings + 1_000 * raters
+
+
+def _available_memory() -> int | None:
+    """Bytes this process can still allocate (Linux's MemAvailable), or None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None

@@ -20,7 +20,7 @@ import math
 from pathlib import Path
 
 from tuner_app.report import insights
-from tuner_app.report.results_csv import read_results
+from tuner_app.report.results_csv import read_history, read_results
 from tuner_app.report.rows import NON_HYPERPARAMETER_COLUMNS
 from tuner_app.space.names import BASELINES
 from tuner_app.store import atomic
@@ -37,13 +37,10 @@ class _Search:
     """One search's frames, as the page shows it."""
 
     def __init__(self, csv_path: Path):
-        import pandas as pd
-
         self.path = Path(csv_path)
         self.paths = SearchPaths.of_csv(self.path)
         self.frame = read_results(self.path)
-        self.history = (pd.read_csv(self.paths.history, dtype={"trial_id": str})
-                        if self.paths.history.exists() else None)
+        self.history = read_history(self.paths)
         names = self.frame["objective_name"].dropna().unique()
         self.objective = str(names[0]) if len(names) else "objective"
         self.baselines = baseline_values(read_summary(self.paths), self.objective)

@@ -23,7 +23,8 @@ MIN_TRIALS = 8
 def completed_trials(frame):
     """The completed trials with a finite objective."""
     done = frame[(frame["status"] == TrialStatus.COMPLETED.value) & frame["objective"].notna()]
-    return done[done["objective"].map(math.isfinite)]
+    # A boolean mask even when no row is left (an empty mask of objects would select columns).
+    return done[done["objective"].map(math.isfinite).astype(bool)]
 
 
 def searched_columns(frame) -> list[str]:

@@ -20,10 +20,10 @@ from pathlib import Path
 
 from tuner_app.errors import ResultsError
 from tuner_app.report import insights
-from tuner_app.report.results_csv import read_results
+from tuner_app.report.results_csv import read_history, read_results
 from tuner_app.space.names import BASELINES
 from tuner_app.store import atomic
-from tuner_app.store.layout import SearchPaths
+from tuner_app.store.layout import FIGURE_KINDS, SearchPaths
 from tuner_app.store.summary import baseline_values, read_summary
 
 _BASELINE_STYLES = {"popularity": ("black", "--"), "ease": ("tab:red", ":")}
@@ -35,27 +35,24 @@ def write_plots(csv_path: str | Path, top: int = 10) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
-    import pandas as pd
-
     csv_path = Path(csv_path)
     paths = SearchPaths.of_csv(csv_path)
     frame = read_results(csv_path)
-    if not paths.history.exists():
+    history = read_history(paths)
+    if history is None:
         raise ResultsError(f"{paths.history}: not found; plots need the per-epoch history the search writes "
                            f"beside {csv_path.name}.")
-    history = pd.read_csv(paths.history, dtype={"trial_id": str})
     objective = _objective_name(frame, csv_path)
     baselines = baseline_values(read_summary(paths), objective)
     completed = insights.completed_trials(frame).sort_values("rank")
     if completed.empty:
-        raise ResultsError(f"{csv_path}: has no completed trial to plot.")
+        raise ResultsError(f"{csv_path}: has no completed trial with a numeric objective to plot; plots need one.")
     figures = [_curves(completed.head(top), history, objective, baselines, f"{paths.name}: best "
                        f"{min(top, len(completed))} trials"),
                _hyperparameters(frame, completed, objective, baselines, paths.name),
                _progress(frame, objective, baselines, paths.name),
                _importance(frame, objective, paths.name)]
-    kinds = ("curves", "hyperparameters", "progress", "importance")
-    return [_save(fig, paths.figure(kind)) for kind, fig in zip(kinds, figures, strict=True) if fig is not None]
+    return [_save(fig, paths.figure(kind)) for kind, fig in zip(FIGURE_KINDS, figures, strict=True) if fig is not None]
 
 
 def _baseline_lines(ax, baselines: dict[str, float], label: bool = True) -> None:

@@ -40,6 +40,7 @@ from tuner_app.report.rows import (
     rank_rows,
 )
 from tuner_app.store import atomic
+from tuner_app.store.layout import SearchPaths, same_trial_id, spell_trial_id
 
 
 def _cell(value: Any) -> str:
@@ -107,6 +108,10 @@ def write_history(path: str | Path, histories: dict[str, list[dict[str, float]]]
 def read_results(path: str | Path):
     """Reads a results CSV written by this tool into a pandas DataFrame.
 
+    A CSV re-saved by a spreadsheet is read too (columns in another order, a byte-order mark,
+    CRLF line ends, trial ids without their leading zeros): trial ids are spelled as the
+    search's state spells them (`store.layout.spell_trial_id`).
+
     Raises:
         ResultsError: the file is missing, is not CSV, was cut off, or lacks this tool's columns.
     """
@@ -116,22 +121,72 @@ def read_results(path: str | Path):
     if not path.is_file():
         raise ResultsError(f"{path}: no such results file; searches write results/<name>.csv.")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
+        _check_header(path, text)
         _check_complete_rows(path, text)
         frame = pd.read_csv(io.StringIO(text), dtype={"trial_id": str, "parent_trial": str}, keep_default_na=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, csv.Error) as exc:
         raise ResultsError(f"{path}: is not a results CSV written by tuner_app ({exc}).") from None
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
-    if missing:
-        raise ResultsError(
-            f"{path}: is not a results CSV written by tuner_app: it lacks the column(s) "
-            f"{', '.join(missing)}; results CSVs come from `python -m tuner_app search`."
-        )
     if frame.empty:  # a search with no finished trial yet: the header alone
         return frame.astype({c: float for c in ("rank", "objective")})
     if not pd.api.types.is_numeric_dtype(frame["objective"]):
         raise ResultsError(f"{path}: column 'objective' must hold numbers; found {frame['objective'].dtype}.")
+    return _spelled_as_the_search(frame, SearchPaths.of_csv(path), ("trial_id", "parent_trial"))
+
+
+_HISTORY_FIX = "run the search command again: it rewrites the file from the trials' records"
+
+
+def read_history(paths: SearchPaths):
+    """The per-epoch history beside a results CSV, trial ids spelled as the search spells them; None when
+    there is none.
+
+    Raises:
+        ResultsError: the file is not a history this tool wrote.
+    """
+    import pandas as pd
+
+    if not paths.history.is_file():
+        return None
+    try:
+        frame = pd.read_csv(paths.history, dtype={"trial_id": str}, encoding="utf-8-sig")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError) as exc:
+        raise ResultsError(f"{paths.history}: is not a history written by tuner_app ({exc}); {_HISTORY_FIX}.") from None
+    missing = [c for c in ("trial_id", "epoch") if c not in frame.columns]
+    if missing:
+        raise ResultsError(f"{paths.history}: is not a history written by tuner_app: it lacks the column(s) "
+                           f"{', '.join(missing)}; {_HISTORY_FIX}.")
+    return _spelled_as_the_search(frame, paths, ("trial_id",))
+
+
+def _spelled_as_the_search(frame, paths: SearchPaths, columns: Sequence[str]):
+    """`frame` with the trial ids in `columns` as the search's trial folders spell them."""
+    known = paths.trial_ids()
+    for column in columns:
+        if known and column in frame.columns:
+            frame[column] = [spell_trial_id(t, known) if isinstance(t, str) else t for t in frame[column]]
     return frame
+
+
+def _check_header(path: Path, text: str) -> None:
+    """The header has this tool's columns; one that is not comma-separated is named as such."""
+    header = next(csv.reader(io.StringIO(text)), None)
+    if header is None:
+        return
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if not missing:
+        return
+    line = text.split("\n", 1)[0]
+    separator = next((s for s in (";", "\t", "|") if line.count(s) >= len(REQUIRED_COLUMNS) - 1), None)
+    if separator is not None and len(header) == 1:
+        shown = "tabs" if separator == "\t" else f"'{separator}'"
+        raise ResultsError(f"{path}: is not a results CSV written by tuner_app: its columns are separated by {shown}, "
+                           "not commas (a spreadsheet re-saved it?); save it as comma-separated CSV, or use the file "
+                           "the search wrote.")
+    raise ResultsError(
+        f"{path}: is not a results CSV written by tuner_app: it lacks the column(s) "
+        f"{', '.join(missing)}; results CSVs come from `python -m tuner_app search`."
+    )
 
 
 def _check_complete_rows(path: Path, text: str) -> None:
@@ -158,9 +213,9 @@ def choose_trial(csv_path: Path, trial: str) -> dict:
             raise ResultsError(f"{csv_path}: has no completed trial to export.")
         row = ranked.iloc[0]
     else:
-        matches = frame[frame["trial_id"] == trial]
+        matches = frame[[isinstance(t, str) and same_trial_id(t, trial) for t in frame["trial_id"]]]
         if matches.empty:
-            known = ", ".join(frame["trial_id"].head(10))
+            known = ", ".join(frame["trial_id"].dropna().head(10))
             raise ResultsError(f"{csv_path}: has no trial {trial!r}; trials include {known}; or use --trial best.")
         row = matches.iloc[0]
         if row["status"] != TrialStatus.COMPLETED.value:

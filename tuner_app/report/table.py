@@ -93,14 +93,15 @@ def baseline_lines(summary: dict, objective: str) -> list[str]:
     """One line per baseline of the search summary: its objective on the validation rows."""
     from tuner_app.report.rows import LIFT_COLUMNS
     from tuner_app.space.names import BASELINES
-    from tuner_app.store.summary import baselines_of
+    from tuner_app.store.summary import baseline_values, baselines_of
 
     lines = []
+    values = baseline_values(summary, objective)
     for name, entry in baselines_of(summary).items():
         if "skipped" in entry:
-            lines.append(entry["skipped"])
+            lines.append(str(entry["skipped"]))
             continue
-        value = entry.get("validation", {}).get(objective)
+        value = values.get(name)
         if value is not None:
             setting = f" (L2 {entry['l2']:g})" if "l2" in entry else ""
             column = LIFT_COLUMNS.get(name, "lift")

@@ -24,12 +24,9 @@ from tuner_app.errors import Interrupted, ResultsError, StopRequested
 from tuner_app.report.results_csv import choose_trial
 from tuner_app.space.config import ModelConfig
 from tuner_app.store import atomic, outputs
-from tuner_app.store.layout import MODEL_DESCRIPTION_FILE, MODEL_FORMAT, MODEL_USERS_FILE, SearchPaths
+from tuner_app.store.layout import EXPORT_K, MODEL_DESCRIPTION_FILE, MODEL_FORMAT, MODEL_USERS_FILE, SearchPaths
 from tuner_app.store.records import TrialRecord
 from tuner_app.store.vocabulary import Vocabulary, load_vocabulary
-
-#: How many titles the exported index returns; `recommend --k` takes the first k.
-EXPORT_K = 100
 
 
 def export_trial(csv_path: str | Path, trial: str, out: str | Path) -> dict:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import yaml
+
 from tuner_app.errors import SpaceError
 from tuner_app.space.names import SAMPLINGS
 from tuner_app.space.params import (
@@ -24,12 +26,15 @@ from tuner_app.space.params import (
 )
 
 
-def _describe(value: Any) -> str:
-    """How a YAML value is shown in messages: its repr and, when surprising, its type."""
+def describe(value: Any) -> str:
+    """How a YAML value is shown in messages: its repr (at most `EXCERPT` characters of a string)
+    and, when surprising, its type."""
     if isinstance(value, str):
+        if _reads_as_number(value):
+            return f"{value!r} (a string: it is quoted; write {value} without quotes)"
         if _looks_numeric(value):
             return f"{value!r} (a string: YAML reads {value} as text; write it with a dot and a signed exponent, e.g. 1.0e-3, or as 0.001)"
-        return repr(value)
+        return repr(value) if len(value) <= EXCERPT else f"text beginning {value[:EXCERPT]!r}"
     if isinstance(value, bool):
         return f"{value!r} (a boolean)"
     if value is None:
@@ -41,12 +46,25 @@ def _describe(value: Any) -> str:
     return repr(value)
 
 
+#: The most of a string value a message quotes: a data file read as YAML is one long string.
+EXCERPT = 60
+
+
 def _looks_numeric(text: str) -> bool:
     try:
-        float(text)
+        return math.isfinite(float(text))
     except ValueError:
         return False
-    return True
+
+
+def _reads_as_number(text: str) -> bool:
+    """Whether YAML reads `text` unquoted as a number: a string that does was quoted in the file."""
+    if not _looks_numeric(text):
+        return False
+    try:
+        return is_number(yaml.safe_load(text))
+    except yaml.YAMLError:
+        return False
 
 
 def is_int(value: Any) -> bool:
@@ -64,7 +82,7 @@ class FieldChecker:
         self.where = where
 
     def fail(self, key: str, expected: str, got: Any, hint: str = "") -> None:
-        message = f"{self.where}: {key} must be {expected}; got {_describe(got)}"
+        message = f"{self.where}: {key} must be {expected}; got {describe(got)}"
         raise SpaceError(message + (f"; {hint}" if hint else "") + ".")
 
     def mapping(self, value: Any, key: str, allowed: tuple[str, ...] | None) -> dict[str, Any]:
@@ -83,11 +101,13 @@ class FieldChecker:
                 )
         return value
 
-    def integer(self, value: Any, key: str, minimum: int | None = None) -> int:
-        if not is_int(value):
-            self.fail(key, "an integer" + (f" >= {minimum}" if minimum is not None else ""), value)
-        if minimum is not None and value < minimum:
-            self.fail(key, f"an integer >= {minimum}", value)
+    def integer(self, value: Any, key: str, minimum: int | None = None, maximum: int | None = None) -> int:
+        if maximum is not None:
+            expected = f"an integer from {minimum} to {maximum}"
+        else:
+            expected = "an integer" + (f" >= {minimum}" if minimum is not None else "")
+        if not is_int(value) or (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            self.fail(key, expected, value)
         return value
 
     def number(self, value: Any, key: str) -> float:

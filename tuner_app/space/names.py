@@ -24,6 +24,14 @@ METRICS = tuple(metric_key(k) for k in TOP_KS) + tuple(metric_key(k, filtered=Tr
 OBJECTIVES = METRICS
 FILTERED_PREFIX = "val_filtered_"
 
+#: The longest search name: with its longest suffix (`<name>@<worker id>.lock`, 46 characters) it
+#: stays within the 255 bytes a file name may have.
+SEARCH_NAME_MAX = 100
+#: How many trials a search may have (`tuner.max_trials`, `--max-trials`) and epochs a trial may train
+#: (`training.epochs`, `tuner.max_epochs`, `--epochs`), both ends included.
+MAX_TRIALS_RANGE = (1, 100_000)
+EPOCHS_RANGE = (1, 10_000)
+
 Algorithm = Literal["hyperband", "bayesian", "random", "grid"]
 ALGORITHMS: tuple[str, ...] = get_args(Algorithm)
 ACTIVATIONS = ("relu", "gelu", "swish", "silu", "tanh", "elu", "selu", "sigmoid", "leaky_relu")

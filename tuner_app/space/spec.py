@@ -16,7 +16,14 @@ from typing import Any
 
 from tuner_app.errors import SpaceError
 from tuner_app.space.config import TrainingConfig
-from tuner_app.space.names import SIDE_FEATURES, Algorithm, SplitKind
+from tuner_app.space.names import (
+    EPOCHS_RANGE,
+    MAX_TRIALS_RANGE,
+    SEARCH_NAME_MAX,
+    SIDE_FEATURES,
+    Algorithm,
+    SplitKind,
+)
 from tuner_app.space.params import PARAM_DEFAULTS, Fixed, ParamSpec, param_values, parse_layer_sizes
 
 # Keys each algorithm accepts under `tuner:`, with their defaults.
@@ -93,9 +100,10 @@ def defaults_of(cls) -> dict[str, Any]:
 
 
 def check_name(name: str, where: str) -> None:
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", name):
+    """A search name is a file name of its own: no path separator, no leading dot, not empty, not too long."""
+    if not re.fullmatch(rf"[A-Za-z0-9][A-Za-z0-9_.-]{{0,{SEARCH_NAME_MAX - 1}}}", name):
         raise SpaceError(
-            f"{where}: a search name must be 1-100 letters, digits, '_', '-' or '.', "
+            f"{where}: a search name must be 1-{SEARCH_NAME_MAX} letters, digits, '_', '-' or '.', "
             f"starting with a letter or digit; got {name!r}."
         )
 
@@ -183,12 +191,13 @@ class SearchSpec:
             check_name(name, "--name")
             spec = dataclasses.replace(spec, name=name)
         if max_trials is not None:
-            if max_trials < 1:
-                raise SpaceError(f"--max-trials must be a positive integer; got {max_trials}.")
+            if not MAX_TRIALS_RANGE[0] <= max_trials <= MAX_TRIALS_RANGE[1]:
+                raise SpaceError(f"--max-trials must be from {MAX_TRIALS_RANGE[0]} to {MAX_TRIALS_RANGE[1]}; "
+                                 f"got {max_trials}.")
             spec = dataclasses.replace(spec, tuner=dataclasses.replace(spec.tuner, max_trials=max_trials))
         if epochs is not None:
-            if epochs < 1:
-                raise SpaceError(f"--epochs must be a positive integer; got {epochs}.")
+            if not EPOCHS_RANGE[0] <= epochs <= EPOCHS_RANGE[1]:
+                raise SpaceError(f"--epochs must be from {EPOCHS_RANGE[0]} to {EPOCHS_RANGE[1]}; got {epochs}.")
             spec = dataclasses.replace(spec, epochs_flag=epochs)
             if spec.tuner.algorithm == "hyperband":
                 options = {**spec.tuner.options, "max_epochs": epochs}

@@ -34,8 +34,16 @@ from pathlib import Path
 from typing import Any
 
 from tuner_app.errors import SpaceError
-from tuner_app.space.fields import FieldChecker
-from tuner_app.space.names import ALGORITHMS, FILTERED_PREFIX, OBJECTIVES, SIDE_FEATURES, SPLIT_KINDS
+from tuner_app.space.fields import FieldChecker, describe
+from tuner_app.space.names import (
+    ALGORITHMS,
+    EPOCHS_RANGE,
+    FILTERED_PREFIX,
+    MAX_TRIALS_RANGE,
+    OBJECTIVES,
+    SIDE_FEATURES,
+    SPLIT_KINDS,
+)
 from tuner_app.space.params import MAX_LAYERS, Range
 from tuner_app.space.reading import load_yaml, read_space_file, resolve_space_path
 from tuner_app.space.spec import (
@@ -83,6 +91,9 @@ class _Validator(FieldChecker):
     def space(self, raw: Any, text: str) -> SearchSpec:
         if raw is None:
             raise SpaceError(f"{self.where}: is empty; expected a mapping with at least 'tuner' and 'hyperparameters'.")
+        if not isinstance(raw, dict):
+            raise SpaceError(f"{self.where}: expected a search space, a YAML mapping with at least 'tuner' and "
+                             f"'hyperparameters'; got {describe(raw)}; see README.md for the format.")
         raw = self.mapping(raw, "", TOP_LEVEL_KEYS)
         for required in ("tuner", "hyperparameters"):
             if required not in raw:
@@ -123,9 +134,10 @@ class _Validator(FieldChecker):
                     f"expected one of {', '.join(defaults)}."
                 )
         values = {**defaults, **{k: v for k, v in raw.items() if k != "algorithm"}}
+        ranges = {"max_trials": MAX_TRIALS_RANGE, "max_epochs": EPOCHS_RANGE}
         for key in ("max_trials", "max_epochs", "hyperband_iterations", "num_initial_points"):
             if key in values and values[key] is not None:
-                self.integer(values[key], f"tuner.{key}", minimum=1)
+                self.integer(values[key], f"tuner.{key}", *ranges.get(key, (1,)))
         if values.get("factor") is not None:
             self.integer(values["factor"], "tuner.factor", minimum=2)
         self.integer(values["seed"], "tuner.seed", minimum=0)
@@ -184,7 +196,7 @@ class _Validator(FieldChecker):
         raw = self.mapping(raw, "training", tuple(defaults))
         values = {**defaults, **raw}
         for key in ("epochs", "batch_size", "eval_batch_size", "validation_freq"):
-            self.integer(values[key], f"training.{key}", minimum=1)
+            self.integer(values[key], f"training.{key}", *(EPOCHS_RANGE if key == "epochs" else (1,)))
         if values["shuffle_seed"] is not None:
             self.integer(values["shuffle_seed"], "training.shuffle_seed", minimum=0)
         return TrainingSpec(**values)

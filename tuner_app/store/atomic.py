@@ -133,19 +133,30 @@ def remove_stray_temp_files(folder: str | os.PathLike, prefix: str = "", recursi
             path.unlink(missing_ok=True)
 
 
-def read_json(path: str | os.PathLike, what: str, fix: str = "start over with --overwrite") -> Any:
+def read_json(path: str | os.PathLike, what: str, fix: str = "start over with --overwrite",
+              expect: type | None = None) -> Any:
     """Reads a JSON file this tool wrote; a damaged one is a `ResultsError` naming it.
 
     Args:
         path: the file.
         what: what the file is, for the message (e.g. "the trial record").
         fix: how to get past it, for the message.
+        expect: the type the file holds (`dict`: a JSON object), when the caller relies on it.
     """
     try:
         with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
+            data = json.load(handle)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ResultsError(f"{path}: {what} is damaged ({exc.__class__.__name__}: {exc}); {fix}.") from None
+    if expect is not None and not isinstance(data, expect):
+        expected = "a JSON object" if expect is dict else f"JSON {expect.__name__}"
+        raise ResultsError(f"{path}: {what} must be {expected}; found {_json_type(data)}; {fix}.")
+    return data
+
+
+def _json_type(data: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(data), "a number")
 
 
 def _json_default(value: Any) -> Any:

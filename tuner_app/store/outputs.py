@@ -28,15 +28,33 @@ from pathlib import Path
 
 from tuner_app.errors import ResultsError, StopRequested
 from tuner_app.store.atomic import fsync_folder
-from tuner_app.store.layout import IDENTITY_FILE, MODEL_DESCRIPTION_FILE, MODEL_ENTRIES, MODEL_FORMAT, SearchPaths
+from tuner_app.store.layout import (
+    IDENTITY_FILE,
+    KIND_NAMES,
+    MODEL_DESCRIPTION_FILE,
+    MODEL_ENTRIES,
+    MODEL_FORMAT,
+    SearchPaths,
+    kind_of,
+)
 
 #: The longest file name (one path component) Linux file systems take, in bytes.
 NAME_MAX = 255
+#: The longest path Linux takes, in bytes, with its terminating NUL.
+PATH_MAX = 4096
 
 
-def check_path_text(path: str | os.PathLike, flag: str) -> Path:
+def check_path_text(path: str | os.PathLike, flag: str, kind: str | None = None, fix: str = "give another path"
+                    ) -> Path:
     """`path` as a Path, after the checks every path argument gets: not empty, no component
-    longer than the file system takes, no symbolic-link loop.
+    longer than the file system takes, no symbolic-link loop; and with `kind` ("file",
+    "folder" or "file or folder"), that what is there, if anything, is one (a FIFO or a
+    device is neither). A path that is not there is left to the command, which knows what
+    to say (`no such results file`).
+
+    Args:
+        flag: how messages name the argument (`--out`, `results CSV`).
+        fix: how to get past a path of the wrong kind, for the message.
 
     Raises:
         ResultsError: one sentence naming the flag and what is wrong.
@@ -48,24 +66,52 @@ def check_path_text(path: str | os.PathLike, flag: str) -> Path:
         if len(os.fsencode(part)) > NAME_MAX:
             raise ResultsError(f"{flag} {text[:60]}...: the name {part[:40]}... is {len(os.fsencode(part))} bytes "
                                f"long; file systems take at most {NAME_MAX}: give a shorter one.")
+    if len(os.fsencode(text)) >= PATH_MAX:
+        raise ResultsError(f"{flag} {text[:60]}...: is {len(os.fsencode(text))} bytes long; paths are at most "
+                           f"{PATH_MAX - 1}: give a shorter one.")
     try:
         Path(text).resolve(strict=False)
+        dangling = Path(text).is_symlink() and not Path(text).exists()
     except (RuntimeError, OSError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
-        raise ResultsError(f"{flag} {text}: cannot be resolved ({exc}); it is a symbolic-link loop or "
-                           "unreadable: give another path.") from None
-    if Path(text).is_symlink() and not Path(text).exists():
+        raise ResultsError(f"{flag} {text}: cannot be looked at ({getattr(exc, 'strerror', None) or exc}); it is a "
+                           "symbolic-link loop or in a folder you cannot read: give another path.") from None
+    if dangling:
         raise ResultsError(f"{flag} {text}: is a symbolic link to nothing (or a loop); give another path.")
+    found = kind_of(Path(text))
+    if kind is not None and found is not None and found not in kind.split(" or "):
+        raise ResultsError(f"{flag} {text}: is {KIND_NAMES[found]}, not a {kind}; {fix}.")
     return Path(text)
 
 
 def search_files(paths: SearchPaths) -> dict[Path, str]:
-    """What a search owns on disk, each with how messages name it: its result files and its state folder."""
-    name = paths.name
-    return {paths.csv: f"the results of search '{name}' ({paths.csv})",
-            paths.history: f"the history of search '{name}' ({paths.history})",
-            paths.summary: f"the summary of search '{name}' ({paths.summary})",
-            paths.repeats: f"the repeats of search '{name}' ({paths.repeats})",
-            paths.state_dir: f"the state folder of search '{name}' ({paths.state_dir})"}
+    """What a search owns on disk, each with how messages name it: its result files, figures, lock and
+    state folder."""
+    return {path: f"the {what} of search '{paths.name}' ({path})" for what, path in paths.files().items()}
+
+
+def check_search_name(paths: SearchPaths, flag: str = "--name") -> None:
+    """A search's files may not be another search's: beside a search `a`, a search `a.history` would
+    write its results over a's history (and `a.csv` would have its state folder where a's results are).
+
+    Each of this search's files is read as another search's file of another kind (`a.history.csv` is
+    the results of `a.history` and the history of `a`); that other search is there when any file of
+    its own (one it does not share with this search) is.
+
+    Raises:
+        ResultsError: the colliding file and the search it belongs to, named.
+    """
+    mine = paths.files()
+    suffixes = {what: path.name[len(paths.name):] for what, path in mine.items()}
+    for what, path in mine.items():
+        for theirs, suffix in suffixes.items():
+            other = path.name[: len(path.name) - len(suffix)] if path.name.endswith(suffix) else ""
+            if theirs == what or not other or other == paths.name:
+                continue
+            owner = SearchPaths(paths.results_dir, other)
+            own = [p for p in owner.files().values() if p not in mine.values()]
+            if any(p.exists() or p.is_symlink() for p in own):
+                raise ResultsError(f"{flag} {paths.name}: this search's {what} would be {path}, which is the "
+                                   f"{theirs} of the search '{other}' in {paths.results_dir}; give another --name.")
 
 
 def check_output(path: str | os.PathLike, flag: str, protected: Mapping[Path, str], kind: str = "file") -> Path:
@@ -81,8 +127,9 @@ def check_output(path: str | os.PathLike, flag: str, protected: Mapping[Path, st
         ResultsError: one sentence naming the flag, what is there and what to do.
     """
     out = check_path_text(path, flag)
-    if out.exists() and not (out.is_dir() or out.is_file()):
-        raise ResultsError(f"{flag} {out}: is neither a file nor a folder (a FIFO or a device); give another path.")
+    if kind_of(out) in ("FIFO", "device"):
+        raise ResultsError(f"{flag} {out}: is neither a file nor a folder ({KIND_NAMES[kind_of(out)]}); give another "
+                           "path.")
     if kind == "file" and out.is_dir():
         raise ResultsError(f"{flag} {out}: is a folder; give the name of a file to write.")
     if kind == "folder" and out.exists() and not out.is_dir():

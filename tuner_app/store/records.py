@@ -60,7 +60,7 @@ class TrialRecord:
     @classmethod
     def load(cls, path: Path) -> TrialRecord:
         data = atomic.read_json(path, "the trial record", "delete it: the trial keeps its results, but can no "
-                                "longer be exported or scored on held-back rows")
+                                "longer be exported or scored on held-back rows", expect=dict)
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 

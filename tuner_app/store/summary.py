@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tuner_app.errors import ResultsError
 from tuner_app.store import atomic
 from tuner_app.store.layout import SearchPaths
 
@@ -17,7 +18,11 @@ def read_summary(paths: SearchPaths) -> dict[str, Any]:
     """The search's summary, or {} when there is none."""
     path = paths.summary
     fix = "run the search command again: it rewrites the summary"
-    return atomic.read_json(path, "the search summary", fix) if path.exists() else {}
+    summary = atomic.read_json(path, "the search summary", fix, expect=dict) if path.exists() else {}
+    if not isinstance(summary.get("baselines", {}), dict):
+        raise ResultsError(f"{path}: the search summary's baselines must be a JSON object; found "
+                           f"{type(summary['baselines']).__name__}; {fix}.")
+    return summary
 
 
 def write_summary(paths: SearchPaths, summary: dict[str, Any]) -> None:
@@ -37,7 +42,8 @@ def baselines_of(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """
     found = summary.get("baselines", {})
     entries = {"popularity": {k: found[k] for k in _POPULARITY_KEYS if k in found}} if "validation" in found else {}
-    entries.update({name: entry for name, entry in found.items() if name not in _POPULARITY_KEYS})
+    entries.update({name: entry for name, entry in found.items() if name not in _POPULARITY_KEYS
+                    and isinstance(entry, dict)})
     return entries
 
 
@@ -45,7 +51,8 @@ def baseline_values(summary: dict[str, Any], metric: str, part: str = "validatio
     """`{baseline name: its value of metric}` on the validation (or held-back) rows, where known."""
     values = {}
     for name, entry in baselines_of(summary).items():
-        value = entry.get(part, {}).get(metric)
-        if value is not None:
+        found = entry.get(part) if isinstance(entry, dict) else None
+        value = found.get(metric) if isinstance(found, dict) else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
             values[name] = float(value)
     return values

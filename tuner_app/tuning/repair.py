@@ -26,7 +26,7 @@ from keras_tuner.src.engine import trial as trial_module
 
 from tuner_app.errors import ResultsError
 from tuner_app.report.rows import HYPERBAND_COLUMNS
-from tuner_app.store.layout import TRIAL_PREFIX, SearchPaths
+from tuner_app.store.layout import SearchPaths, spell_trial_id
 
 #: Keys of keras-tuner's base oracle state (`Oracle.get_state`).
 STATE_KEYS = ("ongoing_trials", "hyperparameters", "start_order", "end_order", "run_times", "retry_queue",
@@ -64,8 +64,8 @@ def rebuilt_state(oracle, path: Path, paths: SearchPaths) -> dict:
     never take an old one's id (keras-tuner numbers them by count)."""
     if not rebuildable(oracle):
         raise ResultsError(f"{path}: keras-tuner's oracle state is missing; {_way_out(oracle, path)}.")
-    rows, _ = _results(paths)
-    folders = {p.name.removeprefix(TRIAL_PREFIX) for p in paths.state_dir.glob(f"{TRIAL_PREFIX}*") if p.is_dir()}
+    folders = set(paths.trial_ids())
+    rows, _ = _results(paths, sorted(set(oracle.trials) | folders))
     known = set(oracle.trials) | set(rows) | folders
     ids = _every_id(known)
     ended = [t for t in ids if (t in oracle.trials and oracle.trials[t].status in _ENDED) or t in rows]
@@ -125,43 +125,47 @@ def rebuild_trials(oracle, state: dict, paths: SearchPaths) -> list[str]:
     gone = missing_trials(oracle, state)
     if not gone:
         return []
-    rows, history = _results(paths)
+    rows, history = _results(paths, sorted({*state["start_order"], *state["end_order"], *oracle.trials}))
     notes = []
     for trial_id in gone:
         row = rows.get(trial_id)
-        ended = trial_id in state["end_order"]
-        if ended and row is not None:
+        if row is not None and row["status"] in _ENDED:
+            # A row is a trial that ended, whatever the state says: it is rebuilt, never overwritten.
             oracle.trials[trial_id] = _trial_from_row(oracle, trial_id, row, history.get(trial_id, []))
+            _ended_in(state, trial_id)
             notes.append(f"trial {trial_id}: its trial.json was gone; rebuilt from {paths.csv.name} "
                          f"({row['status']}, {row['objective_name']} {row['objective']})")
         else:
             trial = trial_module.Trial(oracle.hyperparameters.copy(), trial_id, trial_module.TrialStatus.FAILED,
                                        message="FailedTrialError: its state folder was deleted before it ended")
             oracle.trials[trial_id] = trial
-            state["ongoing_trials"] = {k: v for k, v in state["ongoing_trials"].items() if v != trial_id}
-            state["retry_queue"] = [t for t in state["retry_queue"] if t != trial_id]
-            if trial_id not in state["end_order"]:
-                state["end_order"].append(trial_id)
+            _ended_in(state, trial_id)
             notes.append(f"trial {trial_id}: its trial.json was gone and it had not ended; recorded as failed "
                          "(its hyperparameters are lost), and the search goes on with new trials")
         oracle._save_trial(oracle.trials[trial_id])
     return notes
 
 
-def _results(paths: SearchPaths) -> tuple[dict, dict]:
-    """The results CSV's rows and the history's epochs, by trial id (empty when absent)."""
-    from tuner_app.report.results_csv import read_results
+def _ended_in(state: dict, trial_id: str) -> None:
+    """The oracle state with `trial_id` ended: neither running nor waiting for a retry."""
+    state["ongoing_trials"] = {k: v for k, v in state["ongoing_trials"].items() if v != trial_id}
+    state["retry_queue"] = [t for t in state["retry_queue"] if t != trial_id]
+    if trial_id not in state["end_order"]:
+        state["end_order"].append(trial_id)
+
+
+def _results(paths: SearchPaths, known: list[str]) -> tuple[dict, dict]:
+    """The results CSV's rows and the history's epochs, by trial id as the oracle spells it (`known`:
+    a spreadsheet that re-saved the CSV wrote `6` for `06`); empty when absent."""
+    from tuner_app.report.results_csv import read_history, read_results
 
     if not paths.csv.exists():
         return {}, {}
-    frame = read_results(paths.csv)
-    rows = {str(r["trial_id"]): r for r in frame.to_dict("records")}
+    rows = {spell_trial_id(str(r["trial_id"]), known): r for r in read_results(paths.csv).to_dict("records")}
     history: dict[str, list[dict]] = {}
-    if paths.history.exists():
-        import pandas as pd
-
-        for entry in pd.read_csv(paths.history, dtype={"trial_id": str}).to_dict("records"):
-            history.setdefault(entry["trial_id"], []).append(entry)
+    frame = read_history(paths)
+    for entry in [] if frame is None else frame.to_dict("records"):
+        history.setdefault(spell_trial_id(str(entry["trial_id"]), known), []).append(entry)
     return rows, history
 
 

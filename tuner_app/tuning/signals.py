@@ -1,10 +1,34 @@
-"""Ctrl-C and SIGTERM during a search: stop cleanly after the current step; twice, at once."""
+"""Ctrl-C and SIGTERM during a search: stop cleanly after the current step; twice, at once.
+
+Before a search's trials begin (`StopOnSignal`), SIGTERM is made a KeyboardInterrupt, as Ctrl-C
+is (`sigterm_as_interrupt`): the command line says how to resume and exits with status 130.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
+import threading
+from collections.abc import Iterator
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt(active: bool = True) -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt("SIGTERM") in the block (when `active`); the handler before is put back."""
+    if not active or threading.current_thread() is not threading.main_thread():  # signals reach the main one
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class StopOnSignal:
