@@ -131,7 +131,10 @@ def read_results(path: str | Path):
         return frame.astype({c: float for c in ("rank", "objective")})
     if not pd.api.types.is_numeric_dtype(frame["objective"]):
         raise ResultsError(f"{path}: column 'objective' must hold numbers; found {frame['objective'].dtype}.")
-    return _spelled_as_the_search(frame, SearchPaths.of_csv(path), ("trial_id", "parent_trial"))
+    leading, trailing = [*LEADING_COLUMNS, *METRIC_COLUMNS, *RUN_COLUMNS], [*HYPERBAND_COLUMNS.values(), "reason"]
+    order = [c for c in leading if c in frame] + [c for c in frame if c not in {*leading, *trailing}] + \
+        [c for c in trailing if c in frame]  # as written, whatever order a spreadsheet saved
+    return _spelled_as_the_search(frame[order], SearchPaths.of_csv(path), ("trial_id", "parent_trial"))
 
 
 _HISTORY_FIX = "run the search command again: it rewrites the file from the trials' records"

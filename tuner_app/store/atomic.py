@@ -123,12 +123,14 @@ def remove_stray_temp_files(folder: str | os.PathLike, prefix: str = "", recursi
 
     Args:
         folder: where to look.
-        prefix: only files whose target name starts with this (e.g. the search name).
+        prefix: only the temporary files of the file of this name (e.g. `deep.csv`).
         recursive: also look in sub-folders.
     """
     folder = Path(folder)
     if folder.is_dir():
-        pattern = f".{prefix}*.tmp"
+        # Exactly `.<name>.<8 hex digits>.tmp` for a named target: `.a.csv*.tmp` would also take the
+        # temporary files of a search named `a.csv.x` that is running beside it.
+        pattern = f".{prefix}.{'[0-9a-f]' * 8}.tmp" if prefix else ".*.tmp"
         for path in folder.rglob(pattern) if recursive else folder.glob(pattern):
             path.unlink(missing_ok=True)
 
