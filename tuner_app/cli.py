@@ -200,10 +200,10 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     from tuner_app.serving.recommend import is_known_user, recommend
 
     if not is_known_user(args.model, args.user):
-        print(f"note: user {args.user} is not in the training data; these are the unknown user's titles",
+        print(f"note: user {args.user} is not in the training data; these are the unknown user's items",
               file=sys.stderr)
-    for rank, (title, score) in enumerate(recommend(args.model, args.user, args.k, args.timestamp), start=1):
-        print(f"{rank:3d}. {title}  ({score:.3f})")
+    for rank, (item, text, score) in enumerate(recommend(args.model, args.user, args.k, args.timestamp), start=1):
+        print(f"{rank:3d}. {item}  {text}  ({score:.3f})" if text else f"{rank:3d}. {item}  ({score:.3f})")
     return 0
 
 

@@ -33,9 +33,10 @@ SAMPLINGS = ("linear", "log", "reverse_log")
 #: The baselines every search scores on its own split, and how messages name them.
 BASELINES = {"popularity": "popularity", "ease": "EASE"}
 
-#: The side features a data source may have, by the side (tower) they feed (`data.side`).
+#: The side features the MovieLens sources have, by the side (tower) they feed (`data.side`); a data
+#: YAML's tables have features of their own names.
 SIDE_FEATURES = {"age": "user", "gender": "user", "occupation": "user", "zip": "user",
-                 "genres": "movie", "year": "movie"}
+                 "genres": "item", "year": "item"}
 SplitKind = Literal["random", "temporal"]
 SPLIT_KINDS: tuple[str, ...] = get_args(SplitKind)
 

@@ -130,6 +130,8 @@ def _prepare(spec: SearchSpec, ratings: Ratings, rows: tuple, data_spec: DataSpe
     part = "" if role is None else f" as {role.kind} {role.worker_id or ''} at {role.address}".replace("  ", " ")
     progress.say(f"{'Resuming' if resuming else 'Starting'} search '{spec.name}' ({spec.tuner.algorithm}){part} "
                  f"on {ratings.description}: {len(ratings):,} ratings")
+    for line in ratings.preparation:
+        progress.say(f"  {line}")
 
     # TensorFlow loads here, after every input has been validated.
     from tuner_app.model.runtime import load_tensorflow
@@ -157,6 +159,7 @@ def _prepare(spec: SearchSpec, ratings: Ratings, rows: tuple, data_spec: DataSpe
     save_vocabulary(paths.vocabulary, data.vocab)
     summary = {
         **identity.describe_search(spec, ratings),
+        **({"preparation": list(ratings.preparation)} if ratings.preparation else {}),
         "objective": spec.objective,
         "rows": {"train": len(train_rows), "validation": len(validation_rows), "holdout": len(holdout_rows),
                  **({"validation_all": len(all_validation_rows)} if sampled else {})},
