@@ -25,7 +25,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import sparse
 
-from tuner_app.space.names import TOP_KS, metric_key
+from tuner_app.baselines.scoring import ranked_metrics
+from tuner_app.space.names import TOP_KS
 
 #: The L2 weights tried, on the validation rows.
 L2_GRID = (100.0, 300.0, 1000.0, 3000.0, 10000.0, 30000.0)
@@ -62,7 +63,8 @@ def ease_weights(gram: np.ndarray, l2: float) -> np.ndarray:
 
 def rank_metrics(user_scores: np.ndarray, rows_users: np.ndarray, rows_titles: np.ndarray,
                  seen: sparse.csr_matrix | None, ks: Sequence[int] = TOP_KS) -> dict[str, float]:
-    """Top-k accuracy of each row's title under its user's scores, as `ExactTopK` counts it.
+    """Every metric of each row's title under its user's scores, as `ExactTopK` counts it
+    (`baselines.scoring`).
 
     Args:
         user_scores: `[num_users + 1, num_titles]` scores of every user id.
@@ -86,10 +88,7 @@ def rank_metrics(user_scores: np.ndarray, rows_users: np.ndarray, rows_titles: n
             mask = seen[rows_users[start:stop]].toarray().astype(bool)
             mask[np.arange(stop - start), columns[start:stop]] = False
             filtered[start:stop] = ranks[start:stop] - (at_least & mask).sum(axis=1)
-    results = {metric_key(k): float(np.mean(known & (ranks < k))) for k in ks}
-    if filtered is not None:
-        results.update({metric_key(k, filtered=True): float(np.mean(known & (filtered < k))) for k in ks})
-    return results
+    return ranked_metrics(ranks, filtered, rows_users, known, ks)
 
 
 def skip_reason(num_titles: int) -> str | None:

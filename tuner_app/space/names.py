@@ -2,7 +2,7 @@
 
 The metric names here are the short ones every file shows: the results CSV's
 columns, the history, the objective in a space file and the baselines all say
-`val_top_100` or `val_filtered_top_100`. (Keras's own metric names, which the
+`val_top_100`, `val_filtered_ndcg_10` or `val_recall_50`. (Keras's own metric names, which the
 tutorial's TFRS code logs, are mapped onto these in `model.metrics`.)
 """
 
@@ -13,16 +13,32 @@ from typing import Literal, get_args
 #: The top-k cut-offs every trial and baseline reports.
 TOP_KS = (1, 5, 10, 50, 100)
 
+#: The metric families, each at every cut-off, unfiltered and filtered (`model.metrics`,
+#: `baselines.scoring` compute them; README defines them):
+#: `top`: TFRS's top-k accuracy, the share of validation (user, item) pairs whose item ranks in the
+#: top k (a mean over pairs); `recall`, `ndcg`, `hitrate`: Recall@K, NDCG@K and HitRate@K, averaged
+#: over the validation users, as papers, RecBole and Microsoft Recommenders report them.
+FAMILIES = ("top", "recall", "ndcg", "hitrate")
+#: The families averaged over users.
+PER_USER_FAMILIES = FAMILIES[1:]
 
-def metric_key(k: int, filtered: bool = False) -> str:
-    """`val_top_k`, or `val_filtered_top_k`: the same with each user's training titles excluded."""
-    return f"val_filtered_top_{k}" if filtered else f"val_top_{k}"
+
+def metric_key(k: int, filtered: bool = False, family: str = "top") -> str:
+    """`val_top_k`, `val_recall_k`, ...; `val_filtered_...`: the same with each user's training items excluded."""
+    return f"val_{'filtered_' if filtered else ''}{family}_{k}"
 
 
-#: Every validation metric, unfiltered first; any of them can be the objective (maximised).
-METRICS = tuple(metric_key(k) for k in TOP_KS) + tuple(metric_key(k, filtered=True) for k in TOP_KS)
+#: Every validation metric: each family's unfiltered cut-offs, then its filtered ones; any of them
+#: can be the objective (maximised).
+METRICS = tuple(metric_key(k, filtered, family) for family in FAMILIES for filtered in (False, True) for k in TOP_KS)
 OBJECTIVES = METRICS
 FILTERED_PREFIX = "val_filtered_"
+
+
+def coverage_key(k: int) -> str:
+    """`coverage_k`: the share of the catalogue in some validation user's top k (reported, not an objective)."""
+    return f"coverage_{k}"
+
 
 Algorithm = Literal["hyperband", "bayesian", "random", "grid"]
 ALGORITHMS: tuple[str, ...] = get_args(Algorithm)
