@@ -12,6 +12,7 @@ stopped search); `--debug` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -44,6 +45,13 @@ def _seconds(low: float, high: float) -> Callable[[str], float]:
         return value
 
     return parse
+
+
+def _names(text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected column names separated by commas; got {text!r}")
+    return names
 
 
 def _timestamp(text: str) -> int:
@@ -106,6 +114,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from tuner_app.report.results_csv import read_results
     from tuner_app.report.table import (
         baseline_lines,
+        check_columns,
         combine_results,
         format_table,
         insight_lines,
@@ -118,6 +127,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     _check_report_outputs(args)
     if len(args.csv) == 1:
         frame = read_results(args.csv[0])
+        check_columns(frame, args.columns)
         names = sorted(set(frame["objective_name"].dropna()))
         print(f"{args.csv[0]}: {len(frame)} trial(s); objective {', '.join(names) or '?'} (maximised)")
         summary = read_summary(SearchPaths.of_csv(args.csv[0]))
@@ -125,12 +135,13 @@ def cmd_report(args: argparse.Namespace) -> int:
             print(line)
     else:
         frame = combine_results(args.csv)
+        check_columns(frame, args.columns)
         print(f"{len(args.csv)} searches, {len(frame)} trial(s); objective "
               f"{frame['objective_name'].dropna().iloc[0]} (maximised), ranked together")
         note = split_note(args.csv)
         if note:
             print(note)
-    print(format_table(frame, top=args.top))
+    print(format_table(frame, top=args.top, columns=args.columns))
     for path in args.csv:
         one = read_results(path)
         objective = one["objective_name"].dropna()
@@ -263,6 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="print the ranked table of one or more results CSVs")
     report.add_argument("csv", nargs="+", help="results CSVs written by `search` (several: ranked together)")
     report.add_argument("--top", type=_positive_int, help="show only the N best trials")
+    report.add_argument("--columns", type=_names, metavar="A,B,...", help=(
+        "the table's columns, from the CSV's (e.g. rank,trial_id,objective,val_ndcg_10,learning_rate); default: "
+        "rank, trial, objective, lifts, time and the hyperparameters that vary, within 120 characters"))
     report.add_argument("--plot", action="store_true",
                         help="also write PNG figures next to each CSV (learning curves, objective per hyperparameter)")
     report.add_argument("--plot-top", type=_positive_int, default=10, help="trials in the learning-curve figure")
@@ -313,3 +327,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `report ... | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 141
