@@ -153,3 +153,29 @@ def test_the_tensorflow_metric_gives_the_baselines_figures_from_the_same_ranks(t
                         users=tf.constant(row_users))
     again = {name: float(value) for name, value in metric.results().items() if name.startswith("per_user")}
     assert again == pytest.approx({n: v for n, v in got.items() if n.startswith("per_user")}, abs=1e-6)
+
+
+def test_catalogue_coverage_counts_the_items_in_some_lists_top_k():
+    import tensorflow as tf
+
+    from tuner_app.baselines.ease import top_columns
+    from tuner_app.baselines.scoring import coverage
+    from tuner_app.model.metrics import top_columns as model_top_columns
+
+    rng = np.random.default_rng(3)
+    scores = rng.normal(size=(9, 30))
+    top = top_columns(scores, np.arange(9), 5)
+    assert top.tolist() == np.argsort(-scores, axis=1)[:, :5].tolist()
+    assert coverage(top, 30, ks=(1, 5)) == {
+        "coverage_1": len(set(np.argmax(scores, axis=1))) / 30,
+        "coverage_5": len(set(np.argsort(-scores, axis=1)[:, :5].ravel())) / 30}
+
+    class Model:  # what `top_columns` reads of a retrieval model: its towers
+        def candidate_embeddings(self):
+            return tf.eye(30)
+
+        def query_model(self, batch):
+            return batch
+
+    batches = tf.data.Dataset.from_tensor_slices(scores.astype(np.float32)).batch(4)
+    assert model_top_columns(Model(), batches, 5).tolist() == top.tolist()

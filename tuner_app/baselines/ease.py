@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import sparse
 
-from tuner_app.baselines.scoring import ranked_metrics
+from tuner_app.baselines.scoring import coverage, ranked_metrics
 from tuner_app.space.names import TOP_KS
 
 #: The L2 weights tried, on the validation rows.
@@ -91,6 +91,19 @@ def rank_metrics(user_scores: np.ndarray, rows_users: np.ndarray, rows_titles: n
     return ranked_metrics(ranks, filtered, rows_users, known, ks)
 
 
+def top_columns(user_scores: np.ndarray, users: np.ndarray, k: int) -> np.ndarray:
+    """`[len(users), k]` each user's k best-scored columns, best first."""
+    k = min(k, user_scores.shape[1])
+    block = max(1, _BLOCK_VALUES // max(1, user_scores.shape[1]))
+    tops = []
+    for start in range(0, len(users), block):
+        scores = user_scores[users[start:start + block]]
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
+        tops.append(np.take_along_axis(part, order, axis=1))
+    return np.concatenate(tops) if tops else np.zeros((0, k), np.int64)
+
+
 def skip_reason(num_titles: int) -> str | None:
     """Why EASE is not computed for a catalogue of this size, or None."""
     if num_titles <= MAX_TITLES:
@@ -132,9 +145,12 @@ def ease_baseline(data, objective: str, exclude_seen: bool, grid: Sequence[float
         if best is None or (tried[l2].get(objective, -1.0), -l2) > (tried[best].get(objective, -1.0), -best):
             best, weights = l2, candidate
         del candidate
+    validation_users = np.unique(data.validation.user)
+    top = top_columns(np.asarray(matrix[validation_users] @ weights), np.arange(len(validation_users)), max(TOP_KS))
     return {
         "method": METHOD,
         "l2": best,
+        "coverage": coverage(top, num_titles),
         "l2_grid": {f"{l2:g}": tried[l2].get(objective) for l2 in grid},
         "validation": tried[best],
         "holdout": score(weights, data.holdout) if data.holdout is not None else {},

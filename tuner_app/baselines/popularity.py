@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tuner_app.baselines.scoring import ranked_metrics
+from tuner_app.baselines.scoring import coverage, ranked_metrics
 from tuner_app.space.names import TOP_KS
 
 
@@ -71,3 +71,9 @@ def _seen_before(position, users, true_position, row_splits, columns) -> np.ndar
     keys = np.sort(owners * span + position[columns])
     starts = row_splits[users]
     return np.searchsorted(keys, users * span + true_position, side="left") - starts
+
+
+def popularity_coverage(train_titles: np.ndarray, num_titles: int, ks: Sequence[int] = TOP_KS) -> dict[str, float]:
+    """Coverage@k of the one list popularity gives everyone: k of the catalogue's items."""
+    order = popularity_order(train_titles, num_titles)
+    return coverage(order[np.newaxis, :max(ks)], num_titles, ks)

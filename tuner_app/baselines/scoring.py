@@ -14,6 +14,9 @@ hit. From the ranks (`space.names` names each figure):
   over the ideal DCG of min(K, n) hits at the top; averaged over users;
 * HitRate@K: the share of users with at least one validation row ranked under K.
 
+Catalogue coverage@K (`coverage`), the share of the items that appear in some
+user's top K, is reported beside them, not optimised.
+
 The filtered figures are the same over ranks with each user's training items left
 out of the ranking (the row's own item is always ranked). numpy only: the
 baselines call it, and `model.metrics` computes the same in TensorFlow.
@@ -25,7 +28,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tuner_app.space.names import TOP_KS, metric_key
+from tuner_app.space.names import TOP_KS, coverage_key, metric_key
 
 
 def ideal_dcg(hits: np.ndarray) -> np.ndarray:
@@ -67,3 +70,12 @@ def ranked_metrics(ranks: np.ndarray, filtered_ranks: np.ndarray | None, users: 
     if filtered_ranks is not None:
         results.update(from_ranks(filtered_ranks, users, known, filtered=True, ks=ks))
     return results
+
+
+def coverage(top_items: np.ndarray, num_items: int, ks: Sequence[int] = TOP_KS) -> dict[str, float]:
+    """Catalogue coverage@k: the share of the `num_items` items in some list's top k.
+
+    Args:
+        top_items: `[lists, >= max(ks)]` item columns of each list (a user's, or a validation row's), best first.
+    """
+    return {coverage_key(k): float(len(np.unique(top_items[:, :k])) / num_items) for k in ks}

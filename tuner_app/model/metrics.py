@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
@@ -270,3 +271,12 @@ class ExactTopK(tfrs.metrics.Factorized):
         if self.per_user is not None:
             update_ops.append(self.per_user.update_state(ranks, users, known))
         return tf.group(update_ops)
+
+
+def top_columns(model, dataset: tf.data.Dataset, k: int) -> np.ndarray:
+    """`[rows, k]` the k best-scored item columns of each row's query in `dataset`, best first."""
+    candidates = model.candidate_embeddings()
+    k = min(k, int(candidates.shape[0]))
+    tops = [tf.math.top_k(tf.linalg.matmul(model.query_model(batch), candidates, transpose_b=True), k=k).indices.numpy()
+            for batch in dataset]
+    return np.concatenate(tops) if tops else np.zeros((0, k), np.int32)

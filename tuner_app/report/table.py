@@ -165,9 +165,14 @@ def baseline_lines(summary: dict, objective: str) -> list[str]:
 
 
 def rows_lines(summary: dict, objective: str) -> list[str]:
-    """Which rows the figures come from, when trials were selected on a sample, and the best
-    trial's scores on all validation rows and on the held-back rows."""
+    """Which rows the figures come from, when trials were selected on a sample, the catalogue coverage
+    of the best trial and the baselines, and the best trial's scores on all validation rows and on the
+    held-back rows."""
+    from tuner_app.store.summary import coverage_line
+
     lines = [summary["selection"]] if "selection" in summary else []
+    if coverage_line(summary):
+        lines.append(coverage_line(summary))
     every = summary.get("best_trial_all_validation")
     if every and objective in every.get("all", {}):
         lines.append(f"best trial {every['trial_id']} on all {summary['rows']['validation_all']:,} validation rows: "

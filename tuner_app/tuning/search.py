@@ -27,7 +27,7 @@ from tuner_app.space.spec import SearchSpec
 from tuner_app.store import atomic, identity
 from tuner_app.store.layout import SearchPaths
 from tuner_app.store.lock import SearchLock
-from tuner_app.store.summary import baseline_values, baselines_of, write_summary
+from tuner_app.store.summary import baseline_values, baselines_of, coverage_line, write_summary
 from tuner_app.tuning.progress import ConsoleProgress
 
 
@@ -256,7 +256,7 @@ def _finish(search: PreparedSearch, stopped: bool, failure: str | None) -> Searc
         lift = f" ({lifts(best.objective, baselines)})" if baselines else ""
         progress.result(f"best: trial {best.trial_id}, {spec.objective} {best.objective:.4f} "
                         f"at epoch {best.best_epoch}{lift}")
-        if not stopped and (search.trainer.holdout is not None or search.trainer.validation_all is not None):
+        if not stopped:
             _score_best(search, best)
     if stopped:
         raise SearchInterrupted(
@@ -274,13 +274,16 @@ def _finish(search: PreparedSearch, stopped: bool, failure: str | None) -> Searc
 
 
 def _score_best(search: PreparedSearch, best) -> None:
-    """The best trial on all validation rows (when trials saw a sample) and on the held-back rows
-    no trial was selected on (when its checkpoint is on this machine)."""
+    """The best trial's catalogue coverage, its figures on all validation rows (when trials saw a sample)
+    and on the held-back rows no trial was selected on (when its checkpoint is on this machine)."""
     trainer, summary, progress = search.trainer, search.summary, search.progress
     if trainer.load_record(best.trial_id) is None:
         progress.result(f"trial {best.trial_id} ran on another machine: score it on all rows there "
                         f"with `python -m tuner_app repeat` or copy its trial folder here")
         return
+    summary["best_trial_coverage"] = {"trial_id": best.trial_id, **trainer.coverage_of_best(best.trial_id)}
+    write_summary(search.paths, summary)
+    progress.result(coverage_line(summary) or "")
     objective = search.spec.objective
     if trainer.validation_all is not None:
         every = trainer.evaluate_best(best.trial_id, trainer.validation_all)
