@@ -275,7 +275,11 @@ def numeric_actions():
     parser = build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     return [(name, action) for name, sub in commands.choices.items() for action in sub._actions
-            if action.type is not None]
+            if action.type is not None and action.type.__qualname__.split(".")[0] in NUMERIC_TYPES]
+
+
+#: The argparse types of `tuner_app.flags` that read numbers.
+NUMERIC_TYPES = ("integer", "seconds", "timestamp")
 
 
 def test_every_numeric_option_documents_its_range():

@@ -12,6 +12,7 @@ stopped search); `--debug` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,6 +29,7 @@ from tuner_app.flags import (
     THREADS_RANGE,
     TOP_RANGE,
     check_paths,
+    column_names,
     integer,
     path_argument,
     seconds,
@@ -85,6 +87,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from tuner_app.report.results_csv import read_results
     from tuner_app.report.table import (
         baseline_lines,
+        check_columns,
         combine_results,
         format_table,
         insight_lines,
@@ -97,6 +100,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     _check_report_outputs(args)
     if len(args.csv) == 1:
         frame = read_results(args.csv[0])
+        check_columns(frame, args.columns)
         names = sorted(set(frame["objective_name"].dropna()))
         print(f"{args.csv[0]}: {len(frame)} trial(s); objective {', '.join(names) or '?'} (maximised)")
         summary = read_summary(SearchPaths.of_csv(args.csv[0]))
@@ -104,12 +108,13 @@ def cmd_report(args: argparse.Namespace) -> int:
             print(line)
     else:
         frame = combine_results(args.csv)
+        check_columns(frame, args.columns)
         print(f"{len(args.csv)} searches, {len(frame)} trial(s); objective "
               f"{frame['objective_name'].dropna().iloc[0]} (maximised), ranked together")
         note = split_note(args.csv)
         if note:
             print(note)
-    print(format_table(frame, top=args.top))
+    print(format_table(frame, top=args.top, columns=args.columns))
     for path in args.csv:
         one = read_results(path)
         objective = one["objective_name"].dropna()
@@ -179,10 +184,10 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     from tuner_app.serving.recommend import is_known_user, recommend
 
     if not is_known_user(args.model, args.user):
-        print(f"note: user {args.user} is not in the training data; these are the unknown user's titles",
+        print(f"note: user {args.user} is not in the training data; these are the unknown user's items",
               file=sys.stderr)
-    for rank, (title, score) in enumerate(recommend(args.model, args.user, args.k, args.timestamp), start=1):
-        print(f"{rank:3d}. {title}  ({score:.3f})")
+    for rank, (item, text, score) in enumerate(recommend(args.model, args.user, args.k, args.timestamp), start=1):
+        print(f"{rank:3d}. {item}  {text}  ({score:.3f})" if text else f"{rank:3d}. {item}  ({score:.3f})")
     return 0
 
 
@@ -253,6 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
                   help="results CSVs written by `search` (several: ranked together)")
     report.add_argument("--top", type=integer(*TOP_RANGE), metavar="N",
                         help=f"show only the N best trials ({TOP_RANGE[0]} to {TOP_RANGE[1]})")
+    report.add_argument("--columns", type=column_names, metavar="A,B,...", help=(
+        "the table's columns, from the CSV's (e.g. rank,trial_id,objective,val_ndcg_10,learning_rate); default: "
+        "rank, trial, objective, lifts, time and the hyperparameters that vary, within 120 characters"))
     report.add_argument("--plot", action="store_true",
                         help="also write PNG figures next to each CSV (learning curves, objective per hyperparameter)")
     report.add_argument("--plot-top", type=integer(*PLOT_TOP_RANGE), default=10, metavar="N", help=(
@@ -317,3 +325,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.command == "search") else ""
         print(f"error: {args.command} interrupted{how}{more}.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `report ... | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 141

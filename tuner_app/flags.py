@@ -57,6 +57,14 @@ def seconds(low: float, high: float) -> Callable[[str], float]:
     return parse
 
 
+def column_names(text: str) -> list[str]:
+    """An argparse type: names separated by commas."""
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected column names separated by commas; got {text!r}")
+    return names
+
+
 def timestamp(text: str) -> int:
     try:
         value = int(text)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tuner_app.baselines.ease import ease_baseline
-from tuner_app.baselines.popularity import popularity_baseline
+from tuner_app.baselines.popularity import popularity_baseline, popularity_coverage
 
 POPULARITY_METHOD = "popularity: the most-rated training titles, the same list for everyone"
 
@@ -33,6 +33,7 @@ def _popularity(data, exclude_seen: bool) -> dict:
 
     return {
         "method": POPULARITY_METHOD,
+        "coverage": popularity_coverage(data.train.title, data.vocab.num_titles),
         "validation": popularity(data.validation),
         "holdout": popularity(data.holdout) if data.holdout is not None else {},
     }

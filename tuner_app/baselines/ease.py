@@ -25,7 +25,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import sparse
 
-from tuner_app.space.names import TOP_KS, metric_key
+from tuner_app.baselines.scoring import coverage, ranked_metrics
+from tuner_app.space.names import TOP_KS
 
 #: The L2 weights tried, on the validation rows.
 L2_GRID = (100.0, 300.0, 1000.0, 3000.0, 10000.0, 30000.0)
@@ -62,7 +63,8 @@ def ease_weights(gram: np.ndarray, l2: float) -> np.ndarray:
 
 def rank_metrics(user_scores: np.ndarray, rows_users: np.ndarray, rows_titles: np.ndarray,
                  seen: sparse.csr_matrix | None, ks: Sequence[int] = TOP_KS) -> dict[str, float]:
-    """Top-k accuracy of each row's title under its user's scores, as `ExactTopK` counts it.
+    """Every metric of each row's title under its user's scores, as `ExactTopK` counts it
+    (`baselines.scoring`).
 
     Args:
         user_scores: `[num_users + 1, num_titles]` scores of every user id.
@@ -86,10 +88,20 @@ def rank_metrics(user_scores: np.ndarray, rows_users: np.ndarray, rows_titles: n
             mask = seen[rows_users[start:stop]].toarray().astype(bool)
             mask[np.arange(stop - start), columns[start:stop]] = False
             filtered[start:stop] = ranks[start:stop] - (at_least & mask).sum(axis=1)
-    results = {metric_key(k): float(np.mean(known & (ranks < k))) for k in ks}
-    if filtered is not None:
-        results.update({metric_key(k, filtered=True): float(np.mean(known & (filtered < k))) for k in ks})
-    return results
+    return ranked_metrics(ranks, filtered, rows_users, known, ks)
+
+
+def top_columns(user_scores: np.ndarray, users: np.ndarray, k: int) -> np.ndarray:
+    """`[len(users), k]` each user's k best-scored columns, best first."""
+    k = min(k, user_scores.shape[1])
+    block = max(1, _BLOCK_VALUES // max(1, user_scores.shape[1]))
+    tops = []
+    for start in range(0, len(users), block):
+        scores = user_scores[users[start:start + block]]
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
+        tops.append(np.take_along_axis(part, order, axis=1))
+    return np.concatenate(tops) if tops else np.zeros((0, k), np.int64)
 
 
 def skip_reason(num_titles: int) -> str | None:
@@ -133,9 +145,12 @@ def ease_baseline(data, objective: str, exclude_seen: bool, grid: Sequence[float
         if best is None or (tried[l2].get(objective, -1.0), -l2) > (tried[best].get(objective, -1.0), -best):
             best, weights = l2, candidate
         del candidate
+    validation_users = np.unique(data.validation.user)
+    top = top_columns(np.asarray(matrix[validation_users] @ weights), np.arange(len(validation_users)), max(TOP_KS))
     return {
         "method": METHOD,
         "l2": best,
+        "coverage": coverage(top, num_titles),
         "l2_grid": {f"{l2:g}": tried[l2].get(objective) for l2 in grid},
         "validation": tried[best],
         "holdout": score(weights, data.holdout) if data.holdout is not None else {},

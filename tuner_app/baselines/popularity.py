@@ -12,7 +12,7 @@ titles placed before it, counted with one `searchsorted` over all users'
 sorted positions (no Python loop over users).
 
 numpy only; names of the results match the trials' (`val_top_k`,
-`val_filtered_top_k`).
+`val_filtered_recall_k`, ...: `baselines.scoring`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tuner_app.space.names import TOP_KS, metric_key
+from tuner_app.baselines.scoring import coverage, ranked_metrics
+from tuner_app.space.names import TOP_KS
 
 
 def popularity_order(train_titles: np.ndarray, num_titles: int) -> np.ndarray:
@@ -39,7 +40,7 @@ def popularity_baseline(
     seen_columns: np.ndarray | None = None,
     ks: Sequence[int] = TOP_KS,
 ) -> dict[str, float]:
-    """Top-k accuracy of recommending the most-rated titles, unfiltered and (given seen) filtered.
+    """The metrics of recommending the most-rated titles, unfiltered and (given seen) filtered.
 
     Args:
         train_titles: candidate ids (1-based; 0 unknown) of the training ratings.
@@ -50,18 +51,17 @@ def popularity_baseline(
         ks: cut-offs.
 
     Returns:
-        `{"val_top_k": ..., "val_filtered_top_k": ...}` shares of rows hit.
+        Every metric (`baselines.scoring`), unfiltered and (given seen) filtered.
     """
     order = popularity_order(train_titles, num_titles)
     position = np.empty(num_titles, np.int64)
     position[order] = np.arange(num_titles)
     known = eval_titles > 0
     true_position = np.where(known, position[np.maximum(eval_titles - 1, 0)], num_titles)
-    results = {metric_key(k): float(np.mean(known & (true_position < k))) for k in ks}
+    filtered = None
     if seen_row_splits is not None:
         filtered = true_position - _seen_before(position, eval_users, true_position, seen_row_splits, seen_columns)
-        results.update({metric_key(k, filtered=True): float(np.mean(known & (filtered < k))) for k in ks})
-    return results
+    return ranked_metrics(true_position, filtered, eval_users, known, ks)
 
 
 def _seen_before(position, users, true_position, row_splits, columns) -> np.ndarray:
@@ -71,3 +71,9 @@ def _seen_before(position, users, true_position, row_splits, columns) -> np.ndar
     keys = np.sort(owners * span + position[columns])
     starts = row_splits[users]
     return np.searchsorted(keys, users * span + true_position, side="left") - starts
+
+
+def popularity_coverage(train_titles: np.ndarray, num_titles: int, ks: Sequence[int] = TOP_KS) -> dict[str, float]:
+    """Coverage@k of the one list popularity gives everyone: k of the catalogue's items."""
+    order = popularity_order(train_titles, num_titles)
+    return coverage(order[np.newaxis, :max(ks)], num_titles, ks)

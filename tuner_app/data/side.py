@@ -2,8 +2,8 @@
 
 Every source gives what it has, in one form: a `SideFeatures` table per side, one
 row per user id (users) or per catalogue row (movies), each feature a column of
-category strings ("" where unknown). The feature names are a closed set
-(`space.names.SIDE_FEATURES`):
+category strings ("" where unknown). MovieLens sources have these
+(`space.names.SIDE_FEATURES`); a data YAML names its own (`data.tabular`):
 
 * users: `age` (the ml-1m age bucket: 1, 18, 25, 35, 45, 50, 56), `gender`,
   `occupation`, `zip` (its first three characters, a region);
@@ -88,15 +88,17 @@ class EncodedSide:
     """One side feature as the towers read it: integer codes, 0 for unknown.
 
     `codes[i]` is the code of row `rows[i]` (a user id or a title id; sorted). A user
-    feature has one code a user, a movie's genres several codes a title.
+    feature has one code a user, a movie's genres several codes a title. `side` says
+    which tower it feeds: "user" (the query tower) or "item" (the candidate tower).
     """
 
     codes: np.ndarray  # int32
     rows: np.ndarray  # int32, sorted
     size: int  # distinct codes, 0 (unknown) included
+    side: str = "user"
 
 
-def encode_side(side: SideFeatures, name: str, ids: np.ndarray) -> EncodedSide:
+def encode_side(side: SideFeatures, name: str, ids: np.ndarray, tower: str = "user") -> EncodedSide:
     """Codes of feature `name` for each of `ids` (user ids, or titles: row i + 1 is `ids[i]`).
 
     Where `side` lists an id twice (a title repeated in the catalogue) the last row wins,
@@ -119,4 +121,4 @@ def encode_side(side: SideFeatures, name: str, ids: np.ndarray) -> EncodedSide:
         for part in parts:
             codes.append(code.get(part, 0))
             rows.append(row)
-    return EncodedSide(np.array(codes, np.int32), np.array(rows, np.int32), len(categories) + 1)
+    return EncodedSide(np.array(codes, np.int32), np.array(rows, np.int32), len(categories) + 1, tower)

@@ -75,6 +75,9 @@ def split_rows(split: SplitSpec, n: int, where: str = "--data",
         DataError: the data are too small to leave `MIN_ROWS` rows for training and validation.
     """
     if split.kind == "temporal":
+        if timestamps is None:
+            raise DataError(f"{where}: split.kind temporal orders the rows by time, and this data has no timestamp "
+                            "column; name one in the data YAML (interactions.timestamp), or use split.kind: random.")
         train, test = temporal_indices(timestamps, split.train_fraction, split.test_fraction)
     else:
         train, test = split_indices(n, split.train_fraction, split.test_fraction, split.seed)

@@ -32,17 +32,46 @@ def build_vocabulary(ratings: Ratings) -> Vocabulary:
 
     As in the tutorial, user ids and timestamp statistics come from all
     ratings, titles and title words from the movie catalogue (for any data: the
-    items and their text).
+    items and their text). Data without timestamps has no buckets (the query
+    tower then leaves time out); items without text have no tokens (the
+    candidate tower then has no text embedding).
     """
     user_ids = _sorted_unique(ratings.user_id)
     titles = _sorted_unique(ratings.item_catalog)
-    timestamps = ratings.timestamp
-    buckets = np.linspace(timestamps.min(), timestamps.max(), num=NUM_TIMESTAMP_BUCKETS)
-    # What the tutorial's `Normalization.adapt` computes, in float64 and in one pass: adapt
-    # streams batches of 32 through a tf.function (16.6 s for 1M ratings) and accumulates in
-    # float32 (on ml-100k it is 45 s off the mean of timestamps near 9e8; 8e-6 of their spread).
-    seconds = timestamps.astype(np.float64)
+    if ratings.timestamp is None:
+        buckets, mean, variance = np.zeros(0, np.float64), 0.0, 1.0
+    else:
+        timestamps = ratings.timestamp
+        buckets = np.linspace(timestamps.min(), timestamps.max(), num=NUM_TIMESTAMP_BUCKETS)
+        # What the tutorial's `Normalization.adapt` computes, in float64 and in one pass: adapt
+        # streams batches of 32 through a tf.function (16.6 s for 1M ratings) and accumulates in
+        # float32 (on ml-100k it is 45 s off the mean of timestamps near 9e8; 8e-6 of their spread).
+        seconds = timestamps.astype(np.float64)
+        mean, variance = float(seconds.mean()), float(seconds.var())
+    tokens, word_table_size = _title_tokens(ratings, titles)
+    texts = None
+    if ratings.item_text is not None and not np.array_equal(ratings.item_text, ratings.item_catalog):
+        # Items with ids of their own and text (not MovieLens, whose id is the title): kept for display.
+        text_of = dict(zip(ratings.item_catalog.tolist(), ratings.item_text.astype(str).tolist(), strict=True))
+        texts = np.array([text_of[t] for t in titles.tolist()], dtype=object)
+    return Vocabulary(
+        user_ids=user_ids,
+        titles=titles,
+        timestamp_buckets=buckets,
+        timestamp_mean=mean,
+        timestamp_variance=variance,
+        title_tokens=tokens,
+        word_table_size=word_table_size,
+        side=encode_sides(ratings, user_ids, titles),
+        item_texts=texts,
+    )
 
+
+def _title_tokens(ratings: Ratings, titles: np.ndarray) -> tuple[np.ndarray, int]:
+    """Each item's token ids from the tutorial's TextVectorization (row 0: the unknown item), and the
+    vectorizer's vocabulary size; no columns (and no words) for items without text."""
+    if ratings.item_text is None:
+        return np.zeros((len(titles) + 1, 0), np.int64), 0
     vectorizer = tf.keras.layers.TextVectorization(max_tokens=MAX_TOKENS)
     texts = ratings.item_text.astype(str)
     vectorizer.adapt(tf.data.Dataset.from_tensor_slices(texts).batch(1000))
@@ -55,16 +84,7 @@ def build_vocabulary(ratings: Ratings) -> Vocabulary:
     oov_row[0, 0] = 1  # the vectorizer's out-of-vocabulary token
     # A title with no word at all would average over nothing; give it the OOV token too.
     tokens[tokens.sum(axis=1) == 0, 0] = 1
-    return Vocabulary(
-        user_ids=user_ids,
-        titles=titles,
-        timestamp_buckets=buckets,
-        timestamp_mean=float(seconds.mean()),
-        timestamp_variance=float(seconds.var()),
-        title_tokens=np.concatenate([oov_row, tokens]),
-        word_table_size=int(vectorizer.vocabulary_size()),
-        side=encode_sides(ratings, user_ids, titles),
-    )
+    return np.concatenate([oov_row, tokens]), int(vectorizer.vocabulary_size())
 
 
 def _sorted_unique(values: np.ndarray) -> np.ndarray:
@@ -78,9 +98,9 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
 def encode_sides(ratings: Ratings, user_ids: np.ndarray, titles: np.ndarray) -> dict[str, EncodedSide]:
     """Every side feature the data has, as codes by user id or title id."""
     side = {}
-    for table, ids in ((ratings.users, user_ids), (ratings.items, titles)):
+    for tower, table, ids in (("user", ratings.users, user_ids), ("item", ratings.items, titles)):
         if table is not None:
-            side.update({name: encode_side(table, name, ids.astype(str).astype(object)) for name in table.names})
+            side.update({name: encode_side(table, name, ids.astype(str).astype(object), tower) for name in table.names})
     return side
 
 
@@ -116,7 +136,9 @@ def encode_ratings(vocab: Vocabulary, ratings: Ratings) -> EncodedRatings:
     """Looks up every rating's user and title once, as the tutorial's lookup layers number them."""
     users = lookup(vocab.user_ids, ratings.user_id)
     titles = lookup(vocab.titles, ratings.item_id)
-    return EncodedRatings(users, ratings.timestamp.astype(np.int64), titles)
+    # Without timestamps the towers read none; the pipelines still carry a column of zeros.
+    times = np.zeros(len(ratings), np.int64) if ratings.timestamp is None else ratings.timestamp.astype(np.int64)
+    return EncodedRatings(users, times, titles)
 
 
 def lookup(vocabulary: np.ndarray, values: np.ndarray) -> np.ndarray:

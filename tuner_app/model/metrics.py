@@ -1,4 +1,4 @@
-"""Exact, id-based top-k accuracy over all unique titles.
+"""Exact, id-based metrics over all unique titles: top-k accuracy, and Recall, NDCG and HitRate per user.
 
 TFRS's `FactorizedTopK` streams candidates through a top-k and compares
 scores; it is slow (benchmarks/README.md) and slightly under-counts: the true title's score recomputed in the index can exceed the
@@ -17,30 +17,43 @@ the user already rated) removes, per user, the titles they rated in the
 training split from the ranking. It needs no mask over all titles: the
 filtered rank is the unfiltered rank minus the number of the user's seen
 titles that score above the true one, gathered sparsely per batch.
+
+The per-user figures (`PerUserMetrics`) come from the same ranks in the same
+pass: each validation row adds its hit and its discounted gain to its user's
+sums, and the figures average over the users who have validation rows, as
+`baselines.scoring` defines them. A row is ranked with its own query (a
+model with time features asks at the row's time); for a query tower without
+time, a user's rows share one ranking, and the figures are the usual
+single-list Recall@K, NDCG@K and HitRate@K.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
 from tuner_app.model.features import SeenTitles
-from tuner_app.space.names import TOP_KS, metric_key
+from tuner_app.space.names import PER_USER_FAMILIES, TOP_KS, metric_key
 
 METRIC_PREFIX = "factorized_top_k"
 FILTERED_PREFIX = "filtered_top_k"
+PER_USER_PREFIX = "per_user"
 
 
-def metric_name(k: int, filtered: bool = False) -> str:
-    """The Keras metric name: TFRS's for top-k accuracy, or its seen-filtered twin."""
-    return f"{FILTERED_PREFIX if filtered else METRIC_PREFIX}/top_{k}_categorical_accuracy"
+def metric_name(k: int, filtered: bool = False, family: str = "top") -> str:
+    """The Keras metric name: TFRS's for top-k accuracy, its seen-filtered twin, or a per-user figure's."""
+    if family == "top":
+        return f"{FILTERED_PREFIX if filtered else METRIC_PREFIX}/top_{k}_categorical_accuracy"
+    return f"{PER_USER_PREFIX}{'_filtered' if filtered else ''}/{family}_{k}"
 
 
 #: Keras's validation log names -> the short names every file shows (`space.names`).
 _KERAS_TO_SHORT = {
-    f"val_{metric_name(k, filtered)}": metric_key(k, filtered) for k in TOP_KS for filtered in (False, True)
+    f"val_{metric_name(k, filtered, family)}": metric_key(k, filtered, family)
+    for family in ("top", *PER_USER_FAMILIES) for k in TOP_KS for filtered in (False, True)
 }
 
 
@@ -82,16 +95,83 @@ def seen_above_true(scores: tf.Tensor, true_columns: tf.Tensor, seen_columns: tf
     return tf.math.unsorted_segment_sum(tf.cast(above, tf.int32), rows, tf.shape(scores)[0])
 
 
+class PerUserMetrics(tf.keras.metrics.Metric):
+    """Recall@K, NDCG@K and HitRate@K averaged over users, from each validation row's exact rank.
+
+    Keeps, for each user id, their number of validation rows and, for each ranking
+    (unfiltered, then filtered) and each k, their hits and discounted gains.
+
+    Args:
+        num_users: user ids run from 0 to `num_users`.
+        ks: the cut-offs.
+        rankings: 1 (unfiltered) or 2 (also filtered).
+    """
+
+    def __init__(self, num_users: int, ks: Sequence[int], rankings: int, name: str = PER_USER_PREFIX):
+        super().__init__(name=name)
+        self._ks = tuple(ks)
+        self._rankings = rankings
+        self.count = self.add_weight(name="count", shape=[num_users + 1], initializer="zeros")
+        self.hits = self.add_weight(name="hits", shape=[rankings, num_users + 1, len(ks)], initializer="zeros")
+        self.gains = self.add_weight(name="gains", shape=[rankings, num_users + 1, len(ks)], initializer="zeros")
+
+    @property
+    def names(self) -> list[str]:
+        """The Keras names of `results()`' figures, in its order."""
+        return [metric_name(k, bool(r), family) for r in range(self._rankings) for family in PER_USER_FAMILIES
+                for k in self._ks]
+
+    def update_state(self, ranks: Sequence[tf.Tensor], users: tf.Tensor, known: tf.Tensor) -> tf.Operation:
+        """Adds a batch: each ranking's `[batch]` ranks, the rows' user ids, whether each row's item is known."""
+        users = tf.reshape(tf.cast(users, tf.int64), [-1, 1])
+        ops = [self.count.scatter_nd_add(users, tf.ones(tf.shape(users)[:1], tf.float32))]
+        ks = tf.constant(self._ks, tf.int32)
+        for ranking, rank in enumerate(ranks):
+            hit = tf.logical_and(known[:, tf.newaxis], rank[:, tf.newaxis] < ks)
+            discount = 1.0 / (tf.math.log(tf.cast(rank, tf.float32) + 2.0) / tf.math.log(2.0))
+            where = tf.concat([tf.fill(tf.shape(users), tf.constant(ranking, tf.int64)), users], axis=1)
+            ops.append(self.hits.scatter_nd_add(where, tf.cast(hit, tf.float32)))
+            ops.append(self.gains.scatter_nd_add(where, tf.where(hit, discount[:, tf.newaxis], 0.0)))
+        return tf.group(ops)
+
+    def results(self) -> list[tf.Tensor]:
+        """Each ranking's Recall@K, NDCG@K and HitRate@K for each k (`names` order), over users with rows."""
+        present = self.count > 0
+        count = tf.boolean_mask(self.count, present)[:, tf.newaxis]
+        ks = tf.constant(self._ks, tf.float32)
+        ideal_table = tf.concat([[0.0], tf.cumsum(1.0 / (tf.math.log(tf.range(max(self._ks), dtype=tf.float32)
+                                                                         + 2.0) / tf.math.log(2.0)))], axis=0)
+        ideal = tf.gather(ideal_table, tf.cast(tf.minimum(count, ks), tf.int32))
+        figures = []
+        for ranking in range(self._rankings):
+            hits = tf.boolean_mask(self.hits[ranking], present)
+            gains = tf.boolean_mask(self.gains[ranking], present)
+            per_family = {"recall": hits / count, "ndcg": gains / ideal, "hitrate": tf.cast(hits > 0, tf.float32)}
+            for family in PER_USER_FAMILIES:
+                figures.extend(tf.unstack(tf.reduce_mean(per_family[family], axis=0)))
+        return figures
+
+    def result(self) -> tf.Tensor:
+        return self.results()[0]
+
+    def reset_state(self) -> None:
+        for variable in (self.count, self.hits, self.gains):
+            variable.assign(tf.zeros_like(variable))
+
+
 class ExactTopK(tfrs.metrics.Factorized):
-    """Top-k categorical accuracy by exact rank among all candidates.
+    """Top-k categorical accuracy by exact rank among all candidates, and (given the number of users)
+    the per-user figures from the same ranks.
 
     Args:
         candidate_embeddings: a callable returning `[num_candidates, dim]`
             embeddings; row i belongs to candidate id `i + 1` (id 0 is the
             unknown candidate and is never a hit).
         ks: the cut-offs to report.
-        seen: when given, also report the seen-filtered accuracies; then
+        seen: when given, also report the seen-filtered figures; then
             `update_state` needs the queries' user ids.
+        num_users: when given, also Recall@K, NDCG@K and HitRate@K per user
+            (`PerUserMetrics`); then `update_state` needs the queries' user ids.
     """
 
     def __init__(
@@ -100,6 +180,7 @@ class ExactTopK(tfrs.metrics.Factorized):
         ks: Sequence[int] = TOP_KS,
         seen: SeenTitles | None = None,
         name: str = METRIC_PREFIX,
+        num_users: int | None = None,
     ):
         super().__init__(name=name)
         # Wrapped so Keras does not track the towers a second time through the metric.
@@ -116,10 +197,30 @@ class ExactTopK(tfrs.metrics.Factorized):
             for filtered in ((False, True) if seen is not None else (False,))
             for k in self._ks
         ]
+        per_user = None if num_users is None else PerUserMetrics(num_users, self._ks, 2 if seen else 1)
+        # Wrapped so that checkpoints do not track it: its sums hold a row per user (MBs for big data)
+        # and mean nothing once a validation pass is over. `MovielensModel.reset_metrics` resets it.
+        self._per_user = lambda: per_user
+
+    @property
+    def per_user(self) -> PerUserMetrics | None:
+        return self._per_user()
 
     def result(self) -> list[tf.Tensor]:
         """Unfiltered accuracies for each k, then (with seen titles) the filtered ones."""
         return [metric.result() for metric in self._top_k_metrics]
+
+    def results(self) -> dict[str, tf.Tensor]:
+        """Every figure by its Keras name: the accuracies, then the per-user figures."""
+        figures = {metric.name: metric.result() for metric in self._top_k_metrics}
+        if self.per_user is not None:
+            figures.update(zip(self.per_user.names, self.per_user.results(), strict=True))
+        return figures
+
+    @property
+    def names(self) -> list[str]:
+        """The keys of `results()`, in its order."""
+        return [metric.name for metric in self._top_k_metrics] + (self.per_user.names if self.per_user else [])
 
     @property
     def top_k_metrics(self) -> list[tf.keras.metrics.Metric]:
@@ -145,8 +246,8 @@ class ExactTopK(tfrs.metrics.Factorized):
                 read from the same score matrix as the others, so it is
                 compared exactly.
             true_candidate_ids: `[batch]` int ids of the true candidates (required).
-            sample_weight: optional `[batch]` weights.
-            users: `[batch]` user ids (required for the filtered metrics).
+            sample_weight: optional `[batch]` weights (the accuracies only).
+            users: `[batch]` user ids (required for the filtered and per-user figures).
         """
         if true_candidate_ids is None:
             raise ValueError("ExactTopK is id-based: pass true_candidate_ids.")
@@ -156,9 +257,9 @@ class ExactTopK(tfrs.metrics.Factorized):
         known = ids > 0
         true_columns = tf.maximum(ids - 1, 0)
         ranks = [true_title_ranks(scores, true_columns)]
+        if (self._seen is not None or self.per_user is not None) and users is None:
+            raise ValueError("the filtered and per-user metrics need the queries' user ids")
         if self._seen is not None:
-            if users is None:
-                raise ValueError("the filtered metrics need the queries' user ids")
             seen = tf.gather(self._seen, tf.cast(users, tf.int64))
             ranks.append(ranks[0] - seen_above_true(scores, true_columns, seen))
         update_ops = []
@@ -167,4 +268,15 @@ class ExactTopK(tfrs.metrics.Factorized):
             for k in self._ks:
                 hits = tf.cast(tf.logical_and(known, rank < k), tf.float32)
                 update_ops.append(next(metrics).update_state(hits, sample_weight))
+        if self.per_user is not None:
+            update_ops.append(self.per_user.update_state(ranks, users, known))
         return tf.group(update_ops)
+
+
+def top_columns(model, dataset: tf.data.Dataset, k: int) -> np.ndarray:
+    """`[rows, k]` the k best-scored item columns of each row's query in `dataset`, best first."""
+    candidates = model.candidate_embeddings()
+    k = min(k, int(candidates.shape[0]))
+    tops = [tf.math.top_k(tf.linalg.matmul(model.query_model(batch), candidates, transpose_b=True), k=k).indices.numpy()
+            for batch in dataset]
+    return np.concatenate(tops) if tops else np.zeros((0, k), np.int32)

@@ -87,7 +87,7 @@ class MovielensModel(tfrs.models.Model):
         self.candidate_probability = (
             None if candidate_probability is None else tf.constant(candidate_probability, tf.float32)
         )
-        self.top_k = ExactTopK(self.candidate_embeddings, ks=ks, seen=seen)
+        self.top_k = ExactTopK(self.candidate_embeddings, ks=ks, seen=seen, num_users=vocab.num_users)
         mean_loss = tf.keras.metrics.Mean(name="mean_loss")
         # A bound method, not the metric: Keras would track the metric a second time.
         self._mean_loss = mean_loss.result
@@ -182,11 +182,16 @@ class MovielensModel(tfrs.models.Model):
         return {"loss": loss, "regularization_loss": regularization_loss, "total_loss": total_loss,
                 "mean_loss": self._mean_loss()}
 
+    def reset_metrics(self):
+        super().reset_metrics()
+        if self.top_k.per_user is not None:  # not tracked by Keras (see `ExactTopK`)
+            self.top_k.per_user.reset_state()
+
     def test_step(self, features):
         # Validation needs only the top-k metrics; skipping the in-batch loss on
         # 4096 x 4096 logits makes a validation pass several times cheaper.
         self.top_k.update_state(self.query_model(features), None, features["title"], users=features["user"])
-        return {metric.name: metric.result() for metric in self.top_k.top_k_metrics}
+        return self.top_k.results()
 
     def make_train_function(self, force=False):
         if self.train_function is not None and not force:
@@ -203,5 +208,5 @@ class MovielensModel(tfrs.models.Model):
         if not steps.supports_looped_steps(self):
             return super().make_test_function(force)
         self.test_function = steps.looped_step_function(
-            self, self.test_step, [metric.name for metric in self.top_k.top_k_metrics], self._test_counter)
+            self, self.test_step, self.top_k.names, self._test_counter)
         return self.test_function

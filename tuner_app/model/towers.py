@@ -29,7 +29,6 @@ import numpy as np
 import tensorflow as tf
 
 from tuner_app.space.config import EMBEDDING_DIM
-from tuner_app.space.names import SIDE_FEATURES
 from tuner_app.store.vocabulary import Vocabulary
 
 
@@ -89,42 +88,44 @@ class SideEmbeddings(tf.keras.layers.Layer):
                           for table, lists in zip(self.tables, self.lists, strict=True)], axis=1)
 
 
-def side_of(features: Sequence[tuple[str, int]], tower: str) -> list[tuple[str, int]]:
-    """The side features that feed `tower` ("user" or "movie")."""
-    return [(name, dim) for name, dim in features if SIDE_FEATURES[name] == tower]
+def side_of(vocab: Vocabulary, features: Sequence[tuple[str, int]], tower: str) -> list[tuple[str, int]]:
+    """The side features that feed `tower` ("user": the query tower, "item": the candidate tower)."""
+    return [(name, dim) for name, dim in features if vocab.side[name].side == tower]
 
 
 class UserModel(tf.keras.Model):
-    """User id embedding, timestamp bucket embedding and normalized timestamp (and side features)."""
+    """User id embedding, timestamp bucket embedding and normalized timestamp (and side features).
+
+    Data without timestamps leaves the two timestamp features out.
+    """
 
     def __init__(self, vocab: Vocabulary, dims: EmbeddingDims = EmbeddingDims(),
                  side_features: Sequence[tuple[str, int]] = ()):
         super().__init__()
-        features = side_of(side_features, "user")
+        features = side_of(vocab, side_features, "user")
         if features:  # only then: a model without side features has exactly the tutorial's variables
             self.side_embeddings = SideEmbeddings(vocab, features, vocab.num_users + 1)
         self.user_embedding = tf.keras.layers.Embedding(vocab.num_users + 1, dims.user)
-        self.timestamp_embedding = tf.keras.Sequential(
-            [
-                tf.keras.layers.Discretization(vocab.timestamp_buckets.tolist()),
-                tf.keras.layers.Embedding(len(vocab.timestamp_buckets) + 1, dims.timestamp),
-            ]
-        )
-        self.normalized_timestamp = tf.keras.layers.Normalization(
-            axis=None, mean=vocab.timestamp_mean, variance=vocab.timestamp_variance
-        )
+        self.has_time = vocab.has_time
+        if self.has_time:  # data without timestamps: the user id and side features only
+            self.timestamp_embedding = tf.keras.Sequential(
+                [
+                    tf.keras.layers.Discretization(vocab.timestamp_buckets.tolist()),
+                    tf.keras.layers.Embedding(len(vocab.timestamp_buckets) + 1, dims.timestamp),
+                ]
+            )
+            self.normalized_timestamp = tf.keras.layers.Normalization(
+                axis=None, mean=vocab.timestamp_mean, variance=vocab.timestamp_variance
+            )
 
     def call(self, inputs):
-        side = [self.side_embeddings(inputs["user"])] if hasattr(self, "side_embeddings") else []
-        return tf.concat(
-            [
-                self.user_embedding(inputs["user"]),
-                self.timestamp_embedding(inputs["timestamp"]),
-                tf.reshape(self.normalized_timestamp(inputs["timestamp"]), (-1, 1)),
-                *side,
-            ],
-            axis=1,
-        )
+        parts = [self.user_embedding(inputs["user"])]
+        if self.has_time:
+            parts += [self.timestamp_embedding(inputs["timestamp"]),
+                      tf.reshape(self.normalized_timestamp(inputs["timestamp"]), (-1, 1))]
+        if hasattr(self, "side_embeddings"):
+            parts.append(self.side_embeddings(inputs["user"]))
+        return tf.concat(parts, axis=1)
 
 
 def make_dense_stack(layer_sizes: Sequence[int], activation: str = "relu", l2: float = 0.0,
@@ -181,18 +182,23 @@ class MovieModel(tf.keras.Model):
     def __init__(self, vocab: Vocabulary, dims: EmbeddingDims = EmbeddingDims(),
                  side_features: Sequence[tuple[str, int]] = ()):
         super().__init__()
-        features = side_of(side_features, "movie")
+        features = side_of(vocab, side_features, "item")
         if features:
             self.side_embeddings = SideEmbeddings(vocab, features, len(vocab.title_tokens))
         self.title_embedding = tf.keras.layers.Embedding(vocab.num_titles + 1, dims.title)
-        self.title_words = title_words(vocab.title_tokens)
-        self.title_text_embedding = tf.keras.layers.Embedding(vocab.word_table_size, dims.title_text)
-        self.title_text_embedding.build(None)  # its table is used directly, never called
+        self.has_text = vocab.has_text
+        if self.has_text:  # items without text: the item id and side features only
+            self.title_words = title_words(vocab.title_tokens)
+            self.title_text_embedding = tf.keras.layers.Embedding(vocab.word_table_size, dims.title_text)
+            self.title_text_embedding.build(None)  # its table is used directly, never called
 
     def call(self, title_ids):
-        side = [self.side_embeddings(title_ids)] if hasattr(self, "side_embeddings") else []
-        words = mean_of_lists(self.title_text_embedding.embeddings, self.title_words, title_ids)
-        return tf.concat([self.title_embedding(title_ids), words, *side], axis=1)
+        parts = [self.title_embedding(title_ids)]
+        if self.has_text:
+            parts.append(mean_of_lists(self.title_text_embedding.embeddings, self.title_words, title_ids))
+        if hasattr(self, "side_embeddings"):
+            parts.append(self.side_embeddings(title_ids))
+        return tf.concat(parts, axis=1)
 
 
 def title_words(title_tokens: np.ndarray) -> tf.RaggedTensor:

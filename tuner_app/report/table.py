@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -38,10 +39,22 @@ def combine_results(paths: Sequence[str | Path]):
     return combined
 
 
-def format_table(frame, top: int | None = None) -> str:
-    """The ranked table `report` prints: ranked trials first, then the others."""
-    import pandas as pd
+#: The width `report`'s table fits by default (a terminal's).
+TABLE_WIDTH = 120
 
+
+def format_table(frame, top: int | None = None, columns: Sequence[str] | None = None,
+                 width: int = TABLE_WIDTH) -> str:
+    """The ranked table `report` prints: ranked trials first, then the others.
+
+    By default it shows what a reader scans for, within `width` characters: the rank,
+    the trial, the objective and its lifts, the time, and the hyperparameters that vary
+    across the trials (as many as fit; a last line names those left out). `columns`
+    picks the columns instead (any of the CSV's, which keeps everything).
+
+    Raises:
+        ResultsError: a column asked for is not in the results.
+    """
     if frame.empty:
         return "no trial has finished yet"
     frame = frame.copy()
@@ -50,27 +63,69 @@ def format_table(frame, top: int | None = None) -> str:
     frame = frame.sort_values(keys).drop(columns="_order")
     if top is not None:
         frame = frame.head(top)
-    hidden = {"objective_name", "reason", *HYPERBAND_COLUMNS.values()}
-    for column in LIFT_COLUMNS.values():
-        if column in frame.columns:
-            frame[column] = frame[column].map(lambda v: "" if pd.isna(v) else f"{v:.2f}x")
-    columns = [c for c in frame.columns if c not in hidden and not frame[c].isna().all()]
+    if columns:
+        check_columns(frame, columns)
+        lines, left_out = [_render(frame, list(columns))], []
+    else:
+        lines, left_out = _fitted(frame, width)
+    failed = frame[frame["status"] != TrialStatus.COMPLETED.value]
+    for _, row in failed.iterrows():
+        if isinstance(row["reason"], str) and row["reason"]:
+            lines.append(f"trial {row['trial_id']} {row['status'].lower()}: {row['reason']}")
+    if left_out:
+        lines += textwrap.wrap(f"not shown (--columns picks): {', '.join(left_out)}", width, break_long_words=False)
+    return "\n".join(lines)
+
+
+def check_columns(frame, columns: Sequence[str] | None) -> None:
+    """Every column `--columns` asks for is in the results.
+
+    Raises:
+        ResultsError: naming those that are not, and listing those that are.
+    """
+    unknown = [c for c in columns or () if c not in frame.columns]
+    if unknown:
+        raise ResultsError(f"--columns: {', '.join(unknown)} not in the results; they have "
+                           f"{', '.join(frame.columns)}.")
+
+
+def _fitted(frame, width: int) -> tuple[list[str], list[str]]:
+    """The default table within `width` characters, and the varying hyperparameters left out."""
+    from tuner_app.report.rows import NON_HYPERPARAMETER_COLUMNS
+
+    first = [c for c in ("rank", "search", "trial_id") if c in frame.columns]
+    if not frame["status"].eq(TrialStatus.COMPLETED.value).all():
+        first.append("status")
+    first += ["objective", *(c for c in LIFT_COLUMNS.values() if c in frame.columns), "seconds"]
+    first = [c for c in first if c in frame.columns and not frame[c].isna().all()]
+    varying = [c for c in frame.columns if c not in NON_HYPERPARAMETER_COLUMNS and c not in HYPERBAND_COLUMNS.values()
+               and frame[c].dropna().astype(str).nunique() > 1]
+    chosen, left_out = list(first), []
+    table = _render(frame, chosen)
+    for column in varying:
+        wider = _render(frame, [*chosen, column])
+        if max(map(len, wider.splitlines())) <= width:
+            chosen, table = [*chosen, column], wider
+        else:
+            left_out.append(column)
+    return [table], left_out
+
+
+def _render(frame, columns: list[str]) -> str:
+    import pandas as pd
+
     shown = frame[columns].copy()
     for column in shown.columns:
-        if pd.api.types.is_float_dtype(shown[column]):
+        if column in LIFT_COLUMNS.values():
+            shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.2f}x")
+        elif pd.api.types.is_float_dtype(shown[column]):
             if column in ("rank", "best_epoch", "epochs_trained", "params") or column.startswith("units_"):
                 shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else str(int(v)))
             elif column == "seconds":
                 shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.1f}")
             else:
                 shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.4g}")
-    shown = shown.fillna("")
-    lines = [shown.to_string(index=False)]
-    failed = frame[frame["status"] != TrialStatus.COMPLETED.value]
-    for _, row in failed.iterrows():
-        if isinstance(row["reason"], str) and row["reason"]:
-            lines.append(f"trial {row['trial_id']} {row['status'].lower()}: {row['reason']}")
-    return "\n".join(lines)
+    return shown.fillna("").to_string(index=False)
 
 
 def split_note(paths: Sequence[str | Path]) -> str | None:
@@ -111,9 +166,14 @@ def baseline_lines(summary: dict, objective: str) -> list[str]:
 
 
 def rows_lines(summary: dict, objective: str) -> list[str]:
-    """Which rows the figures come from, when trials were selected on a sample, and the best
-    trial's scores on all validation rows and on the held-back rows."""
+    """Which rows the figures come from, when trials were selected on a sample, the catalogue coverage
+    of the best trial and the baselines, and the best trial's scores on all validation rows and on the
+    held-back rows."""
+    from tuner_app.store.summary import coverage_line
+
     lines = [summary["selection"]] if "selection" in summary else []
+    if coverage_line(summary):
+        lines.append(coverage_line(summary))
     every = summary.get("best_trial_all_validation")
     if every and objective in every.get("all", {}):
         lines.append(f"best trial {every['trial_id']} on all {summary['rows']['validation_all']:,} validation rows: "

@@ -24,9 +24,24 @@ from tuner_app.errors import Interrupted, ResultsError, StopRequested
 from tuner_app.report.results_csv import choose_trial
 from tuner_app.space.config import ModelConfig
 from tuner_app.store import atomic, outputs
-from tuner_app.store.layout import EXPORT_K, MODEL_DESCRIPTION_FILE, MODEL_FORMAT, MODEL_USERS_FILE, SearchPaths
+from tuner_app.store.layout import (
+    EXPORT_K,
+    MODEL_DESCRIPTION_FILE,
+    MODEL_FORMAT,
+    MODEL_ITEMS_FILE,
+    MODEL_USERS_FILE,
+    SearchPaths,
+)
 from tuner_app.store.records import TrialRecord
 from tuner_app.store.vocabulary import Vocabulary, load_vocabulary
+
+
+def write_item_texts(path: Path, ids, texts) -> None:
+    """`items.tsv`: each item id and its text, a line each (tabs and newlines in either become spaces)."""
+    def clean(value) -> str:
+        return " ".join(str(value).split())
+
+    atomic.write_text_atomic(path, "".join(f"{clean(i)}\t{clean(t)}\n" for i, t in zip(ids, texts, strict=True)))
 
 
 def export_trial(csv_path: str | Path, trial: str, out: str | Path) -> dict:
@@ -98,9 +113,10 @@ def _write_export(csv_path: Path, row: dict, record: TrialRecord, vocab: Vocabul
         raise ResultsError(f"{weights}: trial {row['trial_id']}'s saved weights are missing or damaged ({first}); "
                            "it cannot be exported as trained: `repeat` retrains its configuration, or export "
                            "another trial.") from None
-    latest = int(vocab.timestamp_buckets[-1])  # the newest rating's timestamp
+    # The newest rating's timestamp, the default query time; data without time has none.
+    latest = int(vocab.timestamp_buckets[-1]) if vocab.has_time else None
     k = min(EXPORT_K, vocab.num_titles)
-    index = build_index(vocab, model, k, latest)
+    index = build_index(vocab, model, k, latest or 0)
 
     description = {
         "search": paths.name,
@@ -116,12 +132,15 @@ def _write_export(csv_path: Path, row: dict, record: TrialRecord, vocab: Vocabul
         "default_timestamp": latest,
         "format": MODEL_FORMAT,
         "exported": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "inputs": {"user_id": "string [batch]", "timestamp": "int64 [batch], seconds"},
-        "outputs": "(scores float32 [batch, k], titles string [batch, k])",
+        "inputs": {"user_id": "string [batch]",
+                   "timestamp": "int64 [batch], seconds" if vocab.has_time else "int64 [batch], ignored (no time)"},
+        "outputs": "(scores float32 [batch, k], item ids string [batch, k])",
     }
     # Written whole under a staging name, then put in place: an interrupted export
     # leaves the previous model (or none), never half of one.
     tf.saved_model.save(index, str(staging))
     atomic.write_text_atomic(staging / MODEL_USERS_FILE, "\n".join(vocab.user_ids.astype(str)) + "\n")
+    if vocab.item_texts is not None:
+        write_item_texts(staging / MODEL_ITEMS_FILE, vocab.titles, vocab.item_texts)
     atomic.write_json_atomic(staging / MODEL_DESCRIPTION_FILE, description)
     return description

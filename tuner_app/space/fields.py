@@ -23,6 +23,7 @@ from tuner_app.space.params import (
     ParamSpec,
     Range,
     parse_layer_sizes,
+    rule_for,
 )
 
 
@@ -117,12 +118,17 @@ class FieldChecker:
 
     # -- hyperparameters -------------------------------------------------------------
     def hyperparameters(self, raw: Any) -> dict[str, ParamSpec]:
-        raw = self.mapping(raw, "hyperparameters", tuple(PARAM_RULES))
+        raw = self.mapping(raw, "hyperparameters", None)
+        for name in raw:
+            if rule_for(name) is None:
+                raise SpaceError(f"{self.where}: hyperparameters.{name} is not a known key; expected one of "
+                                 f"{', '.join(PARAM_RULES)}, or feature_<name> and feature_<name>_dim for a side "
+                                 "feature of the data (feature_* for every one).")
         return {name: self.param(name, value) for name, value in raw.items()}
 
     def param(self, name: str, raw: Any) -> ParamSpec:
         key = f"hyperparameters.{name}"
-        rule = PARAM_RULES[name]
+        rule = rule_for(name)
         if not isinstance(raw, dict):
             return Fixed(self.param_value(raw, key, rule))
         if "values" in raw:

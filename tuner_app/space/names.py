@@ -2,7 +2,7 @@
 
 The metric names here are the short ones every file shows: the results CSV's
 columns, the history, the objective in a space file and the baselines all say
-`val_top_100` or `val_filtered_top_100`. (Keras's own metric names, which the
+`val_top_100`, `val_filtered_ndcg_10` or `val_recall_50`. (Keras's own metric names, which the
 tutorial's TFRS code logs, are mapped onto these in `model.metrics`.)
 """
 
@@ -13,14 +13,24 @@ from typing import Literal, get_args
 #: The top-k cut-offs every trial and baseline reports.
 TOP_KS = (1, 5, 10, 50, 100)
 
+#: The metric families, each at every cut-off, unfiltered and filtered (`model.metrics`,
+#: `baselines.scoring` compute them; README defines them):
+#: `top`: TFRS's top-k accuracy, the share of validation (user, item) pairs whose item ranks in the
+#: top k (a mean over pairs); `recall`, `ndcg`, `hitrate`: Recall@K, NDCG@K and HitRate@K, averaged
+#: over the validation users, as papers, RecBole and Microsoft Recommenders report them.
+FAMILIES = ("top", "recall", "ndcg", "hitrate")
+#: The families averaged over users.
+PER_USER_FAMILIES = FAMILIES[1:]
 
-def metric_key(k: int, filtered: bool = False) -> str:
-    """`val_top_k`, or `val_filtered_top_k`: the same with each user's training titles excluded."""
-    return f"val_filtered_top_{k}" if filtered else f"val_top_{k}"
+
+def metric_key(k: int, filtered: bool = False, family: str = "top") -> str:
+    """`val_top_k`, `val_recall_k`, ...; `val_filtered_...`: the same with each user's training items excluded."""
+    return f"val_{'filtered_' if filtered else ''}{family}_{k}"
 
 
-#: Every validation metric, unfiltered first; any of them can be the objective (maximised).
-METRICS = tuple(metric_key(k) for k in TOP_KS) + tuple(metric_key(k, filtered=True) for k in TOP_KS)
+#: Every validation metric: each family's unfiltered cut-offs, then its filtered ones; any of them
+#: can be the objective (maximised).
+METRICS = tuple(metric_key(k, filtered, family) for family in FAMILIES for filtered in (False, True) for k in TOP_KS)
 OBJECTIVES = METRICS
 FILTERED_PREFIX = "val_filtered_"
 
@@ -32,6 +42,11 @@ SEARCH_NAME_MAX = 100
 MAX_TRIALS_RANGE = (1, 100_000)
 EPOCHS_RANGE = (1, 10_000)
 
+def coverage_key(k: int) -> str:
+    """`coverage_k`: the share of the catalogue in some validation user's top k (reported, not an objective)."""
+    return f"coverage_{k}"
+
+
 Algorithm = Literal["hyperband", "bayesian", "random", "grid"]
 ALGORITHMS: tuple[str, ...] = get_args(Algorithm)
 ACTIVATIONS = ("relu", "gelu", "swish", "silu", "tanh", "elu", "selu", "sigmoid", "leaky_relu")
@@ -41,9 +56,10 @@ SAMPLINGS = ("linear", "log", "reverse_log")
 #: The baselines every search scores on its own split, and how messages name them.
 BASELINES = {"popularity": "popularity", "ease": "EASE"}
 
-#: The side features a data source may have, by the side (tower) they feed (`data.side`).
+#: The side features the MovieLens sources have, by the side (tower) they feed (`data.side`); a data
+#: YAML's tables have features of their own names.
 SIDE_FEATURES = {"age": "user", "gender": "user", "occupation": "user", "zip": "user",
-                 "genres": "movie", "year": "movie"}
+                 "genres": "item", "year": "item"}
 SplitKind = Literal["random", "temporal"]
 SPLIT_KINDS: tuple[str, ...] = get_args(SplitKind)
 

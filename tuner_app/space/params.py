@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from tuner_app.space.config import ModelConfig
-from tuner_app.space.names import ACTIVATIONS, OPTIMIZERS, SIDE_FEATURES
+from tuner_app.space.names import ACTIVATIONS, OPTIMIZERS
 
 #: The deepest dense stack a space may ask for.
 MAX_LAYERS = 8
@@ -85,11 +85,38 @@ PARAM_RULES: dict[str, ParamRule] = {
     "remove_accidental_hits": _flag("drop in-batch negatives that are the positive's title"),
     "num_hard_negatives": _positive_int("keep only the hardest in-batch negatives"),
     "logq_correction": _flag("subtract log(title frequency) from logits to counter in-batch popularity bias"),
-    # Side features (what the data has: `data.side`): on or off, and the width of each one's embedding.
-    **{f"feature_{name}": _flag(f"feed the {side}s' {name} to the {'query' if side == 'user' else 'candidate'} tower")
-       for name, side in SIDE_FEATURES.items()},
-    **{f"feature_{name}_dim": _positive_int(f"embedding width of the {name} feature") for name in SIDE_FEATURES},
 }
+
+#: A side feature's hyperparameters: `feature_<name>` (on or off) and `feature_<name>_dim` (its embedding
+#: width), for any feature the data has (`data.side`; MovieLens: age, gender, occupation, zip, genres, year;
+#: a data YAML: its tables' feature columns). `feature_*` and `feature_*_dim` set every feature of the data
+#: that the space does not name.
+FEATURE_SWITCH = re.compile(r"feature_(?P<name>\*|[A-Za-z][A-Za-z0-9_]*)")
+FEATURE_WIDTH = re.compile(r"feature_(?P<name>\*|[A-Za-z][A-Za-z0-9_]*)_dim")
+#: The name standing for every feature the space does not name.
+EVERY_FEATURE = "*"
+_FEATURE_SWITCH_RULE = ParamRule("bool")
+_FEATURE_WIDTH_RULE = ParamRule("int", minimum=1)
+
+
+def rule_for(name: str) -> ParamRule | None:
+    """The rule of hyperparameter `name`: a known knob's, a side feature's switch or width, or None."""
+    if name in PARAM_RULES:
+        return PARAM_RULES[name]
+    if FEATURE_WIDTH.fullmatch(name):
+        return _FEATURE_WIDTH_RULE
+    if FEATURE_SWITCH.fullmatch(name):
+        return _FEATURE_SWITCH_RULE
+    return None
+
+
+def feature_of(name: str) -> str | None:
+    """The feature a `feature_<name>` switch turns on or off (None for any other hyperparameter)."""
+    if name in PARAM_RULES or FEATURE_WIDTH.fullmatch(name):
+        return None
+    found = FEATURE_SWITCH.fullmatch(name)
+    return found.group("name") if found else None
+
 
 #: What a space that leaves these out gets: the tutorial's model (`ModelConfig`'s defaults).
 PARAM_DEFAULTS: dict[str, Any] = {

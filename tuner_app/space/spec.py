@@ -11,20 +11,22 @@ import dataclasses
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from tuner_app.errors import SpaceError
 from tuner_app.space.config import TrainingConfig
-from tuner_app.space.names import (
-    EPOCHS_RANGE,
-    MAX_TRIALS_RANGE,
-    SEARCH_NAME_MAX,
-    SIDE_FEATURES,
-    Algorithm,
-    SplitKind,
+from tuner_app.space.names import EPOCHS_RANGE, MAX_TRIALS_RANGE, SEARCH_NAME_MAX, Algorithm, SplitKind
+from tuner_app.space.params import (
+    EVERY_FEATURE,
+    PARAM_DEFAULTS,
+    Fixed,
+    ParamSpec,
+    feature_of,
+    param_values,
+    parse_layer_sizes,
 )
-from tuner_app.space.params import PARAM_DEFAULTS, Fixed, ParamSpec, param_values, parse_layer_sizes
 
 # Keys each algorithm accepts under `tuner:`, with their defaults.
 _COMMON_TUNER: dict[str, Any] = {"seed": 42, "max_consecutive_failed_trials": 3, "max_trials": None}
@@ -154,19 +156,33 @@ class SearchSpec:
         blob = json.dumps(data, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
 
-    def for_data(self, available: tuple[str, ...], data: str) -> tuple[SearchSpec, list[str]]:
-        """The spec for data that has the side features `available`, and notes on what changed.
+    @property
+    def features(self) -> tuple[str, ...]:
+        """The side features the space has a `feature_<name>` switch for, in the file's order."""
+        return tuple(name for name in map(feature_of, self.hyperparameters) if name and name != EVERY_FEATURE)
 
-        A feature the space turns on for data that lacks it is refused; one it searches is
-        left out (its switch fixed off), with a note.
+    def for_data(self, available: Mapping[str, str], data: str) -> tuple[SearchSpec, list[str]]:
+        """The spec for data that has the side features `available` (name -> side), and notes on what changed.
+
+        `feature_*` (and `feature_*_dim`) become a switch (and width) of each feature the data
+        has and the space does not name. A feature the space turns on for data that lacks it is
+        refused; one it searches is left out (its switch fixed off), with a note.
 
         Raises:
             SpaceError: the space fixes a feature on that the data does not have.
         """
         params, notes = dict(self.hyperparameters), []
-        for name in SIDE_FEATURES:
-            switch = params.get(f"feature_{name}")
-            if switch is None or name in available or param_values(switch) == (False,):
+        every = params.pop(f"feature_{EVERY_FEATURE}", None)
+        every_width = params.pop(f"feature_{EVERY_FEATURE}_dim", None)
+        if every is not None:
+            for name in available:
+                if f"feature_{name}" not in params:
+                    params[f"feature_{name}"] = every
+                    if every_width is not None:
+                        params[f"feature_{name}_dim"] = every_width
+        for name in self.features:
+            switch = params[f"feature_{name}"]
+            if name in available or param_values(switch) == (False,):
                 continue
             if param_values(switch) == (True,):
                 raise SpaceError(

@@ -35,16 +35,8 @@ from typing import Any
 
 from tuner_app.errors import SpaceError
 from tuner_app.space.fields import FieldChecker, describe
-from tuner_app.space.names import (
-    ALGORITHMS,
-    EPOCHS_RANGE,
-    FILTERED_PREFIX,
-    MAX_TRIALS_RANGE,
-    OBJECTIVES,
-    SIDE_FEATURES,
-    SPLIT_KINDS,
-)
-from tuner_app.space.params import MAX_LAYERS, Range
+from tuner_app.space.names import ALGORITHMS, EPOCHS_RANGE, FILTERED_PREFIX, MAX_TRIALS_RANGE, OBJECTIVES, SPLIT_KINDS
+from tuner_app.space.params import EVERY_FEATURE, FEATURE_WIDTH, MAX_LAYERS, PARAM_RULES, Range
 from tuner_app.space.reading import load_yaml, read_space_file, resolve_space_path
 from tuner_app.space.spec import (
     COMMON_TUNER_KEYS,
@@ -223,11 +215,14 @@ class _Validator(FieldChecker):
                 f"{self.where}: objective {spec.objective} needs evaluation.exclude_seen: true; got "
                 f"exclude_seen {spec.evaluation.exclude_seen}."
             )
-        for name in SIDE_FEATURES:
-            if f"feature_{name}_dim" in params and f"feature_{name}" not in params:
+        for key in params:
+            width = FEATURE_WIDTH.fullmatch(key)
+            name = width and width.group("name")
+            if name and key not in PARAM_RULES and f"feature_{name}" not in params:
+                what = "every feature the space does not name" if name == EVERY_FEATURE else f"the {name} feature"
                 raise SpaceError(
-                    f"{self.where}: hyperparameters.feature_{name}_dim sets the width of the {name} feature, which "
-                    f"the space does not use; add feature_{name}: true (or {{values: [false, true]}}), or drop it."
+                    f"{self.where}: hyperparameters.{key} sets the width of {what}, which the space does not use; "
+                    f"add feature_{name}: true (or {{values: [false, true]}}), or drop it."
                 )
         float_ranges = [n for n, p in params.items() if isinstance(p, Range) and p.kind == "float"]
         if spec.tuner.algorithm == "grid" and float_ranges:

@@ -44,16 +44,18 @@ FIGURE_KINDS = ("curves", "hyperparameters", "progress", "importance")
 #: worker's lock file can be another search's file.
 HOLDER_SEPARATOR = "@"
 
-# An exported model's folder: the SavedModel plus these two files.
+# An exported model's folder: the SavedModel plus these files (items.tsv where items have text of
+# their own, beside their ids).
 MODEL_DESCRIPTION_FILE = "trial.json"
 MODEL_USERS_FILE = "known_users.txt"
+MODEL_ITEMS_FILE = "items.tsv"
 #: How many titles an exported index returns; `recommend --k` takes the first k.
 EXPORT_K = 100
 #: What an export's description says it is (`store.outputs.is_export`).
 MODEL_FORMAT = "tuner_app export"
 #: Everything an export writes in its folder: TensorFlow's SavedModel and the files above.
 MODEL_ENTRIES = frozenset({"saved_model.pb", "fingerprint.pb", "variables", "assets", MODEL_DESCRIPTION_FILE,
-                           MODEL_USERS_FILE})
+                           MODEL_USERS_FILE, MODEL_ITEMS_FILE})
 
 
 def trial_dir(folder: Path, trial_id: str) -> Path:

@@ -30,7 +30,7 @@ def write_summary(paths: SearchPaths, summary: dict[str, Any]) -> None:
 
 
 #: Popularity's keys, at the top of the summary's "baselines" (as before other baselines existed).
-_POPULARITY_KEYS = ("method", "validation", "holdout")
+_POPULARITY_KEYS = ("method", "coverage", "validation", "holdout")
 
 
 def baselines_of(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -56,3 +56,16 @@ def baseline_values(summary: dict[str, Any], metric: str, part: str = "validatio
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             values[name] = float(value)
     return values
+
+
+def coverage_line(summary: dict[str, Any], ks: tuple[int, ...] = (10, 100)) -> str | None:
+    """'catalogue coverage (share of the items in some user's top k) @10/@100: best trial 0.12/0.41, ...'."""
+    from tuner_app.space.names import BASELINES, coverage_key
+
+    keys = [coverage_key(k) for k in ks]
+    entries = {"best trial": summary.get("best_trial_coverage", {})}
+    entries.update({BASELINES.get(name, name): entry.get("coverage", {}) for name, entry in baselines_of(summary).items()})
+    parts = [f"{label} {'/'.join(f'{entry[key]:.3f}' for key in keys)}" for label, entry in entries.items()
+             if all(key in entry for key in keys)]
+    shown = "/".join(f"@{k}" for k in ks)
+    return f"catalogue coverage (share of the items in some user's top k) {shown}: {', '.join(parts)}" if parts else None

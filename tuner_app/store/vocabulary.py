@@ -30,11 +30,13 @@ class Vocabulary:
     Attributes:
         user_ids: sorted unique user ids (str); user id `i + 1` is `user_ids[i]`.
         titles: sorted unique titles (str); candidate id `i + 1` is `titles[i]`.
-        timestamp_buckets: the tutorial's `np.linspace(min, max, 1000)` boundaries.
+        timestamp_buckets: the tutorial's `np.linspace(min, max, 1000)` boundaries; empty for
+            data without timestamps (`has_time`).
         timestamp_mean, timestamp_variance: the tutorial's adapted Normalization.
         title_tokens: `[num_titles + 1, max_len]` int64 token ids of each title
             from the tutorial's TextVectorization (0 pads); row 0, the unknown
-            title, holds the out-of-vocabulary token.
+            title, holds the out-of-vocabulary token. No columns for items without
+            text (`has_text`).
         word_table_size: rows of the title-word embedding table: the text
             vectorizer's vocabulary size (padding and out-of-vocabulary tokens
             included). The tutorial's table has `MAX_TOKENS` rows, but no token
@@ -43,6 +45,8 @@ class Vocabulary:
             field existed keep 10,000 rows (`keep_saved_word_table`).
         side: each side feature of the data (`data.side.EncodedSide`), by name; empty
             for data without any (and for searches saved before side features existed).
+        item_texts: each item's text, aligned with `titles`, where items have ids of their own
+            and text (recommendations show both); None where the id is the text (MovieLens).
     """
 
     user_ids: np.ndarray
@@ -53,6 +57,15 @@ class Vocabulary:
     title_tokens: np.ndarray
     word_table_size: int = MAX_TOKENS
     side: dict[str, EncodedSide] = field(default_factory=dict)
+    item_texts: np.ndarray | None = None
+
+    @property
+    def has_time(self) -> bool:
+        return len(self.timestamp_buckets) > 0
+
+    @property
+    def has_text(self) -> bool:
+        return self.title_tokens.shape[1] > 0
 
     @property
     def num_users(self) -> int:
@@ -70,8 +83,9 @@ def save_vocabulary(path: Path, vocab: Vocabulary) -> None:
         timestamp_buckets=vocab.timestamp_buckets, timestamp_mean=vocab.timestamp_mean,
         timestamp_variance=vocab.timestamp_variance, title_tokens=vocab.title_tokens,
         word_table_size=vocab.word_table_size,
+        **({} if vocab.item_texts is None else {"item_texts": vocab.item_texts.astype(str)}),
         **{f"side_{name}_{part}": getattr(encoded, part) for name, encoded in vocab.side.items()
-           for part in ("codes", "rows", "size")},
+           for part in ("codes", "rows", "size", "side")},
     )
 
 
@@ -92,12 +106,24 @@ def load_vocabulary(path: Path) -> Vocabulary:
                 timestamp_variance=float(saved["timestamp_variance"]), title_tokens=saved["title_tokens"],
                 word_table_size=_word_table_size(saved),
                 side={name: EncodedSide(saved[f"side_{name}_codes"], saved[f"side_{name}_rows"],
-                                        int(saved[f"side_{name}_size"]))
-                      for name in SIDE_FEATURES if f"side_{name}_codes" in saved},
+                                        int(saved[f"side_{name}_size"]), _side_of(saved, name))
+                      for name in _side_names(saved)},
+                item_texts=saved["item_texts"].astype(object) if "item_texts" in saved else None,
             )
     except _DAMAGE as exc:
         raise ResultsError(f"{path}: the search's vocabularies are damaged ({type(exc).__name__}: {exc}); run the "
                            "search command once more (it rebuilds them from the data), then export.") from None
+
+
+def _side_names(saved) -> list[str]:
+    """The side features saved, in the order they were (the towers' layers follow it)."""
+    return [key[len("side_"):-len("_codes")] for key in saved.files if key.startswith("side_") and key.endswith("_codes")]
+
+
+def _side_of(saved, name: str) -> str:
+    # Searches saved before own data existed had only MovieLens's features, each with its known side.
+    key = f"side_{name}_side"
+    return str(saved[key]) if key in saved else SIDE_FEATURES[name]
 
 
 #: What reading a damaged (truncated, overwritten) .npz raises.

@@ -19,7 +19,6 @@ from __future__ import annotations
 import keras_tuner as kt
 
 from tuner_app.space.config import SIDE_FEATURE_DIM, ModelConfig, TrainingConfig
-from tuner_app.space.names import SIDE_FEATURES
 from tuner_app.space.params import Choice, Fixed, ParamSpec, param_values, parse_layer_sizes, possible_depths
 from tuner_app.space.spec import SearchSpec
 from tuner_app.store.vocabulary import Vocabulary
@@ -119,7 +118,8 @@ class MovielensHyperModel(kt.HyperModel):
         its feature can be on."""
         declared = self.spec.hyperparameters
         chosen = []
-        for name in SIDE_FEATURES:
+        # In the data's order (its users' features, then its items'): the towers' layers follow it.
+        for name in self.vocab.side:
             switch = declared.get(f"feature_{name}")
             if switch is None or param_values(switch) == (False,):
                 continue

@@ -27,7 +27,7 @@ from tuner_app.space.spec import SearchSpec
 from tuner_app.store import atomic, identity
 from tuner_app.store.layout import SearchPaths
 from tuner_app.store.lock import SearchLock
-from tuner_app.store.summary import baseline_values, baselines_of, write_summary
+from tuner_app.store.summary import baseline_values, baselines_of, coverage_line, write_summary
 from tuner_app.tuning.progress import ConsoleProgress
 
 
@@ -130,6 +130,8 @@ def _prepare(spec: SearchSpec, ratings: Ratings, rows: tuple, data_spec: DataSpe
     part = "" if role is None else f" as {role.kind} {role.worker_id or ''} at {role.address}".replace("  ", " ")
     progress.say(f"{'Resuming' if resuming else 'Starting'} search '{spec.name}' ({spec.tuner.algorithm}){part} "
                  f"on {ratings.description}: {len(ratings):,} ratings")
+    for line in ratings.preparation:
+        progress.say(f"  {line}")
 
     # TensorFlow loads here, after every input has been validated.
     from tuner_app.model.runtime import load_tensorflow
@@ -157,6 +159,7 @@ def _prepare(spec: SearchSpec, ratings: Ratings, rows: tuple, data_spec: DataSpe
     save_vocabulary(paths.vocabulary, data.vocab)
     summary = {
         **identity.describe_search(spec, ratings),
+        **({"preparation": list(ratings.preparation)} if ratings.preparation else {}),
         "objective": spec.objective,
         "rows": {"train": len(train_rows), "validation": len(validation_rows), "holdout": len(holdout_rows),
                  **({"validation_all": len(all_validation_rows)} if sampled else {})},
@@ -253,7 +256,7 @@ def _finish(search: PreparedSearch, stopped: bool, failure: str | None) -> Searc
         lift = f" ({lifts(best.objective, baselines)})" if baselines else ""
         progress.result(f"best: trial {best.trial_id}, {spec.objective} {best.objective:.4f} "
                         f"at epoch {best.best_epoch}{lift}")
-        if not stopped and (search.trainer.holdout is not None or search.trainer.validation_all is not None):
+        if not stopped:
             _score_best(search, best)
     if stopped:
         raise SearchInterrupted(
@@ -271,13 +274,16 @@ def _finish(search: PreparedSearch, stopped: bool, failure: str | None) -> Searc
 
 
 def _score_best(search: PreparedSearch, best) -> None:
-    """The best trial on all validation rows (when trials saw a sample) and on the held-back rows
-    no trial was selected on (when its checkpoint is on this machine)."""
+    """The best trial's catalogue coverage, its figures on all validation rows (when trials saw a sample)
+    and on the held-back rows no trial was selected on (when its checkpoint is on this machine)."""
     trainer, summary, progress = search.trainer, search.summary, search.progress
     if trainer.load_record(best.trial_id) is None:
         progress.result(f"trial {best.trial_id} ran on another machine: score it on all rows there "
                         f"with `python -m tuner_app repeat` or copy its trial folder here")
         return
+    summary["best_trial_coverage"] = {"trial_id": best.trial_id, **trainer.coverage_of_best(best.trial_id)}
+    write_summary(search.paths, summary)
+    progress.result(coverage_line(summary) or "")
     objective = search.spec.objective
     if trainer.validation_all is not None:
         every = trainer.evaluate_best(best.trial_id, trainer.validation_all)

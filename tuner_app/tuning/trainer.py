@@ -18,12 +18,14 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from tuner_app.baselines.scoring import coverage
 from tuner_app.errors import StopRequested, TrialEndedElsewhere, TrialFailed, TunerAppError
 from tuner_app.model import pipelines
 from tuner_app.model.build import build_model
 from tuner_app.model.features import SplitData
-from tuner_app.model.metrics import short_metrics
+from tuner_app.model.metrics import short_metrics, top_columns
 from tuner_app.space.config import ModelConfig, TrainingConfig
+from tuner_app.space.names import TOP_KS
 from tuner_app.store import layout
 from tuner_app.store.records import RecordStatus, TrialRecord
 from tuner_app.tuning.callbacks import TrialProgress
@@ -271,15 +273,24 @@ class Trainer:
         for listener in self.restart_listeners:
             listener(trial_id)
 
-    def evaluate_best(self, trial_id: str, dataset: tf.data.Dataset) -> dict[str, float]:
-        """The short-named metrics of a trial's best checkpoint on `dataset`."""
+    def best_model(self, trial_id: str) -> tf.keras.Model:
+        """A trial's model with the weights of its best validated epoch."""
         record = self.load_record(trial_id)
         if record is None or not record.best_checkpoint:
             raise TrialFailed(f"trial {trial_id} has no best checkpoint")
         model = self.build(ModelConfig.from_dict(record.config))
         restore_checkpoint(model, self.trial_dir(trial_id) / record.best_checkpoint, with_optimizer=False)
-        logs = model.evaluate(dataset, return_dict=True, verbose=0)
+        return model
+
+    def evaluate_best(self, trial_id: str, dataset: tf.data.Dataset) -> dict[str, float]:
+        """The short-named metrics of a trial's best checkpoint on `dataset`."""
+        logs = self.best_model(trial_id).evaluate(dataset, return_dict=True, verbose=0)
         return short_metrics(logs, validation=False)
+
+    def coverage_of_best(self, trial_id: str) -> dict[str, float]:
+        """Catalogue coverage@k of a trial's best checkpoint over the validation rows' queries."""
+        top = top_columns(self.best_model(trial_id), self.validation, max(TOP_KS))
+        return coverage(top, self.data.vocab.num_titles)
 
     @staticmethod
     def _interrupt(record: TrialRecord, trial_dir: Path) -> None:
