@@ -71,7 +71,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     from tuner_app.store.layout import check_results_dir
     from tuner_app.tuning.tensorboard import check_available as check_tensorboard
 
-    spec = load_space(args.space).with_overrides(name=args.name, max_trials=args.max_trials, epochs=args.epochs)
+    spec = load_space(args.space).with_overrides(name=args.name, max_trials=args.max_trials, epochs=args.epochs,
+                                                 time_budget=args.time_budget)
     data_spec = parse_data_arg(args.data)
     role = resolve_role(args.chief, args.worker, args.worker_id)
     check_parallel(args.parallel, role, args.overwrite)
@@ -240,6 +241,10 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--max-trials", type=_positive_int, help="override tuner.max_trials")
     search.add_argument("--epochs", type=_positive_int,
                         help="override training.epochs (tuner.max_epochs for Hyperband)")
+    search.add_argument("--time-budget", metavar="DURATION", help=(
+        "search for this long, e.g. 30m, 2h, 1h30m (overrides tuner.time_budget; over all the runs of the search): "
+        "no trial starts once it is spent, the running one stops at its next validated epoch with its best so far, "
+        "and the same command with a larger budget continues"))
     search.add_argument("--overwrite", action="store_true", help="discard an existing search of that name and start over")
     search.add_argument("--quiet", action="store_true", help="print only the final summary")
     search.add_argument("--max-trial-deaths", type=_positive_int, default=2, metavar="N", help=(

@@ -34,7 +34,7 @@ LIFT_COLUMNS = {"popularity": "lift", "ease": "lift_ease"}
 LEADING_COLUMNS = ("rank", "trial_id", "status", "objective", "objective_name", *LIFT_COLUMNS.values())
 METRIC_COLUMNS = METRICS
 RUN_COLUMNS = ("best_epoch", "epochs_trained", "seconds", "params", "worker", "peak_rss_mb", "finished",
-               "validation_rows")
+               "validation_rows", "cut_by_budget")
 #: keras-tuner's Hyperband bookkeeping, renamed for the CSV.
 HYPERBAND_COLUMNS = {
     "tuner/bracket": "bracket",
@@ -68,6 +68,7 @@ class TrialRow:
     peak_rss_mb: float | None = None
     finished: str | None = None  # when the trial ended, UTC, ISO 8601 to the second
     validation_rows: int | None = None  # how many validation rows its figures come from
+    cut_by_budget: bool | None = None  # True: the time budget ended it (`tuning.budget`)
 
     @property
     def completed(self) -> bool:

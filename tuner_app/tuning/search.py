@@ -22,6 +22,7 @@ from tuner_app.data.split import selection_rows, split_rows
 from tuner_app.distributed.roles import CHIEF_WAIT, LOOPBACK_HOSTS, WORKER_TIMEOUT, Role, leave_role
 from tuner_app.errors import SearchError, SearchInterrupted
 from tuner_app.report.rows import best_row
+from tuner_app.space.durations import format_duration
 from tuner_app.space.names import BASELINES
 from tuner_app.space.spec import SearchSpec
 from tuner_app.store import atomic, identity
@@ -144,6 +145,7 @@ def _prepare(spec: SearchSpec, ratings: Ratings, rows: tuple, data_spec: DataSpe
     from tuner_app.space.names import FINGERPRINT_HP
     from tuner_app.store.vocabulary import damage as vocabulary_damage
     from tuner_app.store.vocabulary import keep_saved_word_table, save_vocabulary
+    from tuner_app.tuning.budget import TimeBudget
     from tuner_app.tuning.hypermodel import MovielensHyperModel
     from tuner_app.tuning.oracles import make_oracle
     from tuner_app.tuning.trainer import Trainer
@@ -197,9 +199,12 @@ def _prepare(spec: SearchSpec, ratings: Ratings, rows: tuple, data_spec: DataSpe
         logger = TensorBoardLogger(options.tensorboard, space, spec.objective)
         trainer.epoch_listeners.append(logger.epoch)
         trial_begin.append(logger.trial_begin)
+    # The chief (or a local search) keeps the time budget; a worker's chief decides for it.
+    budget = TimeBudget(spec.tuner.time_budget, paths.state_dir) if serves else None
+    progress.budget = oracle.budget = budget
     tuner = RetrievalTuner(oracle, hypermodel, trainer, paths, baselines=baseline_values(summary, spec.objective),
                            on_trial_begin=lambda trial, plan: [begin(trial, plan) for begin in trial_begin],
-                           on_trial_done=progress.trial_done)
+                           on_trial_done=progress.trial_done, budget=budget)
     for repair in getattr(oracle, "repairs", []):
         progress.result(f"repaired: {repair}")
     if resuming and serves:
@@ -229,12 +234,14 @@ def _run_here_or_as_chief(search: PreparedSearch, options: SearchOptions) -> Sea
 
 def _run_local(tuner) -> tuple[bool, str | None]:
     """keras-tuner's own search loop; returns (stopped by the user, failure message)."""
-    from tuner_app.tuning.tuner import SearchAborted, SearchStopped
+    from tuner_app.tuning.tuner import BudgetSpent, SearchAborted, SearchStopped
 
     try:
         tuner.search()
     except SearchStopped:
         return True, None
+    except BudgetSpent:  # the summary says so; the search ended as planned
+        return False, None
     except SearchAborted as exc:
         raise exc.error from None
     except RuntimeError as exc:  # keras-tuner: too many consecutive failed trials
@@ -248,10 +255,18 @@ def _finish(search: PreparedSearch, stopped: bool, failure: str | None) -> Searc
     """Final results, summary lines and the exit decision."""
     spec, progress, baselines = search.spec, search.progress, search.baselines
     rows = search.tuner.write_results()
+    budget = search.tuner.budget
+    if budget is not None:
+        budget.save()
     completed = [r for r in rows if r.completed]
     failed = [r for r in rows if not r.completed]
     best = best_row(rows)
     progress.result(f"{len(completed)} trial(s) completed, {len(failed)} failed; results in {search.paths.csv}")
+    if budget is not None and budget.exhausted():
+        cut = [r.trial_id for r in rows if r.cut_by_budget]
+        progress.result(f"the {format_duration(budget.seconds)} time budget is spent ({format_duration(budget.spent())} "
+                        f"over this search's runs){_cut_note(cut)}"
+                        "; a larger --time-budget continues it")
     if best is not None:
         lift = f" ({lifts(best.objective, baselines)})" if baselines else ""
         progress.result(f"best: trial {best.trial_id}, {spec.objective} {best.objective:.4f} "
@@ -271,6 +286,13 @@ def _finish(search: PreparedSearch, stopped: bool, failure: str | None) -> Searc
         raise SearchError(f"search '{spec.name}' finished without a completed trial ({reasons}).")
     return SearchOutcome(search.paths.csv, len(completed), len(failed), best.trial_id if best else None,
                          best.objective if best else None)
+
+
+def _cut_note(cut: list[str]) -> str:
+    if not cut:
+        return ""
+    return f"; trial {cut[0]} was cut at its best epoch so far" if len(cut) == 1 else \
+        f"; trials {', '.join(cut)} were cut at their best epoch so far"
 
 
 def _score_best(search: PreparedSearch, best) -> None:
