@@ -32,6 +32,7 @@ class Kept:
     lines: tuple[str, ...]
     users: int
     items: int
+    count: int  # rows kept
 
 
 def count_distinct(codes: np.ndarray, size: int) -> int:
@@ -70,17 +71,26 @@ def k_core(user: np.ndarray, item: np.ndarray, min_user: int, min_item: int,
         rounds += 1
 
 
-def preprocess(user: np.ndarray, item: np.ndarray, timestamp: np.ndarray | None, rating: np.ndarray | None,
-               settings: Preprocessing, read_label: str, sizes: tuple[int, int]) -> Kept:
+def filters(settings: Preprocessing) -> bool:
+    """Whether `settings` may drop rows (and so `preprocess` needs the id codes)."""
+    return (settings.duplicates != "all" or settings.min_rating is not None
+            or settings.min_user_interactions > 1 or settings.min_item_interactions > 1)
+
+
+def preprocess(user: np.ndarray | None, item: np.ndarray | None, timestamp: np.ndarray | None,
+               rating: np.ndarray | None, settings: Preprocessing, read_label: str, sizes: tuple[int, int],
+               rows_read: int) -> Kept:
     """The rows `settings` keep, in file order, with a line per step (the first: what was read).
 
     Args:
-        user, item: int codes of each row's user and item (`sizes`: how many of each there are).
+        user, item: int codes of each row's user and item (`sizes`: how many of each there are,
+            every one used by some row); None when `settings` drop nothing (`filters`).
         timestamp: seconds of each row, or None; rating: each row's rating, or None
             (`settings.min_rating` needs one: the caller checks).
+        rows_read: how many rows were read.
     """
-    line, users, items = describe(read_label, user, item, sizes)
-    lines = [line]
+    users, items = sizes
+    lines = [f"{read_label}: {rows_read:,} rows, {users:,} users, {items:,} items"]
     rows: np.ndarray | None = None  # None: every row (an index of 25M rows would cost 200 MB)
 
     def take(values: np.ndarray) -> np.ndarray:
@@ -103,4 +113,4 @@ def preprocess(user: np.ndarray, item: np.ndarray, timestamp: np.ndarray | None,
                               settings.min_item_interactions, sizes)
         step(f"k-core (users >= {settings.min_user_interactions}, items >= {settings.min_item_interactions} "
              f"interactions; {rounds} round(s))", kept)
-    return Kept(rows, tuple(lines), users, items)
+    return Kept(rows, tuple(lines), users, items, rows_read if rows is None else len(rows))

@@ -69,7 +69,8 @@ def read_side_table(spec: TableSpec, side: str, id_column: str, shown: str) -> S
         raise DataError(f"{shown}: has no rows; expected one row per {side}.")
     encoder = IdEncoder(file, id_column, side)
     codes = encoder.encode(data[id_column], 0)
-    names = encoder.names(codes)
+    names = encoder.strings
+    encoder.check(names[codes])
     raw: dict[str, list] = {}
     for column in spec.categorical:
         raw[column] = as_text(data[column])

@@ -21,109 +21,141 @@ _DECIMAL = re.compile(r"[+-]?\d+\.\d*")
 _TIME_FORMS = "numbers of seconds since 1970 or ISO 8601 date-times such as 2024-03-01T12:00:00Z"
 
 
-def _chunks(values) -> list:
-    import pyarrow as pa
-
-    return list(values.chunks) if isinstance(values, pa.ChunkedArray) else [values]
-
-
 def _first_null(values) -> int | None:
-    offset = 0
-    for chunk in _chunks(values):
-        if chunk.null_count:
-            return offset + first_true(np.asarray(chunk.is_null()))
-        offset += len(chunk)
-    return None
-
-
-def id_strings(distinct, file: TableFile, column: str, row_of) -> list[str]:
-    """The distinct values of an id column as str: text as it is, integers in decimal, and
-    floats that are whole numbers as integers (pandas writes integer ids with a gap as floats)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    kind = distinct.type
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        return distinct.to_pylist()
-    if pa.types.is_integer(kind):
-        return pc.cast(distinct, pa.string()).to_pylist()
-    if pa.types.is_floating(kind):
-        numbers = distinct.to_numpy(zero_copy_only=False)
-        whole = np.isfinite(numbers) & (numbers == np.round(numbers))
-        if not whole.all():
-            bad = numbers[first_true(~whole)]
-            raise DataError(f"{file.shown}: column {column!r} holds decimal numbers as ids ({bad!r} on "
-                            f"{row_of(first_true(~whole))}); ids are text or integers: write the column as such.")
-        return [str(int(v)) for v in numbers.tolist()]
-    raise DataError(f"{file.shown}: column {column!r} is of type {kind}; ids must be text or integers: write the "
-                    "column as such, or name another column in the data YAML.")
+    return first_true(np.asarray(values.is_null())) if values.null_count else None
 
 
 class IdEncoder:
-    """Codes (int32) of one id column, added a chunk at a time, over one list of distinct str.
+    """Codes (int32) of one id column, a block of rows at a time, over one list of distinct ids.
 
-    `names` holds each distinct id once, in order of first appearance; `codes` index it.
+    Each block's distinct values are found by hashing in pyarrow or pandas, then looked up
+    among the ids seen before, with whole-array operations: text ids against a pyarrow array
+    of them (`index_in`), integer ids against a sorted numpy array. `strings` holds each
+    distinct id once as a Python str (made when the id is first seen), in order of first
+    appearance; the codes index it, so `strings[codes]` are a block's ids sharing those strs.
     """
 
     def __init__(self, file: TableFile, column: str, role: str) -> None:
-        self.file, self.column, self.role = file, column, role
-        self.index: dict[str, int] = {}
-
-    def encode(self, values, offset: int) -> np.ndarray:
-        """Codes of `values` (a pyarrow Array or ChunkedArray starting at row `offset`)."""
         import pyarrow as pa
 
-        null = _first_null(values)
-        if null is not None:
-            self._missing(offset + null)
-        if not isinstance(values, pa.ChunkedArray):
-            values = pa.chunked_array([values])
-        encoded = values.unify_dictionaries() if pa.types.is_dictionary(values.type) else values.dictionary_encode()
-        out = np.empty(len(values), np.int32)
-        if len(values) == 0:
-            return out
-        dictionary = encoded.chunk(0).dictionary
-        strings = id_strings(dictionary, self.file, self.column,
-                             lambda i: self._row_of_value(encoded, i, offset))
-        index = self.index
-        lookup = np.fromiter((index.setdefault(s, len(index)) for s in strings), np.int32, len(strings))
-        at = 0
-        for chunk in encoded.chunks:
-            out[at:at + len(chunk)] = lookup[chunk.indices.to_numpy(zero_copy_only=False)]
-            at += len(chunk)
-        return out
+        self.file, self.column, self.role = file, column, role
+        self.text = pa.array([], pa.string())  # text ids seen, in code order
+        self.numbers = np.empty(0, np.int64)  # integer ids seen, in code order
+        self.sorted = np.empty(0, np.int64)  # ... sorted, and the code of each
+        self.sorted_codes = np.empty(0, np.int32)
+        self.kind: str | None = None  # "text" or "integer": one kind a column
+        self.strings = np.empty(0, dtype=object)
+        self.last = (np.empty(0, np.int32), pa.array([], pa.string()))  # the previous block's lookup
 
-    def _row_of_value(self, encoded, value: int, offset: int) -> str:
-        at = 0
-        for chunk in encoded.chunks:
-            hits = np.flatnonzero(chunk.indices.to_numpy(zero_copy_only=False) == value)
-            if hits.size:
-                return self.file.row(offset + at + int(hits[0]))
-            at += len(chunk)
-        return "some row"
+    def encode(self, values, offset: int) -> np.ndarray:
+        """Codes of `values`, a pyarrow Array of the rows from row `offset` on."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if values.null_count:
+            self._missing(offset + first_true(np.asarray(values.is_null())))
+        kind = values.type.value_type if pa.types.is_dictionary(values.type) else values.type
+        if pa.types.is_floating(kind):
+            values = self._whole(values, offset)
+            kind = values.type
+        if pa.types.is_integer(kind):
+            return self._encode_integers(np.asarray(pc.cast(values, pa.int64()).to_numpy(zero_copy_only=False)))
+        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+            raise DataError(f"{self.file.shown}: column {self.column!r} is of type {kind}; ids must be text or "
+                            "integers: write the column as such, or name another column in the data YAML.")
+        self._one_kind("text")
+        encoded = values if pa.types.is_dictionary(values.type) else values.dictionary_encode()
+        dictionary = pc.cast(encoded.dictionary, pa.string())
+        # Parquet's reader gives each block of a row group the dictionary so far: map only what
+        # the previous block's did not have.
+        done, previous = self.last
+        if len(previous) and len(dictionary) >= len(previous) and dictionary.slice(0, len(previous)).equals(previous):
+            lookup = np.concatenate([done, self._lookup(dictionary.slice(len(previous)))])
+        else:
+            lookup = self._lookup(dictionary)
+        self.last = (lookup, dictionary)
+        return lookup[encoded.indices.to_numpy(zero_copy_only=False)]
+
+    def _lookup(self, dictionary) -> np.ndarray:
+        """The codes of distinct text ids, new ones given the next codes."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        found = pc.index_in(dictionary, value_set=self.text)
+        new = np.asarray(found.is_null())
+        lookup = np.array(found.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int32)
+        if new.any():
+            lookup[new] = np.arange(len(self.text), len(self.text) + int(new.sum()), dtype=np.int32)
+            fresh = dictionary.filter(pa.array(new))
+            self.text = pa.concat_arrays([self.text, fresh])
+            self._add_strings(fresh.to_pylist())
+        return lookup
+
+    def _encode_integers(self, numbers: np.ndarray) -> np.ndarray:
+        import pandas as pd
+
+        self._one_kind("integer")
+        inverse, distinct = pd.factorize(numbers)
+        at = np.searchsorted(self.sorted, distinct)
+        known = at < len(self.sorted)
+        known[known] = self.sorted[at[known]] == distinct[known]
+        lookup = np.empty(len(distinct), np.int32)
+        lookup[known] = self.sorted_codes[at[known]]
+        if not known.all():
+            fresh = distinct[~known]
+            lookup[~known] = np.arange(len(self.numbers), len(self.numbers) + len(fresh), dtype=np.int32)
+            self.numbers = np.concatenate([self.numbers, fresh])
+            self._add_strings([str(n) for n in fresh.tolist()])
+            order = np.argsort(self.numbers, kind="stable")
+            self.sorted, self.sorted_codes = self.numbers[order], order.astype(np.int32)
+        return lookup[inverse]
+
+    def _add_strings(self, fresh: list[str]) -> None:
+        added = np.empty(len(fresh), dtype=object)
+        added[:] = fresh
+        self.strings = np.concatenate([self.strings, added])
+
+    def _whole(self, values, offset: int):
+        """Float ids that are whole numbers, as integers (pandas writes integer ids with a gap so)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        numbers = values.to_numpy(zero_copy_only=False)
+        whole = np.isfinite(numbers) & (numbers == np.round(numbers))
+        if not whole.all():
+            row = first_true(~whole)
+            raise DataError(f"{self.file.shown}: column {self.column!r} holds decimal numbers as ids "
+                            f"({numbers[row]!r} on {self.file.row(offset + row)}); ids are text or integers: "
+                            "write the column as such.")
+        return pc.cast(values, pa.int64())
+
+    def _one_kind(self, kind: str) -> None:
+        if self.kind not in (None, kind):
+            raise DataError(f"{self.file.shown}: column {self.column!r} holds both text and integer ids; write it "
+                            "with one type.")
+        self.kind = kind
 
     def _missing(self, row: int) -> None:
         raise DataError(f"{self.file.shown}: column {self.column!r} has no {self.role} id on {self.file.row(row)}; "
                         "every row needs one: fill or delete that row.")
 
-    def names(self, codes: np.ndarray) -> np.ndarray:
-        """The distinct ids (object array of str), checked: none blank, and not integers and
-        decimals mixed (`codes` find the row to name)."""
-        names = np.array(list(self.index), dtype=object)
-        if not len(names):
-            return names
-        blank = np.array([not s.strip() for s in names.tolist()])
-        if blank.any():
-            self._missing(first_true(blank[codes]))
-        integer = np.array([_INTEGER.fullmatch(s) is not None for s in names.tolist()])
-        decimal = np.array([_DECIMAL.fullmatch(s) is not None for s in names.tolist()])
-        if integer.any() and decimal.any():
-            whole, point = first_true(integer[codes]), first_true(decimal[codes])
+    def check(self, ids: np.ndarray) -> None:
+        """Refuses blank ids, and text ids that mix integers and decimals (`ids`: each row's id,
+        to name the row)."""
+        if self.kind != "text":
+            return
+        names = self.strings.tolist()
+        blank = [s for s in names if not s.strip()]
+        if blank:
+            self._missing(first_true(np.isin(ids, blank)))
+        integer = [s for s in names if _INTEGER.fullmatch(s)]
+        decimal = [s for s in names if _DECIMAL.fullmatch(s)]
+        if integer and decimal:
+            whole, point = first_true(np.isin(ids, integer)), first_true(np.isin(ids, decimal))
             raise DataError(
-                f"{self.file.shown}: column {self.column!r} mixes integer ids ({names[codes[whole]]!r} on "
-                f"{self.file.row(whole)}) and decimal ones ({names[codes[point]]!r} on {self.file.row(point)}), "
+                f"{self.file.shown}: column {self.column!r} mixes integer ids ({ids[whole]!r} on "
+                f"{self.file.row(whole)}) and decimal ones ({ids[point]!r} on {self.file.row(point)}), "
                 "the mark of a spreadsheet that turned ids into numbers; export the ids as text.")
-        return names
 
 
 def seconds(values, file: TableFile, column: str, unit: str, offset: int) -> np.ndarray:
