@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -100,7 +101,7 @@ def read_side_table(spec: TableSpec, side: str, id_column: str, shown: str) -> S
             separators[name] = " "
     ids = names[codes[first]]
     kept_text = None if text is None else np.array([text[i] for i in first.tolist()], dtype=object)
-    return SideTable(SideFeatures(ids, features, separators), kept_text, _line(shown, side, len(ids), spec))
+    return SideTable(SideFeatures(ids, features, separators), kept_text, _line(Path(shown).name, side, len(ids), spec))
 
 
 def _numbers_or_nan(values, file: TableFile, column: str) -> np.ndarray:

@@ -125,7 +125,7 @@ class IdEncoder:
         if not whole.all():
             row = first_true(~whole)
             raise DataError(f"{self.file.shown}: column {self.column!r} holds decimal numbers as ids "
-                            f"({numbers[row]!r} on {self.file.row(offset + row)}); ids are text or integers: "
+                            f"({float(numbers[row])!r} on {self.file.row(offset + row)}); ids are text or integers: "
                             "write the column as such.")
         return pc.cast(values, pa.int64())
 
@@ -181,7 +181,7 @@ def seconds(values, file: TableFile, column: str, unit: str, offset: int) -> np.
                 values = pc.cast(values, pa.float64())
                 kind = values.type
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                return _iso_seconds(values, file, column, offset)
+                return _iso_seconds(values, file, column, unit, offset)
     if pa.types.is_integer(kind):
         numbers = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
         return numbers if per_second == 1 else numbers // per_second
@@ -202,15 +202,20 @@ def seconds(values, file: TableFile, column: str, unit: str, offset: int) -> np.
                     "the column as such, or say 'timestamp: null' in the data YAML.")
 
 
-def _iso_seconds(values, file: TableFile, column: str, offset: int) -> np.ndarray:
+def _iso_seconds(values, file: TableFile, column: str, unit: str, offset: int) -> np.ndarray:
+    """Text timestamps, each a number (of `unit`s) or an ISO 8601 date-time."""
     import pandas as pd
 
-    text = pd.Series(values.to_pandas() if hasattr(values, "to_pandas") else values, dtype=object)
-    with_time = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
-    bad = with_time.isna().to_numpy()
+    text = pd.Series(values.to_pandas(), dtype=object)
+    number = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    dated = pd.to_datetime(text.where(np.isnan(number)), format="ISO8601", utc=True, errors="coerce")
+    bad = np.isnan(number) & dated.isna().to_numpy()
     if bad.any():
         _bad_time(file, column, offset + first_true(bad), text.iloc[first_true(bad)])
-    return with_time.dt.tz_localize(None).to_numpy().astype("datetime64[s]").astype(np.int64)
+    found = dated.dt.tz_localize(None).to_numpy().astype("datetime64[s]").astype(np.int64)
+    numeric = ~np.isnan(number)
+    found[numeric] = np.floor(number[numeric] / TIMESTAMP_UNITS[unit]).astype(np.int64)
+    return found
 
 
 def _bad_time(file: TableFile, column: str, row: int, value) -> None:
