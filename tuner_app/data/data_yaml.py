@@ -17,6 +17,7 @@ values) is checked when they are read (`data.own`). PyYAML and the standard libr
 from __future__ import annotations
 
 import difflib
+import math
 import stat
 from pathlib import Path
 from typing import Any
@@ -294,7 +295,8 @@ class _Checker:
         if duplicates not in DUPLICATES:
             self.fail("preprocessing.duplicates", "one of " + ", ".join(DUPLICATES), duplicates)
         min_rating = raw.get("min_rating")
-        if min_rating is not None and (isinstance(min_rating, bool) or not isinstance(min_rating, (int, float))):
+        if min_rating is not None and (isinstance(min_rating, bool) or not isinstance(min_rating, (int, float))
+                                       or not math.isfinite(min_rating)):
             self.fail("preprocessing.min_rating", "a number (rows rated below it are dropped)", min_rating)
         counts = {}
         for key in ("min_user_interactions", "min_item_interactions"):
