@@ -59,6 +59,8 @@ SIZES = {"1m": (6_040, 3_706, 1_000_209), "10m": (69_878, 10_677, 10_000_054), "
 EPOCHS = 3
 TARGETS = {"setup_seconds": 30.0, "rows_per_second_ratio": 0.4, "epoch_over_floor": 1.5, "peak_rss_gb": 3.0}
 SEARCH_RSS_GB = 12.0
+#: The readers' target applies at ml-25m's size (issue 27).
+READER_TARGET_LINES = 25_000_000
 #: Every memory figure here is in GB of 10^9 bytes (the app's CSV has MiB: `peak_rss_mb`).
 GB = 1e9
 DEFAULT_TOWERS = "256,64,64"
@@ -283,14 +285,16 @@ def report_readers(readers: dict[str, dict], files: str) -> str:
     for name, got in readers.items():
         above = got["peak_rss_gb"] - got["start_rss_gb"]
         ok = got["seconds"] <= base["seconds"] and got["peak_rss_gb"] <= base["peak_rss_gb"]
+        judged = verdict(ok) if base["lines"] >= READER_TARGET_LINES else "info"
         rows.append((name, f"{got['file_gb']:.2f} GB", f"{got['seconds']:.1f} s", f"{got['peak_rss_gb']:.2f} GB",
                      f"{above:.2f} GB", f"{got['start_rss_gb']:.2f} GB", f"{got['arrays_gb']:.2f} GB",
-                     f"{above / got['arrays_gb']:.2f}x", "yardstick" if got is base else verdict(ok)))
+                     f"{above / got['arrays_gb']:.2f}x", "yardstick" if got is base else judged))
     header = ("reader", "file", "seconds", "peak RSS", "above start", "start (Python, numpy, pandas, pyarrow)",
               "arrays returned", "above/arrays", "<= GroupLens")
     return (f"Readers on {files} ({base['lines']:,} ratings), each in a fresh process; GB = 10^9 bytes:\n"
             + format_columns(rows, header)
-            + "\nTarget (issue 27): a Parquet read costs at most the GroupLens read's seconds and peak RSS.")
+            + "\nTarget (issue 27), at ml-25m's 25M ratings: a Parquet read costs at most the GroupLens read's seconds "
+              "and peak RSS (smaller sizes are information: fixed costs weigh more there).")
 
 
 def child(args: argparse.Namespace) -> int:
