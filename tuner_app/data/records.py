@@ -84,14 +84,16 @@ class DataSpec:
     """Where the ratings come from; built by `parse_data_arg` before TensorFlow loads.
 
     Attributes:
-        kind: ``"tfds"``, ``"grouplens"`` or ``"synthetic"``.
-        path: the GroupLens folder or .zip (kind ``"grouplens"``).
+        kind: ``"tfds"``, ``"grouplens"``, ``"synthetic"`` or ``"table"`` (a user's own
+            interactions: a file, or a data YAML naming it and its users' and items' tables).
+        path: the GroupLens folder or .zip (kind ``"grouplens"``); the interactions file or
+            the data YAML, resolved (kind ``"table"``: loading reads the YAML again).
         tfds_name: the TFDS variant prefix: ratings are ``f"{tfds_name}-ratings"``,
             movies ``f"{tfds_name}-movies"``.
         synthetic: sizes and seed (kind ``"synthetic"``).
     """
 
-    kind: Literal["tfds", "grouplens", "synthetic"]
+    kind: Literal["tfds", "grouplens", "synthetic", "table"]
     path: str | None = None
     tfds_name: str = "movielens/100k"
     synthetic: SyntheticSpec | None = None
