@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tuner_app.data import DataSpec, load_ratings, parse_data_arg
-from tuner_app.data.columns import ALIASES, detect_columns
+from tuner_app.data.own.columns import ALIASES, detect_columns
 from tuner_app.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -270,7 +270,7 @@ def test_preprocessing_matches_pandas(tmp_path: Path, seed: int, timed: bool, du
 
 
 def test_k_core_is_the_largest_one(tmp_path: Path) -> None:
-    from tuner_app.data.preprocess import k_core
+    from tuner_app.data.own.preprocess import k_core
 
     rng = np.random.default_rng(5)
     user, item = rng.integers(0, 20, 300), rng.zipf(1.4, 300) % 40

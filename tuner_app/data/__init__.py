@@ -14,10 +14,10 @@ Four sources, chosen with `--data` (`arguments.parse_data_arg`), read by
 """
 
 from tuner_app.data.arguments import parse_data_arg
-from tuner_app.data.data_yaml import read_data_yaml
 from tuner_app.data.grouplens import load_grouplens
-from tuner_app.data.own import load_own_data
-from tuner_app.data.own_spec import OwnDataSpec
+from tuner_app.data.own.data_yaml import read_data_yaml
+from tuner_app.data.own.load import load_own_data
+from tuner_app.data.own.spec import OwnDataSpec
 from tuner_app.data.records import GROUPLENS_URL, DataSpec, Ratings, SyntheticSpec
 from tuner_app.data.sources import load_ratings
 from tuner_app.data.split import split_indices, split_rows

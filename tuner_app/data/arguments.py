@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tuner_app.data.data_yaml import read_data_yaml
-from tuner_app.data.own_spec import TABLE_SUFFIXES, YAML_SUFFIXES, table_suffix
+from tuner_app.data.own.data_yaml import read_data_yaml
+from tuner_app.data.own.spec import TABLE_SUFFIXES, YAML_SUFFIXES, table_suffix
 from tuner_app.data.records import (
     GROUPLENS_URL,
     TFDS_VARIANTS,

@@ -20,7 +20,7 @@ def load_ratings(spec: DataSpec) -> Ratings:
 
         return load_grouplens(spec.path)
     if spec.kind == "table":
-        from tuner_app.data.own import load_own_data
+        from tuner_app.data.own.load import load_own_data
 
         return load_own_data(spec.path)
     from tuner_app.data.tfds import load_tfds

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tuner_app.data.table_files import TableFile
-from tuner_app.data.values import IdEncoder, numbers, seconds
+from tuner_app.data.own.table_files import TableFile
+from tuner_app.data.own.values import IdEncoder, numbers, seconds
 from tuner_app.errors import DataError
 
 _KINDS = {"user_id": object, "item_id": object, "user": np.int32, "item": np.int32, "timestamp": np.int64,

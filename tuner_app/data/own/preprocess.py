@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tuner_app.data.own_spec import Preprocessing
+from tuner_app.data.own.spec import Preprocessing
 
 
 @dataclass(frozen=True)

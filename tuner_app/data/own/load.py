@@ -21,15 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-from tuner_app.data.columns import detect_columns
-from tuner_app.data.data_yaml import file_spec, read_data_yaml
-from tuner_app.data.interactions import read_interactions
-from tuner_app.data.own_spec import YAML_SUFFIXES, OwnDataSpec
-from tuner_app.data.preprocess import Kept, filters, preprocess
+from tuner_app.data.own.columns import detect_columns
+from tuner_app.data.own.data_yaml import file_spec, read_data_yaml
+from tuner_app.data.own.interactions import read_interactions
+from tuner_app.data.own.preprocess import Kept, filters, preprocess
+from tuner_app.data.own.side_tables import SideTable, read_side_table
+from tuner_app.data.own.spec import YAML_SUFFIXES, OwnDataSpec
+from tuner_app.data.own.table_files import TableFile, file_sha256, shown_path
 from tuner_app.data.records import Ratings
 from tuner_app.data.side import SideFeatures
-from tuner_app.data.side_tables import SideTable, read_side_table
-from tuner_app.data.table_files import TableFile, file_sha256, shown_path
 from tuner_app.errors import DataError
 
 _FORMAT = "own-data v1"  # part of the fingerprint: bump it when reading changes what the same files give

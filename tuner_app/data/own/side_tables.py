@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from tuner_app.data.own_spec import TableSpec
+from tuner_app.data.own.spec import TableSpec
+from tuner_app.data.own.table_files import TableFile, first_true
+from tuner_app.data.own.values import IdEncoder
 from tuner_app.data.side import SideFeatures
-from tuner_app.data.table_files import TableFile, first_true
-from tuner_app.data.values import IdEncoder
 from tuner_app.errors import DataError
 
 _WORD = re.compile(r"\w+")

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from tuner_app.data.own_spec import (
+from tuner_app.data.own.spec import (
     DEFAULT_BUCKETS,
     DEFAULT_SEPARATOR,
     DUPLICATES,

@@ -12,8 +12,8 @@ import re
 
 import numpy as np
 
-from tuner_app.data.own_spec import TIMESTAMP_UNITS
-from tuner_app.data.table_files import TableFile, first_true
+from tuner_app.data.own.spec import TIMESTAMP_UNITS
+from tuner_app.data.own.table_files import TableFile, first_true
 from tuner_app.errors import DataError
 
 _INTEGER = re.compile(r"[+-]?\d+")
