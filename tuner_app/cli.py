@@ -233,7 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--space", required=True,
                         help="search space YAML file, or the name of one in search_spaces/ (e.g. deep.yaml)")
     search.add_argument("--data", default=None, help=(
-        "GroupLens MovieLens folder or .zip (ml-100k, ml-1m, ml-10m, ml-latest-small, ml-20m, ml-25m); "
+        "your interactions file (.csv, .tsv, .csv.gz, .tsv.gz, .parquet; columns found by name) or a data YAML "
+        "naming it, its columns, users' and items' tables and preprocessing (see README); a GroupLens MovieLens "
+        "folder or .zip (ml-100k, ml-1m, ml-10m, ml-latest-small, ml-20m, ml-25m); "
         "'synthetic[:users=N,movies=N,ratings=N,seed=N]'; or 'tfds[:movielens/100k]' (default: TFDS, "
         "which downloads)"))
     search.add_argument("--name", help="search name (default: the space's name); results go to RESULTS_DIR/NAME.csv")
@@ -300,9 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     repeat.add_argument("--seeds", type=_positive_int, default=3, help="how many seeds (default 3: seeds 1, 2, 3)")
     repeat.add_argument("--data", help="the search's data, if it moved (default: where the search read it)")
 
-    recommend = commands.add_parser("recommend", help="print the titles an exported model recommends to a user")
+    recommend = commands.add_parser("recommend", help="print the items an exported model recommends to a user")
     recommend.add_argument("model", help="a folder written by `export`")
-    recommend.add_argument("--user", required=True, help="user id, as in the data (e.g. 42)")
+    recommend.add_argument("--user", required=True, help="user id, as in the data (e.g. 42 or u0042)")
     recommend.add_argument("--k", type=_positive_int, default=10, help="how many titles (default 10)")
     recommend.add_argument("--timestamp", type=_timestamp,
                            help="when the query happens, in seconds since 1970 (default: the newest rating's time)")
