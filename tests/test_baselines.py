@@ -243,3 +243,47 @@ def test_baselines_give_users_without_history_the_popularity_list():
     got = ease_baseline(data, "val_top_5", exclude_seen=False, grid=(10.0,))
     want = popularity_baseline(data.train.title, data.validation.user, data.validation.title, 15)
     assert got["validation"] == pytest.approx(want)
+
+
+# ------------------------------------------------------------------------------ ALS
+
+
+def test_als_is_scored_like_a_slow_ranking_of_its_factors_and_chosen_by_the_objective(monkeypatch):
+    from tuner_app.baselines import als
+
+    rng = np.random.default_rng(11)
+    data = tiny_split(rng, num_users=12, num_titles=15)
+    data.vocab.num_users = 13  # user 13 has no training rating: the popularity list
+    data.validation = Part(list(data.validation.user[:34]) + [13] * 6, list(data.validation.title))
+    fitted = []
+    real_fit = als.fit
+
+    def recording_fit(matrix, factors, regularization, alpha, seed=0):
+        got = real_fit(matrix, factors, regularization, alpha, seed)
+        fitted.append(((factors, regularization, alpha), got))
+        return got
+
+    monkeypatch.setattr(als, "fit", recording_fit)
+    got = als.als_baseline(data, "val_filtered_top_5", exclude_seen=True)
+    assert len(got["tried"]) == len(fitted) == 1 + 2 + 2 + 1  # the start, then each stage's alternatives
+    best = max(got["tried"], key=lambda t: t["val_filtered_top_5"])
+    assert got["validation"]["val_filtered_top_5"] == best["val_filtered_top_5"]
+    setting = got["settings"]
+    (user_factors, item_factors), = [f for s, f in fitted if s == (setting["factors"], setting["regularization"],
+                                                                      setting["alpha"])]
+    dense = np.zeros((13 + 1, 15))
+    for user, title in zip(data.train.user, data.train.title, strict=True):
+        dense[user, title - 1] = 1
+    scores = user_factors @ item_factors.T
+    scores[dense.sum(axis=1) == 0] = 0.0
+    position = slow_position(dense)
+    for k in (1, 5, 10):
+        for filtered in (False, True):
+            hits = 0
+            for user, title in zip(data.validation.user, data.validation.title, strict=True):
+                s, true = scores[user], title - 1
+                rank = sum(1 for c in range(15) if c != true and not (filtered and dense[user, c])
+                           and (s[c] > s[true] or (s[c] == s[true] and position[c] < position[true])))
+                hits += rank < k
+            key = f"val_filtered_top_{k}" if filtered else f"val_top_{k}"
+            assert got["validation"][key] == pytest.approx(hits / len(data.validation.user))

@@ -29,7 +29,7 @@ from tuner_app.store.summary import baseline_values, coverage_line, read_summary
 
 #: Learning curves drawn per search.
 CURVES = 8
-_DASHES = {"popularity": "dash", "ease": "dot"}
+_DASHES = {"popularity": "dash", "ease": "dot", "als": "dashdot"}
 _TABLE_COLUMNS = ("rank", "trial_id", "status", "objective", "lift", "lift_ease", "best_epoch", "seconds", "reason",
                   # each metric family at 10 and 100, unfiltered and filtered (the CSV has every cut-off)
                   *(metric_key(k, filtered, family) for family in FAMILIES for filtered in (False, True)

@@ -3,7 +3,8 @@
 One row per ended trial (`report.rows`). Columns:
 
     rank, trial_id, status, objective, objective_name,
-    lift, lift_ease                (objective / the popularity and EASE baselines')
+    lift, lift_ease, lift_als      (objective / the popularity, EASE and ALS baselines')
+    lift_best                      (objective / the better of EASE and ALS: the headline)
     val_top_1 ... val_top_100      (at the best validated epoch; then val_recall_*, val_ndcg_*, val_hitrate_*)
     val_filtered_top_1 ... _100    (the same with seen titles excluded, when evaluated)
     best_epoch, epochs_trained, seconds, params, worker   (the tuner id that ran it),
@@ -38,6 +39,7 @@ from tuner_app.report.rows import (
     RUN_COLUMNS,
     TrialRow,
     TrialStatus,
+    best_classical,
     rank_rows,
 )
 from tuner_app.store import atomic
@@ -73,6 +75,7 @@ def render_csv(rows: Iterable[TrialRow], hyperparameter_names: Sequence[str],
             [
                 _cell(rank), row.trial_id, row.status, _cell(row.objective), row.objective_name,
                 *(_cell(_lift(row.objective, (baselines or {}).get(name))) for name in LIFT_COLUMNS),
+                _cell(_lift(row.objective, best_classical(baselines or {}))),
                 *(_cell(row.metrics.get(m)) for m in METRIC_COLUMNS),
                 _cell(row.best_epoch), _cell(row.epochs_trained),
                 _cell(None if row.seconds is None else round(row.seconds, 2)), _cell(row.params),

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from tuner_app.space.names import METRICS
+from tuner_app.space.names import CLASSICAL_BASELINES, METRICS
 
 
 class TrialStatus(str, Enum):
@@ -30,8 +30,11 @@ class TrialStatus(str, Enum):
 UNFINISHED = (TrialStatus.RUNNING, TrialStatus.IDLE, None)
 
 #: The objective over each baseline's (`space.names.BASELINES`) on the same rows.
-LIFT_COLUMNS = {"popularity": "lift", "ease": "lift_ease"}
-LEADING_COLUMNS = ("rank", "trial_id", "status", "objective", "objective_name", *LIFT_COLUMNS.values())
+LIFT_COLUMNS = {"popularity": "lift", "ease": "lift_ease", "als": "lift_als"}
+#: The objective over the better classical baseline's (`space.names.CLASSICAL_BASELINES`): the headline.
+BEST_LIFT_COLUMN = "lift_best"
+LEADING_COLUMNS = ("rank", "trial_id", "status", "objective", "objective_name", *LIFT_COLUMNS.values(),
+                   BEST_LIFT_COLUMN)
 METRIC_COLUMNS = METRICS
 RUN_COLUMNS = ("best_epoch", "epochs_trained", "seconds", "params", "worker", "peak_rss_mb", "finished",
                "validation_rows", "cut_by_budget")
@@ -48,6 +51,12 @@ REQUIRED_COLUMNS = ("rank", "trial_id", "status", "objective", "objective_name",
 NON_HYPERPARAMETER_COLUMNS = frozenset(
     {*LEADING_COLUMNS, *RUN_COLUMNS, *METRIC_COLUMNS, *HYPERBAND_COLUMNS.values(), "reason", "search"}
 )
+
+
+def best_classical(baselines: dict[str, float]) -> float | None:
+    """The better classical baseline's value of the objective (`space.names.CLASSICAL_BASELINES`), if any ran."""
+    values = [baselines[name] for name in CLASSICAL_BASELINES if baselines.get(name)]
+    return max(values) if values else None
 
 
 @dataclass

@@ -21,14 +21,14 @@ from tuner_app.data.sources import load_ratings
 from tuner_app.data.split import selection_rows, split_rows
 from tuner_app.distributed.roles import CHIEF_WAIT, LOOPBACK_HOSTS, WORKER_TIMEOUT, Role, leave_role
 from tuner_app.errors import SearchError, SearchInterrupted
-from tuner_app.report.rows import best_row
+from tuner_app.report.rows import best_classical, best_row
 from tuner_app.space.durations import format_duration
-from tuner_app.space.names import BASELINES
+from tuner_app.space.names import BASELINES, CLASSICAL_BASELINES
 from tuner_app.space.spec import SearchSpec
 from tuner_app.store import atomic, identity
 from tuner_app.store.layout import SearchPaths
 from tuner_app.store.lock import SearchLock
-from tuner_app.store.summary import baseline_values, baselines_of, coverage_line, write_summary
+from tuner_app.store.summary import baseline_setting, baseline_values, baselines_of, coverage_line, write_summary
 from tuner_app.tuning.progress import ConsoleProgress
 
 
@@ -168,7 +168,7 @@ def _prepare(spec: SearchSpec, ratings: Ratings, rows: tuple, data_spec: DataSpe
         **({"selection": f"trials are selected on a fixed random sample of {len(validation_rows):,} of the "
                          f"{len(all_validation_rows):,} validation rows (evaluation.validation_rows); the best "
                          "trial is scored on all of them"} if sampled else {}),
-        "baselines": score_baselines(data, spec.objective, spec.evaluation.exclude_seen),
+        "baselines": score_baselines(data, spec.objective, spec.evaluation.exclude_seen, say=progress.say),
     }
     if serves:
         write_summary(paths, summary)
@@ -331,13 +331,16 @@ def describe_baselines(summary: dict, objective: str) -> str:
         if "skipped" in entry:
             parts.append(entry["skipped"])
         elif objective in entry.get("validation", {}):
-            setting = f" (L2 {entry['l2']:g})" if "l2" in entry else ""
+            setting = baseline_setting(entry)
             parts.append(f"{BASELINES[name]}{setting} {entry['validation'][objective]:.4f}")
     return f"baselines on the validation rows, {objective}: " + "; ".join(parts)
 
 
 def lifts(objective: float, baselines: dict[str, float]) -> str:
-    """'1.59x the popularity baseline, 1.22x EASE'."""
-    shown = [f"{objective / value:.2f}x {'the popularity baseline' if name == 'popularity' else BASELINES[name]}"
-             for name, value in baselines.items() if value]
-    return ", ".join(shown)
+    """'1.22x the better classical baseline (EASE); 1.59x popularity, 1.22x EASE, 1.31x ALS'."""
+    shown = [f"{objective / value:.2f}x {BASELINES[name]}" for name, value in baselines.items() if value]
+    best = best_classical(baselines)
+    if best is None:
+        return ", ".join(shown)
+    name = next(n for n in CLASSICAL_BASELINES if baselines.get(n) == best)
+    return f"{objective / best:.2f}x the better classical baseline ({BASELINES[name]}); " + ", ".join(shown)
