@@ -14,6 +14,7 @@ import numpy as np
 
 from tuner_app.data.side import SideFeatures
 from tuner_app.errors import DataError
+from tuner_app.space.names import HISTORY_FEATURE
 
 GROUPLENS_URL = "https://grouplens.org/datasets/movielens/"
 TFDS_VARIANTS = ("100k", "1m", "20m", "25m", "latest-small")
@@ -60,6 +61,11 @@ class Ratings:
         """The side features this data has, each with the side it describes ("user" or "item")."""
         return {name: side for side, table in (("user", self.users), ("item", self.items)) if table is not None
                 for name in table.names}
+
+    @property
+    def features(self) -> dict[str, str]:
+        """Every feature a space can switch on for this data: its side features, and each user's history."""
+        return {**self.side_features, HISTORY_FEATURE: "user"}
 
     @property
     def has_time(self) -> bool:

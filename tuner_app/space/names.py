@@ -55,6 +55,9 @@ CLASSICAL_BASELINES = ("ease", "als")
 #: YAML's tables have features of their own names.
 SIDE_FEATURES = {"age": "user", "gender": "user", "occupation": "user", "zip": "user",
                  "genres": "item", "year": "item"}
+#: A query-tower feature every data set has: the mean embedding of the items the user interacted with in
+#: training (YouTube's deep candidate generation), a training row's own item left out (`model.towers`).
+HISTORY_FEATURE = "history"
 SplitKind = Literal["random", "temporal"]
 SPLIT_KINDS: tuple[str, ...] = get_args(SplitKind)
 

@@ -166,6 +166,11 @@ class SearchSpec:
         """The side features the space has a `feature_<name>` switch for, in the file's order."""
         return tuple(name for name in map(feature_of, self.hyperparameters) if name and name != EVERY_FEATURE)
 
+    def uses_feature(self, name: str) -> bool:
+        """Whether some trial can switch feature `name` on (after `for_data`)."""
+        switch = self.hyperparameters.get(f"feature_{name}")
+        return switch is not None and param_values(switch) != (False,)
+
     def for_data(self, available: Mapping[str, str], data: str) -> tuple[SearchSpec, list[str]]:
         """The spec for data that has the side features `available` (name -> side), and notes on what changed.
 

@@ -89,7 +89,7 @@ def run_search(spec: SearchSpec, data_spec: DataSpec, options: SearchOptions,
     """
     ratings = load_ratings(data_spec)
     # Before anything is written: features the data lacks and data too small for the split.
-    spec, notes = spec.for_data(ratings.side_features, ratings.description)
+    spec, notes = spec.for_data(ratings.features, ratings.description)
     rows = split_rows(spec.split, len(ratings), f"--data ({ratings.description})", ratings.timestamp)
     for note in notes:
         print(note, file=out)
@@ -142,7 +142,7 @@ def _prepare(spec: SearchSpec, ratings: Ratings, rows: tuple, data_spec: DataSpe
     from tuner_app.baselines import score_baselines
     from tuner_app.model import features
     from tuner_app.report import trials as trial_rows
-    from tuner_app.space.names import FINGERPRINT_HP
+    from tuner_app.space.names import FINGERPRINT_HP, HISTORY_FEATURE
     from tuner_app.store.vocabulary import damage as vocabulary_damage
     from tuner_app.store.vocabulary import keep_saved_word_table, save_vocabulary
     from tuner_app.tuning.budget import TimeBudget
@@ -152,7 +152,7 @@ def _prepare(spec: SearchSpec, ratings: Ratings, rows: tuple, data_spec: DataSpe
     from tuner_app.tuning.tuner import RetrievalTuner
 
     data = features.prepare(ratings, train_rows, validation_rows, holdout_rows,
-                            all_validation_rows if sampled else None)
+                            all_validation_rows if sampled else None, history=spec.uses_feature(HISTORY_FEATURE))
     damaged = vocabulary_damage(paths.vocabulary)
     if damaged:
         progress.result(f"repaired: {paths.vocabulary} was damaged ({damaged}); rebuilt from the data")
