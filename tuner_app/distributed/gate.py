@@ -31,6 +31,7 @@ import time
 from keras_tuner.src.engine import oracle as oracle_module
 from keras_tuner.src.engine import trial as trial_module
 
+from tuner_app import faults
 from tuner_app.distributed.roles import CHIEF_ID, FINGERPRINT_SEPARATOR, worker_name
 
 
@@ -135,6 +136,8 @@ class WorkerGateMixin:
             # figures stay those of that end; the ENDED status tells the caller to stop.
             return self.trials[trial_id]
         trial = super().update_trial(trial_id, metrics, step=step)
+        if self.budget is not None and faults.spends("report"):
+            self.budget.spend_all()
         if self._budget_spent():  # the trial ends at this epoch; the answer says so, the trial stays as it is
             return trial_module.Trial(trial.hyperparameters, trial_id=trial_id,
                                       status=trial_module.TrialStatus.STOPPED)

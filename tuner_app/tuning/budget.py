@@ -33,6 +33,7 @@ class TimeBudget:
         self._path = Path(state_dir) / BUDGET_FILE
         self._clock = clock
         self._started = clock()
+        self._all_spent = False
         saved = atomic.read_json(self._path, "the time budget's record", "delete it") if self._path.exists() else {}
         self.spent_before = float(saved.get("spent_seconds", 0.0)) if isinstance(saved, dict) else 0.0
 
@@ -44,7 +45,11 @@ class TimeBudget:
         return None if self.seconds is None else max(0.0, self.seconds - self.spent())
 
     def exhausted(self) -> bool:
-        return self.seconds is not None and self.spent() >= self.seconds
+        return self.seconds is not None and (self._all_spent or self.spent() >= self.seconds)
+
+    def spend_all(self) -> None:
+        """Counts the budget as spent from now on (`faults.spends`: tests that need it spent at a known moment)."""
+        self._all_spent = True
 
     def save(self) -> None:
         """Keeps what is spent, for the next run of this search."""
