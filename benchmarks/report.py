@@ -210,6 +210,24 @@ def validation_rows(ref_val: float, app_val: float, passes: int, check: TopKChec
     ]
 
 
+#: A validation pass with every metric against one with top-k accuracy only (issue 28): at most this.
+METRIC_PASS_TARGET = 1.2
+
+
+def metric_pass_row(every: Sequence[float], top_only: Sequence[float]) -> Row:
+    """The validation pass with the per-user figures against the pass before them: the median of the
+    alternated pairs' ratios."""
+    pair_ratio = median([a / b for a, b in zip(every, top_only, strict=True)])
+    return Row(
+        f"validation pass, every metric / top-k only (median of {len(every)} pairs)",
+        seconds(median(top_only)),
+        seconds(median(every)),
+        f"{pair_ratio:.2f}x",
+        f"<= {METRIC_PASS_TARGET:g}x",
+        verdict(pair_ratio <= METRIC_PASS_TARGET),
+    )
+
+
 def setup_rows(setup: Setup) -> list[Row]:
     rows = [Row("setup once per search (prepare, pipelines)", "-", seconds(setup.once_per_search))]
     for number, app in enumerate(setup.app_trials, start=1):

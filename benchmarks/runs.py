@@ -59,6 +59,8 @@ class RunTimes:
     # per floor, a floor epoch timed right after each epoch
     floors: tuple[list[float], ...] = ()
     logs: dict[str, float] = field(default_factory=dict)  # metrics of the first validation pass
+    # validation passes (filtered too) with every metric, and with top-k accuracy only, alternated
+    metric_passes: tuple[list[float], list[float]] = ((), ())
     before: RuntimeState | None = None  # the process as the run started
     after: RuntimeState | None = None  # the process after the run was cleared away
 
@@ -198,9 +200,27 @@ def app_trial(
     times = RunTimes(construct, seconds, before=before, floors=samples)
     times.validations, times.logs = _evaluate_passes(model, search.trainer.validation, passes)
     top_k = exactness.check_top_k(model, times.logs, ratings, search.data) if check else None
+    if check:
+        times.metric_passes = metric_passes(search, model, passes)
     del model
     times.after = _end_run()
     return times, top_k
+
+
+def metric_passes(search: AppSearch, model: tf.keras.Model, passes: int) -> tuple[list[float], list[float]]:
+    """Seconds of validation passes with every metric (top-k accuracy and the per-user figures, unfiltered
+    and filtered) and with top-k accuracy only (the pass before the per-user figures), alternated so that
+    both see the same minutes of a drifting VM; each model's warm-up pass left out."""
+    every, top_only = (build_model(search.data.vocab, ModelConfig(), seen=search.data.seen, per_user_metrics=on)
+                       for on in (True, False))
+    for twin in (every, top_only):
+        twin.set_weights(model.get_weights())
+        twin.evaluate(search.trainer.validation, verbose=0)
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(max(passes, 3)):
+        for twin, seconds in zip((every, top_only), times, strict=True):
+            seconds.append(timed(lambda twin=twin: twin.evaluate(search.trainer.validation, verbose=0))[1])
+    return times
 
 
 def run_app_recipe(ratings: Ratings, split: Split, epochs: int) -> tuple[float, float]:

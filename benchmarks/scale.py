@@ -1,8 +1,8 @@
 """MovieLens 1M to 25M on one machine: setup, epochs against their floor, validation, memory.
 
     python -m benchmarks.scale [--sizes 1m 10m 25m] [--optimizers adam lazy_adam] [--towers 256,64,64 32]
-                               [--search 25m] [--reader 25m | --reader-release FOLDER] [--validation-rows 50000]
-                               [--profile] [--out FILE] [--quick]
+                               [--search 25m] [--reader 25m | --reader-release FOLDER] [--readers-only]
+                               [--validation-rows 50000] [--profile] [--out FILE] [--quick]
 
 For each size, optimizer and tower stack, synthetic data of that release's shape
 (users, titles, ratings; see `SIZES`) is made in a fresh process, which then runs
@@ -29,6 +29,13 @@ the same run. With `--search 25m`, a real `python -m tuner_app search` of one
 2-epoch trial with sampled validation runs at that size, and its peak memory is
 read from its CSV. Targets (issue 20): at 10M ratings setup <= 30 s, rows/s >= 0.4x
 ml-100k's, epoch <= 1.5x its floor, peak RSS <= 3 GB; at 25M the search within 12 GB.
+
+With `--reader SIZE` (or `--reader-release FOLDER`), the readers run on the same ratings,
+each in a fresh process whose peak RSS is its VmHWM (`peak_rss_bytes`): the GroupLens reader on the release's ratings.csv, then the
+own-data reader (`--data interactions.parquet`) on the same rows written as Parquet, once
+with the release's integer ids and once with string ids (``u123``, ``sku-456``). Target
+(issue 27): each Parquet read costs at most the GroupLens read's seconds and peak RSS.
+`--readers-only` runs the readers alone (no trial, no ml-100k).
 """
 
 from __future__ import annotations
@@ -52,6 +59,8 @@ SIZES = {"1m": (6_040, 3_706, 1_000_209), "10m": (69_878, 10_677, 10_000_054), "
 EPOCHS = 3
 TARGETS = {"setup_seconds": 30.0, "rows_per_second_ratio": 0.4, "epoch_over_floor": 1.5, "peak_rss_gb": 3.0}
 SEARCH_RSS_GB = 12.0
+#: The readers' target applies at ml-25m's size (issue 27).
+READER_TARGET_LINES = 25_000_000
 #: Every memory figure here is in GB of 10^9 bytes (the app's CSV has MiB: `peak_rss_mb`).
 GB = 1e9
 DEFAULT_TOWERS = "256,64,64"
@@ -181,6 +190,19 @@ def write_release(size: str, folder: Path) -> Path:
     return release
 
 
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory since it started its program: /proc's VmHWM.
+
+    Not `ru_maxrss`: Linux keeps that across execve, so a child started by a parent that has
+    grown to a GB (TensorFlow loaded, a release written) reports at least the parent's peak
+    (a 1M-line read showed 1.02 GB by `ru_maxrss` and 0.20 GB by VmHWM, in the same run).
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def read_release(folder: str) -> dict:
     """`load_grouplens` of a release, in this process: seconds, peak RSS and the arrays' size."""
     import numpy as np
@@ -192,16 +214,95 @@ def read_release(folder: str) -> dict:
     began = time.perf_counter()
     ratings = load_grouplens(folder)
     seconds = time.perf_counter() - began
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # bytes; before the np.unique below
+    peak = peak_rss_bytes()  # before the np.unique below
     arrays = sum(getattr(ratings, f).nbytes for f in ("user_id", "item_id", "timestamp", "user_rating"))
     strings = sum(sys.getsizeof(s) for s in np.unique(ratings.user_id).tolist())  # the distinct id strings
     return {"lines": len(ratings), "seconds": seconds, "peak_rss_gb": peak / GB, "start_rss_gb": before / GB,
             "arrays_gb": (arrays + strings) / GB, "file_gb": (Path(folder) / "ratings.csv").stat().st_size / GB}
 
 
+def write_parquet(release: Path, folder: Path, string_ids: bool) -> Path:
+    """The release's ratings.csv as a Parquet interactions file: the same rows, with the release's
+    integer ids or with string ids ("u123", "sku-456")."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    types = {"userId": pa.int64(), "movieId": pa.int64(), "rating": pa.float32(), "timestamp": pa.int64()}
+    table = pcsv.read_csv(release / "ratings.csv", convert_options=pcsv.ConvertOptions(column_types=types))
+    if string_ids:
+        table = table.set_column(0, "userId", pc.binary_join_element_wise(
+            "u", pc.cast(table["userId"], pa.string()), ""))
+        table = table.set_column(1, "movieId", pc.binary_join_element_wise(
+            "sku-", pc.cast(table["movieId"], pa.string()), ""))
+    path = folder / f"interactions-{'string' if string_ids else 'integer'}-ids.parquet"
+    pq.write_table(table, path)
+    return path
+
+
+def read_parquet(path: str) -> dict:
+    """`--data interactions.parquet` read as a search reads it, in this process: as `read_release`."""
+    import numpy as np
+    import pandas  # noqa: F401  (loaded before the RSS at start: the reader imports them)
+    import pyarrow.compute
+    import pyarrow.parquet  # noqa: F401
+
+    from tuner_app.data import load_ratings, parse_data_arg
+
+    before = int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize()
+    began = time.perf_counter()
+    ratings = load_ratings(parse_data_arg(path))
+    seconds = time.perf_counter() - began
+    peak = peak_rss_bytes()
+    arrays = sum(getattr(ratings, f).nbytes for f in ("user_id", "item_id", "timestamp", "user_rating"))
+    strings = sum(sys.getsizeof(s) for s in np.unique(ratings.user_id).tolist())
+    return {"lines": len(ratings), "seconds": seconds, "peak_rss_gb": peak / GB, "start_rss_gb": before / GB,
+            "arrays_gb": (arrays + strings) / GB, "file_gb": Path(path).stat().st_size / GB}
+
+
+def run_readers(release: Path, folder: Path) -> dict[str, dict]:
+    """The GroupLens reader on `release` and the Parquet reader on the same rows, each in a fresh process."""
+    runs = {"GroupLens ratings.csv": ("--read", str(release))}
+    for string_ids in (False, True):
+        path = write_parquet(release, folder, string_ids)
+        runs[f"Parquet, {'string' if string_ids else 'integer'} ids"] = ("--read-parquet", str(path))
+    results = {}
+    for name, (flag, path) in runs.items():
+        out = folder / "reader.json"
+        subprocess.run([sys.executable, "-m", "benchmarks.scale", flag, path, "--json", str(out)], check=True)
+        results[name] = json.loads(out.read_text())
+        print(f"{name}: {results[name]['seconds']:.1f} s, peak {results[name]['peak_rss_gb']:.2f} GB",
+              file=sys.stderr, flush=True)
+    return results
+
+
+def report_readers(readers: dict[str, dict], files: str) -> str:
+    from benchmarks.report import format_columns, verdict
+
+    base = readers["GroupLens ratings.csv"]
+    rows = []
+    for name, got in readers.items():
+        above = got["peak_rss_gb"] - got["start_rss_gb"]
+        ok = got["seconds"] <= base["seconds"] and got["peak_rss_gb"] <= base["peak_rss_gb"]
+        judged = verdict(ok) if base["lines"] >= READER_TARGET_LINES else "info"
+        rows.append((name, f"{got['file_gb']:.2f} GB", f"{got['seconds']:.1f} s", f"{got['peak_rss_gb']:.2f} GB",
+                     f"{above:.2f} GB", f"{got['start_rss_gb']:.2f} GB", f"{got['arrays_gb']:.2f} GB",
+                     f"{above / got['arrays_gb']:.2f}x", "yardstick" if got is base else judged))
+    header = ("reader", "file", "seconds", "peak RSS", "above start", "start (Python, numpy, pandas, pyarrow)",
+              "arrays returned", "above/arrays", "<= GroupLens")
+    return (f"Readers on {files} ({base['lines']:,} ratings), each in a fresh process; GB = 10^9 bytes:\n"
+            + format_columns(rows, header)
+            + "\nTarget (issue 27), at ml-25m's 25M ratings: a Parquet read costs at most the GroupLens read's seconds "
+              "and peak RSS (smaller sizes are information: fixed costs weigh more there).")
+
+
 def child(args: argparse.Namespace) -> int:
     if args.read:
         Path(args.json).write_text(json.dumps(read_release(args.read)), encoding="utf-8")
+        return 0
+    if args.read_parquet:
+        Path(args.json).write_text(json.dumps(read_parquet(args.read_parquet)), encoding="utf-8")
         return 0
     data = args.data_arg
     result = measure(data, args.validation_rows, args.optimizer, args.layers, args.profile)
@@ -293,16 +394,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reader-release", type=Path, default=None, metavar="FOLDER",
                         help="time the reader on this ml-20m/25m-format folder (a real release, or one an "
                              "earlier --reader wrote) instead of writing one")
+    parser.add_argument("--readers-only", action="store_true",
+                        help="run the readers alone (with --reader or --reader-release): no trial, no ml-100k")
     parser.add_argument("--profile", action="store_true",
                         help="also trace 200 training steps of each size and say where their op time goes "
                              "(needs xprof: pip install -e \".[bench]\")")
     parser.add_argument("--child", dest="data_arg", help=argparse.SUPPRESS)
     parser.add_argument("--read", help=argparse.SUPPRESS)
+    parser.add_argument("--read-parquet", help=argparse.SUPPRESS)
     parser.add_argument("--json", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.data_arg or args.read:
+    if args.data_arg or args.read or args.read_parquet:
         return child(args)
-    if args.data is None:
+    if args.readers_only:
+        if not (args.reader or args.reader_release):
+            parser.error("--readers-only needs --reader SIZE or --reader-release FOLDER")
+        args.sizes, args.towers, args.search = [], [], None
+    elif args.data is None:
         parser.error(f"no data at {DEFAULT_DATA}; pass --data path/to/ml-100k")
     if args.quick:
         args.sizes, args.search, args.optimizers = ["1m"], None, args.optimizers[:1]
@@ -323,21 +431,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                       file=sys.stderr, flush=True)
         search = (search_at(args.search, args.validation_rows, args.optimizers[-1], Path(folder))
                   if args.search else None)
-        reader = None
+        readers = None
         if args.reader or args.reader_release:
             release = args.reader_release or write_release(args.reader, Path(folder))
-            out = Path(folder) / "reader.json"
-            subprocess.run([sys.executable, "-m", "benchmarks.scale", "--read", str(release), "--json", str(out)],
-                           check=True)
-            reader = json.loads(out.read_text())
-    text = report(args, machine, start_load, references, sizes, search)
-    if reader is not None:
+            readers = run_readers(Path(release), Path(folder))
+    if args.readers_only:
+        from benchmarks.timing import busy_warning
+
+        text = "\n".join([f"Machine: {machine}", *busy_warning(start_load)])
+    else:
+        text = report(args, machine, start_load, references, sizes, search)
+    if readers is not None:
         files = f"the files in {args.reader_release}" if args.reader_release else f"ml-{args.reader}-format files"
-        text += (f"\n\nGroupLens reader on {files} ({reader['lines']:,} ratings, ratings.csv "
-                 f"{reader['file_gb']:.2f} GB): {reader['seconds']:.1f} s, peak RSS {reader['peak_rss_gb']:.2f} GB, "
-                 f"{reader['peak_rss_gb'] - reader['start_rss_gb']:.2f} GB above the process before reading "
-                 f"(Python, numpy, pandas: {reader['start_rss_gb']:.2f} GB), against {reader['arrays_gb']:.2f} GB of "
-                 f"arrays it returns ({(reader['peak_rss_gb'] - reader['start_rss_gb']) / reader['arrays_gb']:.2f}x).")
+        text += "\n\n" + report_readers(readers, files)
     publish(text, args.out, "scale", args.quick)
     return 0
 

@@ -122,6 +122,7 @@ def build_report(m: Measurements, args: argparse.Namespace) -> str:
         median(m.xent_floor),
     )
     rows += report.validation_rows(ref_val, app_val, args.repeats, m.check)
+    rows.append(report.metric_pass_row(*m.app_trials[0].metric_passes))
     rows.append(
         report.Row(
             f"top-100 after {args.epochs} epochs (learn the same)",

@@ -146,7 +146,7 @@ def test_report_on_a_missing_file(tmp_path, tool):
 def test_every_knob_runs_a_tiny_trial_with_filtered_objective_and_holdout(tmp_path, tool):
     space = write_space(tmp_path, """
         tuner: {algorithm: random, max_trials: 1, seed: 3}
-        objective: val_filtered_top_10
+        objective: val_filtered_ndcg_10
         evaluation: {exclude_seen: true}
         split: {holdout_fraction: 0.5}
         training: {eval_batch_size: 512}
@@ -169,16 +169,23 @@ def test_every_knob_runs_a_tiny_trial_with_filtered_objective_and_holdout(tmp_pa
     proc = tool.run("search", "--space", str(space), "--data", DATA, "--results-dir", "out")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (row,) = read_rows(tmp_path / "out" / "knobs.csv")
-    assert row["status"] == "COMPLETED" and row["objective_name"] == "val_filtered_top_10"
-    assert float(row["objective"]) == float(row["val_filtered_top_10"]) >= float(row["val_top_10"])
+    assert row["status"] == "COMPLETED" and row["objective_name"] == "val_filtered_ndcg_10"
+    assert float(row["objective"]) == float(row["val_filtered_ndcg_10"])
+    # Leaving seen items out only moves validation items up: every filtered figure is at least its twin.
+    for family in ("top", "recall", "ndcg", "hitrate"):
+        for k in (1, 10, 100):
+            assert float(row[f"val_filtered_{family}_{k}"]) >= float(row[f"val_{family}_{k}"])
+    assert float(row["val_recall_100"]) >= float(row["val_recall_10"]) >= float(row["val_recall_1"])
     assert row["logq_correction"] == "True" and row["normalize_embeddings"] == "True"
     assert row["num_hard_negatives"] == "32" and row["batch_size"] == "128"
     assert float(row["lift"]) == pytest.approx(
         float(row["objective"]) / json.loads((tmp_path / "out" / "knobs.json").read_text())
-        ["baselines"]["validation"]["val_filtered_top_10"], rel=1e-3)
+        ["baselines"]["validation"]["val_filtered_ndcg_10"], rel=1e-3)
     meta = json.loads((tmp_path / "out" / "knobs.json").read_text())
     assert meta["rows"]["validation"] == meta["rows"]["holdout"] == 200
-    assert set(meta["best_trial_holdout"]["holdout"]) >= {"val_top_10", "val_filtered_top_10"}
+    assert set(meta["best_trial_holdout"]["holdout"]) >= {"val_top_10", "val_filtered_ndcg_10", "val_hitrate_5"}
+    assert 0 < meta["best_trial_coverage"]["coverage_10"] <= meta["best_trial_coverage"]["coverage_100"] <= 1
+    assert "catalogue coverage" in proc.stdout
     assert "held-back rows" in proc.stdout
     history = read_rows(tmp_path / "out" / "knobs.history.csv")
     assert [h["epoch"] for h in history] == ["1", "2"]

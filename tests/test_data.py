@@ -22,6 +22,7 @@ from tuner_app.data import (
     Ratings,
     SyntheticSpec,
     load_grouplens,
+    load_ratings,
     make_synthetic,
     parse_data_arg,
     split_indices,
@@ -401,9 +402,14 @@ def test_parse_data_arg_bad(arg: str, message: str) -> None:
 
 
 def test_parse_data_arg_plain_file(tmp_path: Path) -> None:
-    file = write_csv(tmp_path / "ml") / "ratings.csv"
-    with pytest.raises(DataError, match=r"got the file .*ratings\.csv'; give the folder"):
+    file = write_1m(tmp_path / "ml") / "ratings.dat"
+    with pytest.raises(DataError, match=r"got the file .*ratings\.dat'; give one of these \(for a MovieLens file, "
+                                        r"the folder that contains it\)"):
         parse_data_arg(str(file))
+    # A CSV is an interactions file of its own: MovieLens' column names are detected.
+    ratings = load_ratings(parse_data_arg(str(write_csv(tmp_path / "csv") / "ratings.csv")))
+    assert ratings.user_id.tolist() == ["1", "1", "7"] and ratings.item_id.tolist() == ["1", "2", "3"]
+    assert ratings.timestamp.tolist() == [964982703, 964981247, 5]
 
 
 def test_import_is_light() -> None:

@@ -251,7 +251,7 @@ def test_every_path_argument_is_checked_before_its_command_runs(tmp_path, monkey
     (["export", "fifo", "--out", "m"], "results CSV fifo: is a named pipe (FIFO), not a file"),
     (["repeat", "folder"], "results CSV folder: is a folder, not a file"),
     (["recommend", "s.csv", "--user", "1"], "model folder s.csv: is a file, not a folder; give a folder written by"),
-    (["search", "--space", "space.yaml", "--data", "fifo"], "--data fifo: is a named pipe (FIFO), not a GroupLens"),
+    (["search", "--space", "space.yaml", "--data", "fifo"], "--data fifo: is a named pipe (FIFO), not a file or folder of data"),
     (["search", "--space", "space.yaml", "--data", TINY_DATA, "--results-dir", "fifo"],
      "--results-dir fifo: fifo is a named pipe (FIFO), not a folder"),
     (["search", "--space", "space.yaml", "--data", "ml"], "ml/u.data: expected next to u.item (the ml-100k format "

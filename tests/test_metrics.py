@@ -1,6 +1,6 @@
 """The per-user metrics (Recall@K, NDCG@K, HitRate@K) and top-k accuracy, checked three ways: against a slow
-reference written plainly, against trec_eval (pytrec_eval), and between the numpy scorer the baselines use
-and the TensorFlow metric trials use."""
+reference written plainly, against trec_eval (pytrec_eval), and for both scorers: the numpy one the
+baselines use (ties broken by popularity) and the TensorFlow one trials use (ties count against the item)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from tuner_app.baselines.ease import rank_metrics
+from tuner_app.baselines import ranking
 from tuner_app.baselines.scoring import from_ranks
 from tuner_app.space.names import FAMILIES, metric_key
 
@@ -17,9 +17,10 @@ KS = (1, 3, 5, 10)
 
 
 def reference(scores: np.ndarray, rows: list[tuple[int, int]], seen: dict[int, set[int]], k: int,
-              filtered: bool) -> dict[str, float]:
+              filtered: bool, position: np.ndarray | None = None) -> dict[str, float]:
     """The textbook definitions, one user and one item at a time: ranks over the whole catalogue with ties
-    counted against the item; filtered, the user's training items (other than the item itself) left out."""
+    counted against the item (or, given each item's `position`, broken by it); filtered, the user's
+    training items (other than the item itself) left out."""
     by_user: dict[int, list[int]] = {}
     for user, item in rows:
         by_user.setdefault(user, []).append(item)
@@ -29,7 +30,8 @@ def reference(scores: np.ndarray, rows: list[tuple[int, int]], seen: dict[int, s
         for item in items:
             others = [j for j in range(scores.shape[1])
                       if j != item and not (filtered and j in seen.get(user, set()))]
-            rank = sum(scores[user, j] >= scores[user, item] for j in others)
+            rank = sum(scores[user, j] > scores[user, item] or (scores[user, j] == scores[user, item] and (
+                position is None or position[j] < position[item])) for j in others)
             if not math.isfinite(scores[user, item]):
                 rank = scores.shape[1]
             hit_rows.append(rank < k)
@@ -65,15 +67,21 @@ def case(seed: int, ties: bool = False):
     return scores, rows, seen
 
 
+def baseline_figures(scores, users, items, seen, position, ks=KS):
+    return ranking.rank_rows(lambda u: scores[u], users, items + 1, scores.shape[1], position,
+                             seen_matrix(seen, *scores.shape), ks)
+
+
 @pytest.mark.parametrize("seed,ties", [(0, False), (1, False), (2, True), (3, True)])
 def test_the_baselines_scorer_matches_the_plain_reference(seed, ties):
     scores, rows, seen = case(seed, ties)
     users = np.array([u for u, _ in rows])
     items = np.array([i for _, i in rows])
-    got = rank_metrics(scores, users, items + 1, seen_matrix(seen, *scores.shape), ks=KS)
+    position = np.random.default_rng(seed).permutation(scores.shape[1])  # a popularity order
+    got = baseline_figures(scores, users, items, seen, position)
     for k in KS:
         for filtered in (False, True):
-            want = reference(scores, rows, seen, k, filtered)
+            want = reference(scores, rows, seen, k, filtered, position)
             for name, value in want.items():
                 assert got[name] == pytest.approx(value, abs=1e-12), (name, k)
 
@@ -92,7 +100,7 @@ def test_trec_eval_agrees_where_every_user_has_one_ranking():
         rows += [(user, int(i)) for i in picked[:count]]
         seen[user] = {int(i) for i in picked[count:]}
     users_of = np.array([u for u, _ in rows])
-    got = rank_metrics(scores, users_of, np.array([i for _, i in rows]) + 1, seen_matrix(seen, users, items), ks=KS)
+    got = baseline_figures(scores, users_of, np.array([i for _, i in rows]), seen, np.arange(items))
     for filtered in (False, True):
         qrels = {str(u): {} for u in range(users)}
         for user, item in rows:
@@ -142,9 +150,9 @@ def test_the_tensorflow_metric_gives_the_baselines_figures_from_the_same_ranks(t
         metric.update_state(tf.constant(scores[row_users[batch]], tf.float32), None,
                             tf.constant(row_items[batch] + 1), users=tf.constant(row_users[batch]))
     got = {name: float(value) for name, value in metric.results().items()}
-    want = rank_metrics(scores.astype(np.float32), row_users, row_items + 1, seen_matrix(seen, users, items), ks=KS)
     for k in KS:
         for filtered in (False, True):
+            want = reference(scores.astype(np.float32), rows, seen, k, filtered)  # ties count against the item
             for family in FAMILIES:
                 value = got[metric_name(k, filtered, family)]
                 assert value == pytest.approx(want[metric_key(k, filtered, family)], abs=1e-6), (family, k, filtered)
@@ -158,17 +166,17 @@ def test_the_tensorflow_metric_gives_the_baselines_figures_from_the_same_ranks(t
 def test_catalogue_coverage_counts_the_items_in_some_lists_top_k():
     import tensorflow as tf
 
-    from tuner_app.baselines.ease import top_columns
     from tuner_app.baselines.scoring import coverage
     from tuner_app.model.metrics import top_columns as model_top_columns
 
     rng = np.random.default_rng(3)
-    scores = rng.normal(size=(9, 30))
-    top = top_columns(scores, np.arange(9), 5)
-    assert top.tolist() == np.argsort(-scores, axis=1)[:, :5].tolist()
-    assert coverage(top, 30, ks=(1, 5)) == {
-        "coverage_1": len(set(np.argmax(scores, axis=1))) / 30,
-        "coverage_5": len(set(np.argsort(-scores, axis=1)[:, :5].ravel())) / 30}
+    scores = np.round(rng.normal(size=(9, 30)), 1)  # some ties
+    position = rng.permutation(30)
+    top = ranking.top_items(lambda u: scores[u], np.arange(9), 30, position, 5)
+    by_hand = [sorted(range(30), key=lambda j, u=u: (-scores[u, j], position[j]))[:5] for u in range(9)]
+    assert top.tolist() == by_hand
+    assert coverage(top, 30, ks=(1, 5)) == {"coverage_1": len({row[0] for row in by_hand}) / 30,
+                                            "coverage_5": len({j for row in by_hand for j in row}) / 30}
 
     class Model:  # what `top_columns` reads of a retrieval model: its towers
         def candidate_embeddings(self):
@@ -177,5 +185,6 @@ def test_catalogue_coverage_counts_the_items_in_some_lists_top_k():
         def query_model(self, batch):
             return batch
 
-    batches = tf.data.Dataset.from_tensor_slices(scores.astype(np.float32)).batch(4)
-    assert model_top_columns(Model(), batches, 5).tolist() == top.tolist()
+    distinct = rng.normal(size=(9, 30))
+    batches = tf.data.Dataset.from_tensor_slices(distinct.astype(np.float32)).batch(4)
+    assert model_top_columns(Model(), batches, 5).tolist() == np.argsort(-distinct, axis=1)[:, :5].tolist()

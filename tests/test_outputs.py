@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 from pathlib import Path
 
@@ -17,6 +18,9 @@ from conftest import TINY_DATA, Tool, write_space
 from tuner_app.cli import main
 from tuner_app.store import outputs
 from tuner_app.store.layout import MODEL_DESCRIPTION_FILE, MODEL_FORMAT
+
+#: A finished search as `search` leaves it (tests/test_compat.py resumes it).
+FINISHED_SEARCH = Path(__file__).parent / "fixtures" / "before-own-data"
 
 SPACE = """
     tuner: {algorithm: random, max_trials: 2, seed: 11}
@@ -124,8 +128,7 @@ def test_swapping_a_new_folder_in_and_back_leaves_the_previous_one(tmp_path, pre
 
 @pytest.mark.slow
 def test_an_export_interrupted_while_tensorflow_writes_leaves_the_previous_export(tmp_path, tool: Tool):
-    space = write_space(tmp_path, SPACE)
-    assert tool.search(space, data=TINY_DATA).returncode == 0
+    shutil.copytree(FINISHED_SEARCH, tmp_path, dirs_exist_ok=True)  # a finished two-trial search, state and all
     assert tool.run("export", "out/space.csv", "--trial", "1", "--out", "model").returncode == 0
     before = snapshot(tmp_path / "model")
 

@@ -238,3 +238,24 @@ def test_a_folder_a_fifo_or_a_huge_file_as_space_is_one_sentence(tmp_path):
 ])
 def test_fingerprints_of_saved_searches_do_not_move(name, fingerprint):
     assert load_space(name).fingerprint()[:12] == fingerprint
+
+
+@pytest.mark.parametrize("text,seconds", [("90s", 90), ("30m", 1800), ("2h", 7200), ("1h30m", 5400), ("1.5h", 5400),
+                                          ("45", 45), (600, 600), ("2d", 172800)])
+def test_time_budgets_read_as_people_write_them(text, seconds):
+    from tuner_app.space.durations import parse_duration
+
+    assert parse_duration(text, "--time-budget") == seconds
+    spec = parse_space(f"tuner: {{algorithm: random, time_budget: {text}}}\nhyperparameters: {{units: 8}}\n", "s.yaml")
+    assert spec.tuner.time_budget == seconds
+    # A size of the search, like max_trials: resuming with another one is not another search.
+    assert spec.fingerprint() == parse_space("tuner: {algorithm: random}\nhyperparameters: {units: 8}\n",
+                                             "s.yaml").fingerprint()
+
+
+@pytest.mark.parametrize("text", ["0", "-5m", "soon", "5 minutes", "1y", "", "nan", True])
+def test_a_time_budget_that_is_not_a_duration_is_one_sentence(text):
+    from tuner_app.space.durations import parse_duration
+
+    with pytest.raises(SpaceError, match=r"--time-budget must be a duration such as 90s, 30m, 2h or 1h30m"):
+        parse_duration(text, "--time-budget")

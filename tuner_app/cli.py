@@ -46,7 +46,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     from tuner_app.store.layout import SearchPaths, check_results_dir
     from tuner_app.tuning.tensorboard import check_available as check_tensorboard
 
-    spec = load_space(args.space).with_overrides(name=args.name, max_trials=args.max_trials, epochs=args.epochs)
+    spec = load_space(args.space).with_overrides(name=args.name, max_trials=args.max_trials, epochs=args.epochs,
+                                                 time_budget=args.time_budget)
     data_spec = parse_data_arg(args.data)
     role = resolve_role(args.chief, args.worker, args.worker_id)
     check_parallel(args.parallel, role, args.overwrite)
@@ -205,7 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     path_argument(search, "--space", required=True,
                   help="search space YAML file, or the name of one in search_spaces/ (e.g. deep.yaml)")
     path_argument(search, "--data", default=None, help=(
-        "GroupLens MovieLens folder or .zip (ml-100k, ml-1m, ml-10m, ml-latest-small, ml-20m, ml-25m); "
+        "your interactions file (.csv, .tsv, .csv.gz, .tsv.gz, .parquet; columns found by name) or a data YAML "
+        "naming it, its columns, users' and items' tables and preprocessing (see README); a GroupLens MovieLens "
+        "folder or .zip (ml-100k, ml-1m, ml-10m, ml-latest-small, ml-20m, ml-25m); "
         "'synthetic[:users=N,movies=N,ratings=N,seed=N]' (sizes of at least 1, within this machine's memory; "
         "seed 0 or more); or 'tfds[:movielens/100k]' (default: TFDS, which downloads)"))
     search.add_argument("--name", help=(
@@ -218,6 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"override tuner.max_trials ({MAX_TRIALS_RANGE[0]} to {MAX_TRIALS_RANGE[1]})")
     search.add_argument("--epochs", type=integer(*EPOCHS_RANGE), metavar="N", help=(
         f"override training.epochs (tuner.max_epochs for Hyperband; {EPOCHS_RANGE[0]} to {EPOCHS_RANGE[1]})"))
+    search.add_argument("--time-budget", metavar="DURATION", help=(
+        "search for this long, e.g. 30m, 2h, 1h30m (more than 0 s, at most a year; overrides tuner.time_budget; over "
+        "all the runs of the search): no trial starts once it is spent, the running one stops at its next validated "
+        "epoch with its best so far, and the same command with a larger budget continues"))
     search.add_argument("--overwrite", action="store_true", help="discard an existing search of that name and start over")
     search.add_argument("--quiet", action="store_true", help="print only the final summary")
     search.add_argument("--max-trial-deaths", type=integer(*MAX_DEATHS_RANGE), default=2, metavar="N", help=(
@@ -281,12 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
         f"how many seeds (default %(default)s: seeds 1, 2, 3; {SEEDS_RANGE[0]} to {SEEDS_RANGE[1]})"))
     path_argument(repeat, "--data", help="the search's data, if it moved (default: where the search read it)")
 
-    recommend = commands.add_parser("recommend", help="print the titles an exported model recommends to a user")
+    recommend = commands.add_parser("recommend", help="print the items an exported model recommends to a user")
     path_argument(recommend, "model", kind="folder", shown="model folder", fix="give a folder written by `export`",
                   help="a folder written by `export`")
-    recommend.add_argument("--user", required=True, help="user id, as in the data (e.g. 42)")
+    recommend.add_argument("--user", required=True, help="user id, as in the data (e.g. 42 or u0042)")
     recommend.add_argument("--k", type=integer(*K_RANGE), default=10, help=(
-        f"how many titles (default %(default)s; {K_RANGE[0]} to {K_RANGE[1]}, and at most what the model was "
+        f"how many items (default %(default)s; {K_RANGE[0]} to {K_RANGE[1]}, and at most what the model was "
         "exported with)"))
     recommend.add_argument("--timestamp", type=timestamp, help=(
         "when the query happens, in seconds since 1970, a 64-bit integer (default: the newest rating's time)"))

@@ -6,36 +6,40 @@ EASE's weights minimise ||X - XB||^2 + l2 ||B||^2 with a zero diagonal, which
 has a closed form: P = (X^T X + l2 I)^-1, B = I - P / diag(P) column by column.
 A user's scores are their row of X times B.
 
-It is scored exactly like a trial (`model.metrics.ExactTopK`): a validation
-rating is a hit at k when fewer than k other titles score at least as high as
-its title (ties count against it), and, filtered, when fewer than k of the
-titles the user did not rate in training do. The L2 weight is chosen on the
-validation rows from `L2_GRID` by the search's objective, as a tuner would;
-the held-back rows are scored with that choice only.
+It ranks the whole catalogue for each user as a deployed model would
+(`baselines.ranking`): ties broken by popularity, so a user without training
+history gets the popularity list. The L2 weight is chosen on the validation rows
+from `L2_GRID` by the search's objective, as a tuner would; the held-back rows
+are scored with that choice only.
 
-The inverse is titles x titles: past `MAX_TITLES` (minutes of CPU per L2 weight)
-EASE is skipped with the reason. numpy and scipy.
+P is inverted in float32 through its Cholesky factor (half the work and memory of
+numpy's float64 LU inverse; the test suite checks the rankings equal float64's),
+in place, so the memory it needs is two titles x titles float32 matrices (the
+Gram matrix, kept for every L2 weight, and the one being inverted). EASE is
+skipped only where those do not fit in the memory available (`plan`), and the
+time it will take is printed before it starts. numpy and scipy.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 
 import numpy as np
 from scipy import sparse
+from scipy.linalg import lapack
 
-from tuner_app.baselines.scoring import coverage, ranked_metrics
+from tuner_app.baselines import ranking
+from tuner_app.baselines.popularity import popularity_position
+from tuner_app.baselines.scoring import coverage
 from tuner_app.space.names import TOP_KS
 
 #: The L2 weights tried, on the validation rows.
 L2_GRID = (100.0, 300.0, 1000.0, 3000.0, 10000.0, 30000.0)
-#: Catalogues larger than this skip EASE: its dense titles x titles inverse, once per L2 weight
-#: tried, takes a minute or more on a 2-core machine (ml-1m's 3,706 titles: about 5 s in all).
-MAX_TITLES = 6_000
 METHOD = "EASE (Steck 2019): closed-form item-item weights on the training ratings, L2 chosen on validation"
-#: Score-matrix values computed at a time when ranking (64 MB of float32).
-_BLOCK_VALUES = 1 << 24
+#: Float32 multiply-adds a second this kind of machine does in a Cholesky inverse, when none was measured.
+_FLOPS = 2.0e10
 
 
 def interactions(users: np.ndarray, titles: np.ndarray, num_users: int, num_titles: int) -> sparse.csr_matrix:
@@ -51,92 +55,96 @@ def interactions(users: np.ndarray, titles: np.ndarray, num_users: int, num_titl
 
 
 def ease_weights(gram: np.ndarray, l2: float) -> np.ndarray:
-    """EASE's `B` from the Gram matrix `X^T X` (float64) and the L2 weight."""
-    regularised = gram.copy()
-    regularised.flat[::len(gram) + 1] += l2  # the diagonal, without a titles x titles identity
-    weights = np.linalg.inv(regularised)
-    del regularised
+    """EASE's `B` (float32) from the Gram matrix `X^T X` (float32: its counts are exact) and the L2 weight.
+
+    (G + l2 I) is positive definite: its Cholesky factor and inverse are computed in
+    place (LAPACK's spotrf, spotri), on one copy of G.
+    """
+    weights = gram.copy()
+    weights.flat[::len(gram) + 1] += l2  # the diagonal, without a titles x titles identity
+    factor, info = lapack.spotrf(weights, lower=1, overwrite_a=1, clean=0)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"Cholesky factorisation failed (LAPACK info {info})")
+    weights, info = lapack.spotri(factor, lower=1, overwrite_c=1)
+    del factor
+    if info != 0:
+        raise np.linalg.LinAlgError(f"Cholesky inverse failed (LAPACK info {info})")
+    _mirror_lower(weights)
     weights /= -np.diag(weights).copy()[np.newaxis, :]
     np.fill_diagonal(weights, 0.0)
-    return weights.astype(np.float32)
+    return weights
 
 
-def rank_metrics(user_scores: np.ndarray, rows_users: np.ndarray, rows_titles: np.ndarray,
-                 seen: sparse.csr_matrix | None, ks: Sequence[int] = TOP_KS) -> dict[str, float]:
-    """Every metric of each row's title under its user's scores, as `ExactTopK` counts it
-    (`baselines.scoring`).
+def _mirror_lower(matrix: np.ndarray, block: int = 1024) -> None:
+    """Copies the lower triangle over the upper one, in place, a block of rows at a time (LAPACK wrote
+    only the lower one; a whole transpose would need a third titles x titles matrix)."""
+    size = len(matrix)
+    for start in range(0, size, block):
+        stop = min(size, start + block)
+        matrix[start:stop, stop:] = matrix[stop:, start:stop].T
+        rows = matrix[start:stop, start:stop]
+        upper = np.triu_indices(stop - start, 1)
+        rows[upper] = rows.T[upper]
 
-    Args:
-        user_scores: `[num_users + 1, num_titles]` scores of every user id.
-        rows_users, rows_titles: user and title id of each rating scored.
-        seen: when given, also the filtered metrics: each user's seen columns other
-            than the row's own title are left out of the ranking.
+
+def plan(num_titles: int, available: int | None = None, flops: float | None = None,
+         grid: Sequence[float] = L2_GRID) -> tuple[float, str | None]:
+    """EASE's estimated seconds for this catalogue, and why it is skipped (None: it runs).
+
+    Memory: two titles x titles float32 matrices, and the score blocks (`ranking`). Time:
+    a Cholesky factorisation and inverse (about titles^3 multiply-adds) for each L2 weight.
     """
-    n = len(rows_titles)
-    known = rows_titles > 0
-    columns = np.maximum(rows_titles - 1, 0)
-    ranks = np.empty(n, np.int64)
-    filtered = np.empty(n, np.int64) if seen is not None else None
-    block = max(1, _BLOCK_VALUES // max(1, user_scores.shape[1]))
-    for start in range(0, n, block):
-        stop = min(n, start + block)
-        scores = user_scores[rows_users[start:stop]]
-        true = scores[np.arange(stop - start), columns[start:stop]]
-        at_least = scores >= true[:, np.newaxis]
-        ranks[start:stop] = np.where(np.isfinite(true), at_least.sum(axis=1) - 1, scores.shape[1])
-        if seen is not None:
-            mask = seen[rows_users[start:stop]].toarray().astype(bool)
-            mask[np.arange(stop - start), columns[start:stop]] = False
-            filtered[start:stop] = ranks[start:stop] - (at_least & mask).sum(axis=1)
-    return ranked_metrics(ranks, filtered, rows_users, known, ks)
+    needed = 2 * 4 * num_titles ** 2 + 4 * ranking.BLOCK_VALUES * 3
+    available = memory_available() if available is None else available
+    seconds = len(grid) * num_titles ** 3 / (flops or _FLOPS)
+    if needed > available:
+        return seconds, (f"EASE skipped: its {num_titles:,} x {num_titles:,} Gram matrix and inverse need about "
+                         f"{needed / 1e9:.1f} GB and {available / 1e9:.1f} GB is available; ALS scales to this "
+                         "catalogue")
+    return seconds, None
 
 
-def top_columns(user_scores: np.ndarray, users: np.ndarray, k: int) -> np.ndarray:
-    """`[len(users), k]` each user's k best-scored columns, best first."""
-    k = min(k, user_scores.shape[1])
-    block = max(1, _BLOCK_VALUES // max(1, user_scores.shape[1]))
-    tops = []
-    for start in range(0, len(users), block):
-        scores = user_scores[users[start:start + block]]
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
-        tops.append(np.take_along_axis(part, order, axis=1))
-    return np.concatenate(tops) if tops else np.zeros((0, k), np.int64)
+def memory_available() -> int:
+    """Bytes of memory available to new work (Linux's MemAvailable; elsewhere, what the process may use)."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
 
 
-def skip_reason(num_titles: int) -> str | None:
-    """Why EASE is not computed for a catalogue of this size, or None."""
-    if num_titles <= MAX_TITLES:
-        return None
-    gigabytes = num_titles ** 2 * 8 * 2 / 1e9
-    return (f"EASE skipped: its {num_titles:,} x {num_titles:,} inverse needs about {gigabytes:.1f} GB and minutes "
-            f"of CPU for each of the {len(L2_GRID)} L2 weights tried; it runs for catalogues of up to "
-            f"{MAX_TITLES:,} titles")
-
-
-def ease_baseline(data, objective: str, exclude_seen: bool, grid: Sequence[float] = L2_GRID) -> dict:
+def ease_baseline(data, objective: str, exclude_seen: bool, grid: Sequence[float] = L2_GRID,
+                  say=None) -> dict:
     """EASE on the search's split: the L2 weight chosen on the validation rows by `objective`.
 
     Args:
         data: the search's `model.features.SplitData` (read as plain arrays).
         objective: the metric the L2 weight is chosen by (the search's objective).
         exclude_seen: also score with each user's training titles left out.
+        say: called with a line before the work starts (its estimated time).
 
     Returns:
-        `{"method", "l2", "l2_grid": {l2: objective}, "validation", "holdout", "seconds"}`,
-        or `{"method", "skipped": reason}` for a catalogue too big.
+        `{"method", "l2", "l2_grid": {l2: objective}, "coverage", "validation", "holdout", "seconds"}`,
+        or `{"method", "skipped": reason}` where it cannot fit in memory.
     """
     num_users, num_titles = data.vocab.num_users, data.vocab.num_titles
-    reason = skip_reason(num_titles)
+    estimate, reason = plan(num_titles, grid=grid)
     if reason is not None:
         return {"method": METHOD, "skipped": reason}
+    if say is not None and estimate >= 10:
+        say(f"EASE on {num_titles:,} titles: about {estimate:.0f} s for {len(grid)} L2 weights")
     started = time.perf_counter()
     matrix = interactions(data.train.user, data.train.title, num_users, num_titles)
-    gram = (matrix.T @ matrix).toarray().astype(np.float64)
+    gram = (matrix.T @ matrix).toarray().astype(np.float32)
     seen = matrix if exclude_seen else None
+    position = popularity_position(data.train.title, num_titles)
 
     def score(weights: np.ndarray, part) -> dict[str, float]:
-        return rank_metrics(np.asarray(matrix @ weights), part.user, part.title, seen)
+        return ranking.rank_rows(lambda users: np.asarray(matrix[users] @ weights), part.user, part.title,
+                                 num_titles, position, seen)
 
     tried, best, weights = {}, None, None
     for l2 in grid:  # the best weights so far are kept, not computed again
@@ -145,8 +153,9 @@ def ease_baseline(data, objective: str, exclude_seen: bool, grid: Sequence[float
         if best is None or (tried[l2].get(objective, -1.0), -l2) > (tried[best].get(objective, -1.0), -best):
             best, weights = l2, candidate
         del candidate
-    validation_users = np.unique(data.validation.user)
-    top = top_columns(np.asarray(matrix[validation_users] @ weights), np.arange(len(validation_users)), max(TOP_KS))
+    del gram
+    top = ranking.top_items(lambda users: np.asarray(matrix[users] @ weights), np.unique(data.validation.user),
+                            num_titles, position, max(TOP_KS))
     return {
         "method": METHOD,
         "l2": best,

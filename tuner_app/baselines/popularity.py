@@ -31,6 +31,13 @@ def popularity_order(train_titles: np.ndarray, num_titles: int) -> np.ndarray:
     return np.lexsort((np.arange(num_titles), -counts))
 
 
+def popularity_position(train_titles: np.ndarray, num_titles: int) -> np.ndarray:
+    """Each candidate column's place in `popularity_order` (0: the most rated): a strict order to break ties by."""
+    position = np.empty(num_titles, np.int64)
+    position[popularity_order(train_titles, num_titles)] = np.arange(num_titles)
+    return position
+
+
 def popularity_baseline(
     train_titles: np.ndarray,
     eval_users: np.ndarray,
@@ -53,9 +60,7 @@ def popularity_baseline(
     Returns:
         Every metric (`baselines.scoring`), unfiltered and (given seen) filtered.
     """
-    order = popularity_order(train_titles, num_titles)
-    position = np.empty(num_titles, np.int64)
-    position[order] = np.arange(num_titles)
+    position = popularity_position(train_titles, num_titles)
     known = eval_titles > 0
     true_position = np.where(known, position[np.maximum(eval_titles - 1, 0)], num_titles)
     filtered = None

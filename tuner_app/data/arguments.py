@@ -2,7 +2,9 @@
 
 Accepted: `tfds` (the default) or `tfds:movielens/1m`; `synthetic` or
 `synthetic:users=50,movies=80,ratings=2000,seed=3`; a path to a GroupLens folder
-or .zip. Cheap checks only (syntax, existence); reading is `data.sources`' job.
+or .zip; a user's own interactions file (.csv, .tsv, .csv.gz, .tsv.gz, .parquet) or
+a data YAML naming it and its tables (`data.data_yaml`, checked here in full). Cheap
+checks only (syntax, existence, the YAML's keys and types); reading is `data.sources`' job.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from tuner_app.data.own.data_yaml import read_data_yaml
+from tuner_app.data.own.spec import TABLE_SUFFIXES, YAML_SUFFIXES, table_suffix
 from tuner_app.data.records import (
     GROUPLENS_URL,
     TFDS_VARIANTS,
@@ -25,11 +29,13 @@ def parse_data_arg(arg: str | None) -> DataSpec:
     """Parse the ``--data`` value; cheap checks only (syntax, existence).
 
     Accepted: ``None``/``"tfds"``, ``"tfds:movielens/1m"``, ``"synthetic"``,
-    ``"synthetic:users=50,movies=80,ratings=2000,seed=3"`` (any subset of the keys), or a
-    path to a GroupLens folder or .zip (write ``./tfds`` for a folder named like a keyword).
+    ``"synthetic:users=50,movies=80,ratings=2000,seed=3"`` (any subset of the keys), a
+    path to a GroupLens folder or .zip (write ``./tfds`` for a folder named like a keyword),
+    an interactions file (kind ``"table"``) or a data YAML (kind ``"table"``; its keys,
+    values and files are checked here).
 
     Raises:
-        DataError: the value is none of these.
+        DataError: the value is none of these, or the data YAML is not valid.
     """
     if arg is None or arg.strip() == "tfds":
         return DataSpec("tfds")
@@ -41,18 +47,24 @@ def parse_data_arg(arg: str | None) -> DataSpec:
     path = Path(text).expanduser()
     found = kind_of(path)
     if found in ("FIFO", "device"):
-        raise DataError(f"--data {text}: is {KIND_NAMES[found]}, not a GroupLens MovieLens folder or .zip; give the "
-                        f"folder or .zip ({GROUPLENS_URL}).")
+        raise DataError(f"--data {text}: is {KIND_NAMES[found]}, not a file or folder of data; give an interactions "
+                        f"file, a data YAML or a GroupLens MovieLens folder or .zip ({GROUPLENS_URL}).")
     if path.is_dir() or (path.is_file() and path.suffix.lower() == ".zip"):
         return DataSpec("grouplens", path=str(path.resolve()))
+    if path.is_file() and text.lower().endswith(YAML_SUFFIXES):
+        read_data_yaml(path, text)
+        return DataSpec("table", path=str(path.resolve()))
+    if path.is_file() and table_suffix(text):
+        return DataSpec("table", path=str(path.resolve()))
     if path.is_file():
         raise DataError(
-            f"--data: expected a GroupLens MovieLens folder or .zip; got the file {text!r}; "
-            "give the folder that contains it (or the .zip as downloaded)."
+            f"--data: expected a GroupLens MovieLens folder or .zip, an interactions file "
+            f"({', '.join(TABLE_SUFFIXES)}) or a data YAML; got the file {text!r}; give one of these "
+            "(for a MovieLens file, the folder that contains it)."
         )
     raise DataError(
         f"--data: no such file or folder: {text!r}; give a GroupLens MovieLens folder or .zip "
-        f"({GROUPLENS_URL}), 'synthetic' or 'tfds'."
+        f"({GROUPLENS_URL}), an interactions file or a data YAML, 'synthetic' or 'tfds'."
     )
 
 

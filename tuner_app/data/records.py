@@ -14,6 +14,7 @@ import numpy as np
 
 from tuner_app.data.side import SideFeatures
 from tuner_app.errors import DataError
+from tuner_app.space.names import HISTORY_FEATURE
 
 GROUPLENS_URL = "https://grouplens.org/datasets/movielens/"
 TFDS_VARIANTS = ("100k", "1m", "20m", "25m", "latest-small")
@@ -62,6 +63,11 @@ class Ratings:
                 for name in table.names}
 
     @property
+    def features(self) -> dict[str, str]:
+        """Every feature a space can switch on for this data: its side features, and each user's history."""
+        return {**self.side_features, HISTORY_FEATURE: "user"}
+
+    @property
     def has_time(self) -> bool:
         return self.timestamp is not None
 
@@ -84,14 +90,16 @@ class DataSpec:
     """Where the ratings come from; built by `parse_data_arg` before TensorFlow loads.
 
     Attributes:
-        kind: ``"tfds"``, ``"grouplens"`` or ``"synthetic"``.
-        path: the GroupLens folder or .zip (kind ``"grouplens"``).
+        kind: ``"tfds"``, ``"grouplens"``, ``"synthetic"`` or ``"table"`` (a user's own
+            interactions: a file, or a data YAML naming it and its users' and items' tables).
+        path: the GroupLens folder or .zip (kind ``"grouplens"``); the interactions file or
+            the data YAML, resolved (kind ``"table"``: loading reads the YAML again).
         tfds_name: the TFDS variant prefix: ratings are ``f"{tfds_name}-ratings"``,
             movies ``f"{tfds_name}-movies"``.
         synthetic: sizes and seed (kind ``"synthetic"``).
     """
 
-    kind: Literal["tfds", "grouplens", "synthetic"]
+    kind: Literal["tfds", "grouplens", "synthetic", "table"]
     path: str | None = None
     tfds_name: str = "movielens/100k"
     synthetic: SyntheticSpec | None = None

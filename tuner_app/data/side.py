@@ -3,7 +3,7 @@
 Every source gives what it has, in one form: a `SideFeatures` table per side, one
 row per user id (users) or per catalogue row (movies), each feature a column of
 category strings ("" where unknown). MovieLens sources have these
-(`space.names.SIDE_FEATURES`); a data YAML names its own (`data.tabular`):
+(`space.names.SIDE_FEATURES`); a data YAML names its own (`data.own`):
 
 * users: `age` (the ml-1m age bucket: 1, 18, 25, 35, 45, 50, 56), `gender`,
   `occupation`, `zip` (its first three characters, a region);

@@ -19,6 +19,10 @@ def load_ratings(spec: DataSpec) -> Ratings:
         from tuner_app.data.grouplens import load_grouplens
 
         return load_grouplens(spec.path)
+    if spec.kind == "table":
+        from tuner_app.data.own.load import load_own_data
+
+        return load_own_data(spec.path)
     from tuner_app.data.tfds import load_tfds
 
     return load_tfds(spec.tfds_name)

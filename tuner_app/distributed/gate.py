@@ -31,6 +31,7 @@ import time
 from keras_tuner.src.engine import oracle as oracle_module
 from keras_tuner.src.engine import trial as trial_module
 
+from tuner_app import faults
 from tuner_app.distributed.roles import CHIEF_ID, FINGERPRINT_SEPARATOR, worker_name
 
 
@@ -77,6 +78,9 @@ class WorkerGateMixin:
     expected_fingerprint: str | None = None
     #: The first error an oracle call raised (too many failed trials in a row, a full disk).
     fatal: Exception | None = None
+    #: The search's `tuning.budget.TimeBudget` (None: no limit): once it is spent, no trial is handed
+    #: out and every running trial is told to stop at its next validated epoch.
+    budget = None
 
     def __init__(self, *args, **kwargs):
         self.last_seen: dict[str, float] = {}
@@ -93,7 +97,11 @@ class WorkerGateMixin:
             self.refused[name] = fingerprint
             return trial_module.Trial(self.get_space(), status=trial_module.TrialStatus.STOPPED)
         self.last_seen[tuner_id] = time.monotonic()
-        trial = super().create_trial(tuner_id)
+        if self._budget_spent() and tuner_id not in self.ongoing_trials:
+            self.tuner_ids.add(tuner_id)  # as keras-tuner does, so that the STOPPED below lets it go
+            trial = trial_module.Trial(self.get_space(), status=trial_module.TrialStatus.STOPPED)
+        else:
+            trial = super().create_trial(tuner_id)
         if trial.status == trial_module.TrialStatus.STOPPED:
             self.exhausted = True
             if any(other != tuner_id for other in self.ongoing_trials):
@@ -101,7 +109,11 @@ class WorkerGateMixin:
                 # distributed.worker) until their trials have ended.
                 self.tuner_ids.add(tuner_id)
                 return trial_module.Trial(self.get_space(), status=trial_module.TrialStatus.IDLE)
+            self.tuner_ids.discard(tuner_id)
         return trial
+
+    def _budget_spent(self) -> bool:
+        return self.budget is not None and self.budget.exhausted()
 
     def _heard_from(self, trial_id: str) -> None:
         for tuner_id, trial in self.ongoing_trials.items():
@@ -123,7 +135,13 @@ class WorkerGateMixin:
             # Ended already (a worker it was handed on to, or its first worker, finished it): its
             # figures stay those of that end; the ENDED status tells the caller to stop.
             return self.trials[trial_id]
-        return super().update_trial(trial_id, metrics, step=step)
+        trial = super().update_trial(trial_id, metrics, step=step)
+        if self.budget is not None and faults.spends("report"):
+            self.budget.spend_all()
+        if self._budget_spent():  # the trial ends at this epoch; the answer says so, the trial stays as it is
+            return trial_module.Trial(trial.hyperparameters, trial_id=trial_id,
+                                      status=trial_module.TrialStatus.STOPPED)
+        return trial
 
     @guarded
     def end_trial(self, trial):
@@ -169,5 +187,9 @@ class WorkerGateMixin:
         return requeued
 
     def finished(self) -> bool:
-        """Nothing left to hand out or running, and every worker has been told to stop."""
-        return self.exhausted and not self.ongoing_trials and not self._retry_queue and not self.tuner_ids
+        """Nothing left to hand out (or the time budget spent) or running, and every worker has been told to stop.
+
+        With the budget spent, trials waiting in the queue stay there: a larger budget runs them.
+        """
+        queue_done = not self._retry_queue or self._budget_spent()
+        return self.exhausted and not self.ongoing_trials and queue_done and not self.tuner_ids

@@ -14,13 +14,14 @@ STEPS_PER_EXECUTION = 8
 
 
 def build_model(vocab: Vocabulary, config: ModelConfig, *, title_frequency=None,
-                seen: SeenTitles | None = None) -> MovielensModel:
+                seen: SeenTitles | None = None, per_user_metrics: bool = True) -> MovielensModel:
     """A compiled MovielensModel for a concrete configuration.
 
     Args:
         title_frequency: training share of each title; needed when
             `config.logq_correction` is set.
         seen: each user's training titles, to report the filtered metrics.
+        per_user_metrics: see `MovielensModel`.
     """
     if config.logq_correction and title_frequency is None:
         raise ValueError("logq_correction needs the training title frequencies")
@@ -39,6 +40,7 @@ def build_model(vocab: Vocabulary, config: ModelConfig, *, title_frequency=None,
         candidate_probability=title_frequency if config.logq_correction else None,
         seen=seen,
         side_features=config.side_features,
+        per_user_metrics=per_user_metrics,
     )
     model.compile(
         optimizer=make_optimizer(config.optimizer, config.learning_rate),

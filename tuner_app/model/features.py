@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from tuner_app.data.records import Ratings
 from tuner_app.data.side import EncodedSide, encode_side
+from tuner_app.space.names import HISTORY_FEATURE
 from tuner_app.store.vocabulary import MAX_TOKENS, Vocabulary
 
 #: The tutorial's number of timestamp bucket boundaries.
@@ -196,6 +197,16 @@ def title_frequencies(train: EncodedRatings, num_titles: int) -> np.ndarray:
     return (counts / counts.sum()).astype(np.float32)
 
 
+def history_feature(seen: SeenTitles, vocab: Vocabulary) -> EncodedSide:
+    """Each user's training items (ids) as a query-tower feature; a user without any gets the unknown item."""
+    counts = np.diff(seen.row_splits)
+    empty = np.flatnonzero(counts == 0)
+    rows = np.concatenate([np.repeat(np.arange(len(counts)), counts), empty])
+    codes = np.concatenate([seen.columns + 1, np.zeros(len(empty), np.int64)])
+    order = np.argsort(rows, kind="stable")
+    return EncodedSide(codes[order].astype(np.int32), rows[order].astype(np.int32), vocab.num_titles + 1, "user")
+
+
 @dataclass(frozen=True)
 class SplitData:
     """Everything trials share, computed once per search."""
@@ -213,22 +224,27 @@ class SplitData:
 
 
 def prepare(ratings: Ratings, train_rows: np.ndarray, validation_rows: np.ndarray,
-            holdout_rows: np.ndarray | None = None, all_validation_rows: np.ndarray | None = None) -> SplitData:
+            holdout_rows: np.ndarray | None = None, all_validation_rows: np.ndarray | None = None,
+            history: bool = False) -> SplitData:
     """Vocabularies, encoded splits, seen titles and title frequencies, once per search.
 
     Args:
         validation_rows: the rows trials are selected on.
         all_validation_rows: every validation row, when `validation_rows` is a sample of them.
+        history: also each user's training items as a side feature (`history_feature`).
     """
     vocab = build_vocabulary(ratings)
     encoded = encode_ratings(vocab, ratings)
     train = encoded.take(train_rows)
+    seen = build_seen_titles(train, vocab.num_users)
+    if history:
+        vocab = dataclasses.replace(vocab, side={**vocab.side, HISTORY_FEATURE: history_feature(seen, vocab)})
     return SplitData(
         vocab=vocab,
         train=train,
         validation=encoded.take(validation_rows),
         holdout=None if holdout_rows is None or not len(holdout_rows) else encoded.take(holdout_rows),
-        seen=build_seen_titles(train, vocab.num_users),
+        seen=seen,
         title_frequency=title_frequencies(train, vocab.num_titles),
         validation_all=None if all_validation_rows is None else encoded.take(all_validation_rows),
     )

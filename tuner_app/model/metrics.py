@@ -98,8 +98,10 @@ def seen_above_true(scores: tf.Tensor, true_columns: tf.Tensor, seen_columns: tf
 class PerUserMetrics(tf.keras.metrics.Metric):
     """Recall@K, NDCG@K and HitRate@K averaged over users, from each validation row's exact rank.
 
-    Keeps, for each user id, their number of validation rows and, for each ranking
-    (unfiltered, then filtered) and each k, their hits and discounted gains.
+    Keeps one row of sums a user id: their number of validation rows, then, for each
+    ranking (unfiltered, then filtered), their hits at each k and their discounted gains
+    at each k. A batch adds to it with one segment sum and one `assign_add` (a scatter
+    of each row into the variable cost several times more).
 
     Args:
         num_users: user ids run from 0 to `num_users`.
@@ -111,9 +113,9 @@ class PerUserMetrics(tf.keras.metrics.Metric):
         super().__init__(name=name)
         self._ks = tuple(ks)
         self._rankings = rankings
-        self.count = self.add_weight(name="count", shape=[num_users + 1], initializer="zeros")
-        self.hits = self.add_weight(name="hits", shape=[rankings, num_users + 1, len(ks)], initializer="zeros")
-        self.gains = self.add_weight(name="gains", shape=[rankings, num_users + 1, len(ks)], initializer="zeros")
+        self._users = num_users + 1
+        self.sums = self.add_weight(name="sums", shape=[num_users + 1, 1 + 2 * rankings * len(ks)],
+                                    initializer="zeros")
 
     @property
     def names(self) -> list[str]:
@@ -123,29 +125,28 @@ class PerUserMetrics(tf.keras.metrics.Metric):
 
     def update_state(self, ranks: Sequence[tf.Tensor], users: tf.Tensor, known: tf.Tensor) -> tf.Operation:
         """Adds a batch: each ranking's `[batch]` ranks, the rows' user ids, whether each row's item is known."""
-        users = tf.reshape(tf.cast(users, tf.int64), [-1, 1])
-        ops = [self.count.scatter_nd_add(users, tf.ones(tf.shape(users)[:1], tf.float32))]
+        users = tf.reshape(tf.cast(users, tf.int64), [-1])
         ks = tf.constant(self._ks, tf.int32)
-        for ranking, rank in enumerate(ranks):
+        columns = [tf.ones([tf.shape(users)[0], 1], tf.float32)]
+        for rank in ranks:
             hit = tf.logical_and(known[:, tf.newaxis], rank[:, tf.newaxis] < ks)
             discount = 1.0 / (tf.math.log(tf.cast(rank, tf.float32) + 2.0) / tf.math.log(2.0))
-            where = tf.concat([tf.fill(tf.shape(users), tf.constant(ranking, tf.int64)), users], axis=1)
-            ops.append(self.hits.scatter_nd_add(where, tf.cast(hit, tf.float32)))
-            ops.append(self.gains.scatter_nd_add(where, tf.where(hit, discount[:, tf.newaxis], 0.0)))
-        return tf.group(ops)
+            columns += [tf.cast(hit, tf.float32), tf.where(hit, discount[:, tf.newaxis], 0.0)]
+        rows = tf.concat(columns, axis=1)
+        return self.sums.assign_add(tf.math.unsorted_segment_sum(rows, users, self._users))
 
     def results(self) -> list[tf.Tensor]:
         """Each ranking's Recall@K, NDCG@K and HitRate@K for each k (`names` order), over users with rows."""
-        present = self.count > 0
-        count = tf.boolean_mask(self.count, present)[:, tf.newaxis]
+        sums = tf.boolean_mask(self.sums, self.sums[:, 0] > 0)
+        count = sums[:, :1]
         ks = tf.constant(self._ks, tf.float32)
         ideal_table = tf.concat([[0.0], tf.cumsum(1.0 / (tf.math.log(tf.range(max(self._ks), dtype=tf.float32)
                                                                          + 2.0) / tf.math.log(2.0)))], axis=0)
         ideal = tf.gather(ideal_table, tf.cast(tf.minimum(count, ks), tf.int32))
-        figures = []
+        figures, width = [], len(self._ks)
         for ranking in range(self._rankings):
-            hits = tf.boolean_mask(self.hits[ranking], present)
-            gains = tf.boolean_mask(self.gains[ranking], present)
+            hits = sums[:, 1 + 2 * ranking * width:1 + (2 * ranking + 1) * width]
+            gains = sums[:, 1 + (2 * ranking + 1) * width:1 + (2 * ranking + 2) * width]
             per_family = {"recall": hits / count, "ndcg": gains / ideal, "hitrate": tf.cast(hits > 0, tf.float32)}
             for family in PER_USER_FAMILIES:
                 figures.extend(tf.unstack(tf.reduce_mean(per_family[family], axis=0)))
@@ -155,8 +156,7 @@ class PerUserMetrics(tf.keras.metrics.Metric):
         return self.results()[0]
 
     def reset_state(self) -> None:
-        for variable in (self.count, self.hits, self.gains):
-            variable.assign(tf.zeros_like(variable))
+        self.sums.assign(tf.zeros_like(self.sums))
 
 
 class ExactTopK(tfrs.metrics.Factorized):
@@ -210,17 +210,23 @@ class ExactTopK(tfrs.metrics.Factorized):
         """Unfiltered accuracies for each k, then (with seen titles) the filtered ones."""
         return [metric.result() for metric in self._top_k_metrics]
 
-    def results(self) -> dict[str, tf.Tensor]:
-        """Every figure by its Keras name: the accuracies, then the per-user figures."""
-        figures = {metric.name: metric.result() for metric in self._top_k_metrics}
-        if self.per_user is not None:
-            figures.update(zip(self.per_user.names, self.per_user.results(), strict=True))
-        return figures
+    def accuracies(self) -> dict[str, tf.Tensor]:
+        """The top-k accuracies so far by their Keras names (`accuracy_names`)."""
+        return {metric.name: metric.result() for metric in self._top_k_metrics}
 
     @property
-    def names(self) -> list[str]:
-        """The keys of `results()`, in its order."""
-        return [metric.name for metric in self._top_k_metrics] + (self.per_user.names if self.per_user else [])
+    def accuracy_names(self) -> list[str]:
+        return [metric.name for metric in self._top_k_metrics]
+
+    def per_user_results(self) -> dict[str, tf.Tensor]:
+        """The per-user figures so far by their Keras names (none without `num_users`)."""
+        if self.per_user is None:
+            return {}
+        return dict(zip(self.per_user.names, self.per_user.results(), strict=True))
+
+    def results(self) -> dict[str, tf.Tensor]:
+        """Every figure by its Keras name: the accuracies, then the per-user figures."""
+        return {**self.accuracies(), **self.per_user_results()}
 
     @property
     def top_k_metrics(self) -> list[tf.keras.metrics.Metric]:

@@ -83,6 +83,7 @@ def looped_step_function(
     step: Callable[[dict[str, tf.Tensor]], Logs],
     log_names: Sequence[str],
     counter: tf.Variable,
+    finish: Callable[[], Logs] | None = None,
 ) -> Callable:
     """A `tf.function` running `step` on the next `model._steps_per_execution` batches.
 
@@ -90,6 +91,8 @@ def looped_step_function(
         step: one step on one batch; returns float32 scalars named `log_names`.
         log_names: the names `step` returns, known before tracing.
         counter: the model's step counter (`_train_counter` or `_test_counter`).
+        finish: more logs, computed once after the batches (figures that summarise
+            state the steps accumulate, too costly to compute after each one).
 
     Returns:
         A function of a `tf.data` iterator returning the last step's logs, as
@@ -108,7 +111,7 @@ def looped_step_function(
         steps = model._steps_per_execution
         initial = {name: tf.zeros([], tf.float32) for name in log_names}
         _, logs = tf.while_loop(lambda i, _: i < steps, body, (tf.zeros([], steps.dtype), initial))
-        return logs
+        return {**logs, **finish()} if finish is not None else logs
 
     # Autograph stays on for what the step calls (TFRS's Retrieval needs it);
     # the loop itself is an explicit tf.while_loop, which it leaves alone.

@@ -29,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from tuner_app.space.config import EMBEDDING_DIM
+from tuner_app.space.names import HISTORY_FEATURE
 from tuner_app.store.vocabulary import Vocabulary
 
 
@@ -62,12 +63,28 @@ def mean_of_lists(table: tf.Tensor, lists: tf.RaggedTensor, ids: tf.Tensor) -> t
                                   num_segments=tf.shape(ids, out_type=tf.int64)[0])
 
 
+def mean_of_lists_without(table: tf.Tensor, lists: tf.RaggedTensor, ids: tf.Tensor, left_out: tf.Tensor) -> tf.Tensor:
+    """`mean_of_lists`, with `left_out[i]` taken out of the list of `ids[i]` where it is in it (once);
+    a list that is then empty gives `table[0]`, the unknown code's row."""
+    picked = tf.gather(lists, ids)
+    sums = tf.math.unsorted_segment_sum(tf.gather(table, picked.values), picked.value_rowids(),
+                                        num_segments=tf.shape(ids, out_type=tf.int64)[0])
+    counts = tf.cast(picked.row_lengths(), table.dtype)
+    inside = tf.cast(tf.reduce_any(tf.equal(picked, tf.cast(left_out, picked.dtype)[:, tf.newaxis]), axis=1),
+                     table.dtype)
+    sums -= tf.gather(table, left_out) * inside[:, tf.newaxis]
+    left = counts - inside
+    return tf.where((left > 0)[:, tf.newaxis], sums / tf.maximum(left, 1.0)[:, tf.newaxis], table[0])
+
+
 class SideEmbeddings(tf.keras.layers.Layer):
     """The side features of one tower: each one's codes by user or title id, and its embedding.
 
     A feature with several values a title (genres) is the mean of their embeddings
     (`mean_of_lists`, as the title words are); a title or a user without the feature
-    gets the "unknown" code's embedding.
+    gets the "unknown" code's embedding. The user's history (`space.names.HISTORY_FEATURE`,
+    item ids) leaves out each training row's own item: otherwise the model would learn
+    to look its answer up.
     """
 
     def __init__(self, vocab: Vocabulary, features: Sequence[tuple[str, int]], rows: int):
@@ -82,10 +99,20 @@ class SideEmbeddings(tf.keras.layers.Layer):
             table.build(None)  # its table is read directly, never called
             self.tables.append(table)
 
-    def call(self, ids):
-        """`[batch, total width]`: the features of each id's row, concatenated."""
-        return tf.concat([mean_of_lists(table.embeddings, lists, ids)
-                          for table, lists in zip(self.tables, self.lists, strict=True)], axis=1)
+    def call(self, ids, items=None):
+        """`[batch, total width]`: the features of each id's row, concatenated.
+
+        Args:
+            items: each training row's own item, left out of the history; None when
+                validating or serving (the whole training history then counts).
+        """
+        parts = []
+        for name, table, lists in zip(self.names, self.tables, self.lists, strict=True):
+            if name == HISTORY_FEATURE and items is not None:
+                parts.append(mean_of_lists_without(table.embeddings, lists, ids, items))
+            else:
+                parts.append(mean_of_lists(table.embeddings, lists, ids))
+        return tf.concat(parts, axis=1)
 
 
 def side_of(vocab: Vocabulary, features: Sequence[tuple[str, int]], tower: str) -> list[tuple[str, int]]:
@@ -118,13 +145,15 @@ class UserModel(tf.keras.Model):
                 axis=None, mean=vocab.timestamp_mean, variance=vocab.timestamp_variance
             )
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         parts = [self.user_embedding(inputs["user"])]
         if self.has_time:
             parts += [self.timestamp_embedding(inputs["timestamp"]),
                       tf.reshape(self.normalized_timestamp(inputs["timestamp"]), (-1, 1))]
         if hasattr(self, "side_embeddings"):
-            parts.append(self.side_embeddings(inputs["user"]))
+            # Training rows carry their item, which their user's history must not show.
+            items = inputs.get("title") if training else None
+            parts.append(self.side_embeddings(inputs["user"], items))
         return tf.concat(parts, axis=1)
 
 
@@ -165,7 +194,7 @@ class Tower(tf.keras.Model):
         self.normalize = normalize
 
     def call(self, inputs, training=False):
-        embeddings = self.dense_layers(self.embedding_model(inputs), training=training)
+        embeddings = self.dense_layers(self.embedding_model(inputs, training=training), training=training)
         return tf.math.l2_normalize(embeddings, axis=-1) if self.normalize else embeddings
 
 
@@ -192,7 +221,7 @@ class MovieModel(tf.keras.Model):
             self.title_text_embedding = tf.keras.layers.Embedding(vocab.word_table_size, dims.title_text)
             self.title_text_embedding.build(None)  # its table is used directly, never called
 
-    def call(self, title_ids):
+    def call(self, title_ids, training=None):
         parts = [self.title_embedding(title_ids)]
         if self.has_text:
             parts.append(mean_of_lists(self.title_text_embedding.embeddings, self.title_words, title_ids))

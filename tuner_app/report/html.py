@@ -22,15 +22,18 @@ from pathlib import Path
 from tuner_app.report import insights
 from tuner_app.report.results_csv import read_history, read_results
 from tuner_app.report.rows import NON_HYPERPARAMETER_COLUMNS
-from tuner_app.space.names import BASELINES
+from tuner_app.space.names import BASELINES, FAMILIES, metric_key
 from tuner_app.store import atomic
 from tuner_app.store.layout import SearchPaths
-from tuner_app.store.summary import baseline_values, read_summary
+from tuner_app.store.summary import baseline_values, coverage_line, read_summary
 
 #: Learning curves drawn per search.
 CURVES = 8
-_DASHES = {"popularity": "dash", "ease": "dot"}
-_TABLE_COLUMNS = ("rank", "trial_id", "status", "objective", "lift", "lift_ease", "best_epoch", "seconds", "reason")
+_DASHES = {"popularity": "dash", "ease": "dot", "als": "dashdot"}
+_TABLE_COLUMNS = ("rank", "trial_id", "status", "objective", "lift", "lift_ease", "best_epoch", "seconds", "reason",
+                  # each metric family at 10 and 100, unfiltered and filtered (the CSV has every cut-off)
+                  *(metric_key(k, filtered, family) for family in FAMILIES for filtered in (False, True)
+                    for k in (10, 100)))
 
 
 class _Search:
@@ -93,8 +96,10 @@ def _summary_line(search: _Search) -> str:
     done = insights.completed_trials(search.frame)
     best = f"best {search.objective} {done['objective'].max():.4f}" if len(done) else "no completed trial yet"
     shown = "; ".join(f"{BASELINES.get(k, k)} {v:.4f}" for k, v in search.baselines.items())
+    coverage = coverage_line(read_summary(search.paths))
     return (f"<p>{len(search.frame)} trial(s) in {html.escape(str(search.path))}, {best}"
-            f"{'; baselines on the same validation rows: ' + shown if shown else ''}.</p>")
+            f"{'; baselines on the same validation rows: ' + shown if shown else ''}.</p>"
+            + (f"<p>{html.escape(coverage)}.</p>" if coverage else ""))
 
 
 def _table(search: _Search) -> str:

@@ -26,7 +26,7 @@ from tuner_app.store import atomic
 from tuner_app.store.layout import FIGURE_KINDS, SearchPaths
 from tuner_app.store.summary import baseline_values, read_summary
 
-_BASELINE_STYLES = {"popularity": ("black", "--"), "ease": ("tab:red", ":")}
+_BASELINE_STYLES = {"popularity": ("black", "--"), "ease": ("tab:red", ":"), "als": ("tab:green", "-.")}
 _LOG_SCALED = ("learning_rate", "l2", "temperature")
 
 

@@ -3,13 +3,15 @@
 One row per ended trial (`report.rows`). Columns:
 
     rank, trial_id, status, objective, objective_name,
-    lift, lift_ease                (objective / the popularity and EASE baselines')
-    val_top_1 ... val_top_100      (at the best validated epoch)
+    lift, lift_ease, lift_als      (objective / the popularity, EASE and ALS baselines')
+    lift_best                      (objective / the better of EASE and ALS: the headline)
+    val_top_1 ... val_top_100      (at the best validated epoch; then val_recall_*, val_ndcg_*, val_hitrate_*)
     val_filtered_top_1 ... _100    (the same with seen titles excluded, when evaluated)
     best_epoch, epochs_trained, seconds, params, worker   (the tuner id that ran it),
     peak_rss_mb                    (the process's peak memory when the trial ended)
     finished                       (when it ended, UTC)
     validation_rows                (how many validation rows its figures come from)
+    cut_by_budget                  (True: the search's time budget ended it at its best epoch so far)
     <one column per hyperparameter, empty where inactive>,
     bracket, round, initial_epoch, target_epochs, parent_trial   (Hyperband's own)
     reason
@@ -37,6 +39,7 @@ from tuner_app.report.rows import (
     RUN_COLUMNS,
     TrialRow,
     TrialStatus,
+    best_classical,
     rank_rows,
 )
 from tuner_app.store import atomic
@@ -73,10 +76,12 @@ def render_csv(rows: Iterable[TrialRow], hyperparameter_names: Sequence[str],
             [
                 _cell(rank), row.trial_id, row.status, _cell(row.objective), row.objective_name,
                 *(_cell(_lift(row.objective, (baselines or {}).get(name))) for name in LIFT_COLUMNS),
+                _cell(_lift(row.objective, best_classical(baselines or {}))),
                 *(_cell(row.metrics.get(m)) for m in METRIC_COLUMNS),
                 _cell(row.best_epoch), _cell(row.epochs_trained),
                 _cell(None if row.seconds is None else round(row.seconds, 2)), _cell(row.params),
                 _cell(row.worker), _cell(row.peak_rss_mb), _cell(row.finished), _cell(row.validation_rows),
+                _cell(row.cut_by_budget),
                 *(_cell(hps.get(n)) for n in hp_names),
                 *(_cell(hps.get(n)) for n in HYPERBAND_COLUMNS),
                 " ".join((row.reason or "").split()),  # one line, whatever the exception said

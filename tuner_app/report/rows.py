@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from tuner_app.space.names import METRICS
+from tuner_app.space.names import CLASSICAL_BASELINES, METRICS
 
 
 class TrialStatus(str, Enum):
@@ -30,11 +30,14 @@ class TrialStatus(str, Enum):
 UNFINISHED = (TrialStatus.RUNNING, TrialStatus.IDLE, None)
 
 #: The objective over each baseline's (`space.names.BASELINES`) on the same rows.
-LIFT_COLUMNS = {"popularity": "lift", "ease": "lift_ease"}
-LEADING_COLUMNS = ("rank", "trial_id", "status", "objective", "objective_name", *LIFT_COLUMNS.values())
+LIFT_COLUMNS = {"popularity": "lift", "ease": "lift_ease", "als": "lift_als"}
+#: The objective over the better classical baseline's (`space.names.CLASSICAL_BASELINES`): the headline.
+BEST_LIFT_COLUMN = "lift_best"
+LEADING_COLUMNS = ("rank", "trial_id", "status", "objective", "objective_name", *LIFT_COLUMNS.values(),
+                   BEST_LIFT_COLUMN)
 METRIC_COLUMNS = METRICS
 RUN_COLUMNS = ("best_epoch", "epochs_trained", "seconds", "params", "worker", "peak_rss_mb", "finished",
-               "validation_rows")
+               "validation_rows", "cut_by_budget")
 #: keras-tuner's Hyperband bookkeeping, renamed for the CSV.
 HYPERBAND_COLUMNS = {
     "tuner/bracket": "bracket",
@@ -48,6 +51,12 @@ REQUIRED_COLUMNS = ("rank", "trial_id", "status", "objective", "objective_name",
 NON_HYPERPARAMETER_COLUMNS = frozenset(
     {*LEADING_COLUMNS, *RUN_COLUMNS, *METRIC_COLUMNS, *HYPERBAND_COLUMNS.values(), "reason", "search"}
 )
+
+
+def best_classical(baselines: dict[str, float]) -> float | None:
+    """The better classical baseline's value of the objective (`space.names.CLASSICAL_BASELINES`), if any ran."""
+    values = [baselines[name] for name in CLASSICAL_BASELINES if baselines.get(name)]
+    return max(values) if values else None
 
 
 @dataclass
@@ -68,6 +77,7 @@ class TrialRow:
     peak_rss_mb: float | None = None
     finished: str | None = None  # when the trial ended, UTC, ISO 8601 to the second
     validation_rows: int | None = None  # how many validation rows its figures come from
+    cut_by_budget: bool | None = None  # True: the time budget ended it (`tuning.budget`)
 
     @property
     def completed(self) -> bool:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tuner_app.errors import ResultsError
 from tuner_app.report.results_csv import read_results
-from tuner_app.report.rows import HYPERBAND_COLUMNS, LIFT_COLUMNS, TrialStatus
+from tuner_app.report.rows import BEST_LIFT_COLUMN, HYPERBAND_COLUMNS, LIFT_COLUMNS, TrialStatus
 
 
 def combine_results(paths: Sequence[str | Path]):
@@ -96,7 +96,8 @@ def _fitted(frame, width: int) -> tuple[list[str], list[str]]:
     first = [c for c in ("rank", "search", "trial_id") if c in frame.columns]
     if not frame["status"].eq(TrialStatus.COMPLETED.value).all():
         first.append("status")
-    first += ["objective", *(c for c in LIFT_COLUMNS.values() if c in frame.columns), "seconds"]
+    # The lifts over popularity and over the better classical baseline (the CSV has each baseline's).
+    first += ["objective", LIFT_COLUMNS["popularity"], BEST_LIFT_COLUMN, "seconds"]
     first = [c for c in first if c in frame.columns and not frame[c].isna().all()]
     varying = [c for c in frame.columns if c not in NON_HYPERPARAMETER_COLUMNS and c not in HYPERBAND_COLUMNS.values()
                and frame[c].dropna().astype(str).nunique() > 1]
@@ -116,7 +117,7 @@ def _render(frame, columns: list[str]) -> str:
 
     shown = frame[columns].copy()
     for column in shown.columns:
-        if column in LIFT_COLUMNS.values():
+        if column in (*LIFT_COLUMNS.values(), BEST_LIFT_COLUMN):
             shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.2f}x")
         elif pd.api.types.is_float_dtype(shown[column]):
             if column in ("rank", "best_epoch", "epochs_trained", "params") or column.startswith("units_"):
@@ -148,7 +149,7 @@ def baseline_lines(summary: dict, objective: str) -> list[str]:
     """One line per baseline of the search summary: its objective on the validation rows."""
     from tuner_app.report.rows import LIFT_COLUMNS
     from tuner_app.space.names import BASELINES
-    from tuner_app.store.summary import baseline_values, baselines_of
+    from tuner_app.store.summary import baseline_setting, baseline_values, baselines_of
 
     lines = []
     values = baseline_values(summary, objective)
@@ -158,7 +159,7 @@ def baseline_lines(summary: dict, objective: str) -> list[str]:
             continue
         value = values.get(name)
         if value is not None:
-            setting = f" (L2 {entry['l2']:g})" if "l2" in entry else ""
+            setting = baseline_setting(entry)
             column = LIFT_COLUMNS.get(name, "lift")
             lines.append(f"{BASELINES.get(name, name)} baseline{setting} on the same validation rows: {objective} "
                          f"{value:.4f} ({column} = objective / baseline)")

@@ -5,7 +5,8 @@ Every trial reports to the oracle through keras-tuner's own channel,
 
 * after each validated epoch, that epoch's figures at step = epoch (`loss`,
   `epoch_seconds` and every `val_*`), which also serves as the worker's heartbeat;
-* when it ends, `seconds`, `params`, `epochs_trained` and `best_epoch`; a
+* when it ends, `seconds`, `params`, `epochs_trained`, `best_epoch` and, when the
+  time budget ended it, `cut_by_budget`; a
   failed trial adds one metric named `failure/<reason>` (trial protos carry
   no message between a worker and the chief, metric names travel).
 
@@ -74,7 +75,7 @@ def trial_row(trial, objective: str, oracle=None) -> TrialRow:
         values = _observations(trial, name)
         return values[max(values)] if values else None
 
-    params, epochs, rss = last("params"), last("epochs_trained"), last("peak_rss_mb")
+    params, epochs, rss, cut = last("params"), last("epochs_trained"), last("peak_rss_mb"), last("cut_by_budget")
     return TrialRow(
         trial_id=trial.trial_id,
         status=trial.status,
@@ -89,6 +90,7 @@ def trial_row(trial, objective: str, oracle=None) -> TrialRow:
         worker=getattr(oracle, "trial_workers", {}).get(trial.trial_id),
         peak_rss_mb=None if rss is None else round(rss, 1),
         finished=_utc(getattr(oracle, "trial_finished", {}).get(trial.trial_id)),
+        cut_by_budget=True if cut else None,
     )
 
 

@@ -54,12 +54,17 @@ OPTIMIZERS = ("adagrad", "adam", "lazy_adam")
 SAMPLINGS = ("linear", "log", "reverse_log")
 
 #: The baselines every search scores on its own split, and how messages name them.
-BASELINES = {"popularity": "popularity", "ease": "EASE"}
+BASELINES = {"popularity": "popularity", "ease": "EASE", "als": "ALS"}
+#: The classical collaborative-filtering baselines: the better of them is the bar a trial's headline lift is over.
+CLASSICAL_BASELINES = ("ease", "als")
 
 #: The side features the MovieLens sources have, by the side (tower) they feed (`data.side`); a data
 #: YAML's tables have features of their own names.
 SIDE_FEATURES = {"age": "user", "gender": "user", "occupation": "user", "zip": "user",
                  "genres": "item", "year": "item"}
+#: A query-tower feature every data set has: the mean embedding of the items the user interacted with in
+#: training (YouTube's deep candidate generation), a training row's own item left out (`model.towers`).
+HISTORY_FEATURE = "history"
 SplitKind = Literal["random", "temporal"]
 SPLIT_KINDS: tuple[str, ...] = get_args(SplitKind)
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from tuner_app.errors import SpaceError
 from tuner_app.space.config import TrainingConfig
+from tuner_app.space.durations import parse_duration
 from tuner_app.space.names import EPOCHS_RANGE, MAX_TRIALS_RANGE, SEARCH_NAME_MAX, Algorithm, SplitKind
 from tuner_app.space.params import (
     EVERY_FEATURE,
@@ -29,7 +30,8 @@ from tuner_app.space.params import (
 )
 
 # Keys each algorithm accepts under `tuner:`, with their defaults.
-_COMMON_TUNER: dict[str, Any] = {"seed": 42, "max_consecutive_failed_trials": 3, "max_trials": None}
+_COMMON_TUNER: dict[str, Any] = {"seed": 42, "max_consecutive_failed_trials": 3, "max_trials": None,
+                                  "time_budget": None}
 TUNER_KEYS: dict[str, dict[str, Any]] = {
     "hyperband": {**_COMMON_TUNER, "max_epochs": 27, "factor": 3, "hyperband_iterations": 1},
     "bayesian": {**_COMMON_TUNER, "max_trials": 20, "num_initial_points": None, "alpha": 1.0e-4, "beta": 2.6},
@@ -46,6 +48,9 @@ class TunerSpec:
     seed: int
     max_consecutive_failed_trials: int
     options: dict[str, Any] = field(default_factory=dict)  # algorithm-specific
+    #: Seconds of wall time the search may spend, over all its runs (None: no limit): no trial starts
+    #: once it is spent, and the running one stops at its next validated epoch (`tuning.budget`).
+    time_budget: float | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +158,7 @@ class SearchSpec:
             del data["evaluation"]["validation_rows"]
         data["tuner"].pop("max_trials")
         data["tuner"].pop("max_consecutive_failed_trials")
+        data["tuner"].pop("time_budget")  # like max_trials, a size of the search: resuming may change it
         blob = json.dumps(data, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -160,6 +166,11 @@ class SearchSpec:
     def features(self) -> tuple[str, ...]:
         """The side features the space has a `feature_<name>` switch for, in the file's order."""
         return tuple(name for name in map(feature_of, self.hyperparameters) if name and name != EVERY_FEATURE)
+
+    def uses_feature(self, name: str) -> bool:
+        """Whether some trial can switch feature `name` on (after `for_data`)."""
+        switch = self.hyperparameters.get(f"feature_{name}")
+        return switch is not None and param_values(switch) != (False,)
 
     def for_data(self, available: Mapping[str, str], data: str) -> tuple[SearchSpec, list[str]]:
         """The spec for data that has the side features `available` (name -> side), and notes on what changed.
@@ -200,9 +211,13 @@ class SearchSpec:
         name: str | None = None,
         max_trials: int | None = None,
         epochs: int | None = None,
+        time_budget: str | None = None,
     ) -> SearchSpec:
-        """Applies the command-line overrides `--name`, `--max-trials`, `--epochs`."""
+        """Applies the command-line overrides `--name`, `--max-trials`, `--epochs`, `--time-budget`."""
         spec = self
+        if time_budget is not None:
+            seconds = parse_duration(time_budget, "--time-budget")
+            spec = dataclasses.replace(spec, tuner=dataclasses.replace(spec.tuner, time_budget=seconds))
         if name is not None:
             check_name(name, "--name")
             spec = dataclasses.replace(spec, name=name)

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner_app.errors import SpaceError
+from tuner_app.space.durations import parse_duration
 from tuner_app.space.fields import FieldChecker, describe
 from tuner_app.space.names import ALGORITHMS, EPOCHS_RANGE, FILTERED_PREFIX, MAX_TRIALS_RANGE, OBJECTIVES, SPLIT_KINDS
 from tuner_app.space.params import EVERY_FEATURE, FEATURE_WIDTH, MAX_LAYERS, PARAM_RULES, Range
@@ -138,12 +139,14 @@ class _Validator(FieldChecker):
             if key in values and (self.number(values[key], f"tuner.{key}") < 0):
                 self.fail(f"tuner.{key}", "a number >= 0", values[key])
         options = {k: v for k, v in values.items() if k not in COMMON_TUNER_KEYS}
+        budget = values["time_budget"]
         return TunerSpec(
             algorithm=algorithm,
             max_trials=values["max_trials"],
             seed=values["seed"],
             max_consecutive_failed_trials=values["max_consecutive_failed_trials"],
             options=options,
+            time_budget=None if budget is None else parse_duration(budget, f"{self.where}: tuner.time_budget"),
         )
 
     def objective(self, raw: Any) -> str:

@@ -53,6 +53,7 @@ class TrialRecord:
     reason: str | None = None
     deaths: int = 0  # times the process died while this trial was running
     stopped_early: bool = False  # early stopping ended it before target_epochs
+    cut_by_budget: bool = False  # the search's time budget ended it before target_epochs
 
     def __post_init__(self):
         self.status = RecordStatus(self.status)

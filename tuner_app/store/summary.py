@@ -40,11 +40,25 @@ def baselines_of(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
     Popularity's entry is the top of the summary's "baselines" (where it was before other
     baselines existed); every other baseline's is under its own name there.
     """
+    from tuner_app.space.names import BASELINES
+
     found = summary.get("baselines", {})
     entries = {"popularity": {k: found[k] for k in _POPULARITY_KEYS if k in found}} if "validation" in found else {}
     entries.update({name: entry for name, entry in found.items() if name not in _POPULARITY_KEYS
                     and isinstance(entry, dict)})
-    return entries
+    order = list(BASELINES)  # as BASELINES lists them (the file keeps its keys sorted)
+    return dict(sorted(entries.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
+
+
+def baseline_setting(entry: dict[str, Any]) -> str:
+    """' (L2 3000)' for EASE, ' (64 factors, regularisation 0.1, alpha 10)' for ALS, '' for popularity."""
+    if "l2" in entry:
+        return f" (L2 {entry['l2']:g})"
+    settings = entry.get("settings")
+    if isinstance(settings, dict) and {"factors", "regularization", "alpha"} <= set(settings):
+        return (f" ({settings['factors']} factors, regularisation {settings['regularization']:g}, "
+                f"alpha {settings['alpha']:g})")
+    return ""
 
 
 def baseline_values(summary: dict[str, Any], metric: str, part: str = "validation") -> dict[str, float]:

@@ -102,6 +102,11 @@ class TrialProgress(tf.keras.callbacks.Callback):
             if old and old not in (record.best_checkpoint, record.last_checkpoint):
                 shutil.rmtree(self.trial_dir / old, ignore_errors=True)
         self.trainer.on_epoch(record, entry)
+        if record.best_epoch is not None and self.trainer.cut_due():
+            # The time budget is spent: the trial ends here, with its best epoch so far.
+            record.cut_by_budget = True
+            record.save(self.trial_dir)
+            self.model.stop_training = True
         if self.trainer.stop_requested():
             self.stopped_by_request = True
             self.model.stop_training = True

@@ -72,6 +72,7 @@ class ConsoleProgress:
         self.stops_early = patience is not None and any(param_values(patience))
         self._bar = None
         self._current = ""
+        self.budget = None  # the search's `tuning.budget.TimeBudget`, once it is known
 
     # -- output channels -------------------------------------------------------------
     def say(self, text: str) -> None:
@@ -136,7 +137,10 @@ class ConsoleProgress:
         planned = f"/{self.planned_trials}" if self.planned_trials else ""
         text = f"{self.done}{planned} trials done, {_duration(self.clock() - self.started)} elapsed"
         eta = self.remaining()
-        return text + (f", about {_duration(eta)} left" if eta is not None else "")
+        text += f", about {_duration(eta)} left" if eta is not None else ""
+        if self.budget is not None and self.budget.seconds is not None:
+            text += f"; {self.budget.describe()}"
+        return text
 
     def remaining(self) -> float | None:
         """Seconds left, at this process's pace so far; None when unknown or nothing is left.

@@ -21,13 +21,14 @@ from tuner_app.data.sources import load_ratings
 from tuner_app.data.split import selection_rows, split_rows
 from tuner_app.distributed.roles import CHIEF_WAIT, LOOPBACK_HOSTS, WORKER_TIMEOUT, Role, leave_role
 from tuner_app.errors import SearchError, SearchInterrupted
-from tuner_app.report.rows import best_row
-from tuner_app.space.names import BASELINES
+from tuner_app.report.rows import best_classical, best_row
+from tuner_app.space.durations import format_duration
+from tuner_app.space.names import BASELINES, CLASSICAL_BASELINES
 from tuner_app.space.spec import SearchSpec
 from tuner_app.store import atomic, identity
 from tuner_app.store.layout import SearchPaths
 from tuner_app.store.lock import SearchLock
-from tuner_app.store.summary import baseline_values, baselines_of, coverage_line, write_summary
+from tuner_app.store.summary import baseline_setting, baseline_values, baselines_of, coverage_line, write_summary
 from tuner_app.tuning.progress import ConsoleProgress
 
 
@@ -88,7 +89,7 @@ def run_search(spec: SearchSpec, data_spec: DataSpec, options: SearchOptions,
     """
     ratings = load_ratings(data_spec)
     # Before anything is written: features the data lacks and data too small for the split.
-    spec, notes = spec.for_data(ratings.side_features, ratings.description)
+    spec, notes = spec.for_data(ratings.features, ratings.description)
     rows = split_rows(spec.split, len(ratings), f"--data ({ratings.description})", ratings.timestamp)
     for note in notes:
         print(note, file=out)
@@ -141,16 +142,17 @@ def _prepare(spec: SearchSpec, ratings: Ratings, rows: tuple, data_spec: DataSpe
     from tuner_app.baselines import score_baselines
     from tuner_app.model import features
     from tuner_app.report import trials as trial_rows
-    from tuner_app.space.names import FINGERPRINT_HP
+    from tuner_app.space.names import FINGERPRINT_HP, HISTORY_FEATURE
     from tuner_app.store.vocabulary import damage as vocabulary_damage
     from tuner_app.store.vocabulary import keep_saved_word_table, save_vocabulary
+    from tuner_app.tuning.budget import TimeBudget
     from tuner_app.tuning.hypermodel import MovielensHyperModel
     from tuner_app.tuning.oracles import make_oracle
     from tuner_app.tuning.trainer import Trainer
     from tuner_app.tuning.tuner import RetrievalTuner
 
     data = features.prepare(ratings, train_rows, validation_rows, holdout_rows,
-                            all_validation_rows if sampled else None)
+                            all_validation_rows if sampled else None, history=spec.uses_feature(HISTORY_FEATURE))
     damaged = vocabulary_damage(paths.vocabulary)
     if damaged:
         progress.result(f"repaired: {paths.vocabulary} was damaged ({damaged}); rebuilt from the data")
@@ -166,7 +168,7 @@ def _prepare(spec: SearchSpec, ratings: Ratings, rows: tuple, data_spec: DataSpe
         **({"selection": f"trials are selected on a fixed random sample of {len(validation_rows):,} of the "
                          f"{len(all_validation_rows):,} validation rows (evaluation.validation_rows); the best "
                          "trial is scored on all of them"} if sampled else {}),
-        "baselines": score_baselines(data, spec.objective, spec.evaluation.exclude_seen),
+        "baselines": score_baselines(data, spec.objective, spec.evaluation.exclude_seen, say=progress.say),
     }
     if serves:
         write_summary(paths, summary)
@@ -197,9 +199,12 @@ def _prepare(spec: SearchSpec, ratings: Ratings, rows: tuple, data_spec: DataSpe
         logger = TensorBoardLogger(options.tensorboard, space, spec.objective)
         trainer.epoch_listeners.append(logger.epoch)
         trial_begin.append(logger.trial_begin)
+    # The chief (or a local search) keeps the time budget; a worker's chief decides for it.
+    budget = TimeBudget(spec.tuner.time_budget, paths.state_dir) if serves else None
+    progress.budget = oracle.budget = budget
     tuner = RetrievalTuner(oracle, hypermodel, trainer, paths, baselines=baseline_values(summary, spec.objective),
                            on_trial_begin=lambda trial, plan: [begin(trial, plan) for begin in trial_begin],
-                           on_trial_done=progress.trial_done)
+                           on_trial_done=progress.trial_done, budget=budget)
     for repair in getattr(oracle, "repairs", []):
         progress.result(f"repaired: {repair}")
     if resuming and serves:
@@ -229,12 +234,14 @@ def _run_here_or_as_chief(search: PreparedSearch, options: SearchOptions) -> Sea
 
 def _run_local(tuner) -> tuple[bool, str | None]:
     """keras-tuner's own search loop; returns (stopped by the user, failure message)."""
-    from tuner_app.tuning.tuner import SearchAborted, SearchStopped
+    from tuner_app.tuning.tuner import BudgetSpent, SearchAborted, SearchStopped
 
     try:
         tuner.search()
     except SearchStopped:
         return True, None
+    except BudgetSpent:  # the summary says so; the search ended as planned
+        return False, None
     except SearchAborted as exc:
         raise exc.error from None
     except RuntimeError as exc:  # keras-tuner: too many consecutive failed trials
@@ -248,10 +255,18 @@ def _finish(search: PreparedSearch, stopped: bool, failure: str | None) -> Searc
     """Final results, summary lines and the exit decision."""
     spec, progress, baselines = search.spec, search.progress, search.baselines
     rows = search.tuner.write_results()
+    budget = search.tuner.budget
+    if budget is not None:
+        budget.save()
     completed = [r for r in rows if r.completed]
     failed = [r for r in rows if not r.completed]
     best = best_row(rows)
     progress.result(f"{len(completed)} trial(s) completed, {len(failed)} failed; results in {search.paths.csv}")
+    if budget is not None and budget.exhausted():
+        cut = [r.trial_id for r in rows if r.cut_by_budget]
+        progress.result(f"the {format_duration(budget.seconds)} time budget is spent ({format_duration(budget.spent())} "
+                        f"over this search's runs){_cut_note(cut)}"
+                        "; a larger --time-budget continues it")
     if best is not None:
         lift = f" ({lifts(best.objective, baselines)})" if baselines else ""
         progress.result(f"best: trial {best.trial_id}, {spec.objective} {best.objective:.4f} "
@@ -271,6 +286,13 @@ def _finish(search: PreparedSearch, stopped: bool, failure: str | None) -> Searc
         raise SearchError(f"search '{spec.name}' finished without a completed trial ({reasons}).")
     return SearchOutcome(search.paths.csv, len(completed), len(failed), best.trial_id if best else None,
                          best.objective if best else None)
+
+
+def _cut_note(cut: list[str]) -> str:
+    if not cut:
+        return ""
+    return f"; trial {cut[0]} was cut at its best epoch so far" if len(cut) == 1 else \
+        f"; trials {', '.join(cut)} were cut at their best epoch so far"
 
 
 def _score_best(search: PreparedSearch, best) -> None:
@@ -309,13 +331,16 @@ def describe_baselines(summary: dict, objective: str) -> str:
         if "skipped" in entry:
             parts.append(entry["skipped"])
         elif objective in entry.get("validation", {}):
-            setting = f" (L2 {entry['l2']:g})" if "l2" in entry else ""
+            setting = baseline_setting(entry)
             parts.append(f"{BASELINES[name]}{setting} {entry['validation'][objective]:.4f}")
     return f"baselines on the validation rows, {objective}: " + "; ".join(parts)
 
 
 def lifts(objective: float, baselines: dict[str, float]) -> str:
-    """'1.59x the popularity baseline, 1.22x EASE'."""
-    shown = [f"{objective / value:.2f}x {'the popularity baseline' if name == 'popularity' else BASELINES[name]}"
-             for name, value in baselines.items() if value]
-    return ", ".join(shown)
+    """'1.22x the better classical baseline (EASE); 1.59x popularity, 1.22x EASE, 1.31x ALS'."""
+    shown = [f"{objective / value:.2f}x {BASELINES[name]}" for name, value in baselines.items() if value]
+    best = best_classical(baselines)
+    if best is None:
+        return ", ".join(shown)
+    name = next(n for n in CLASSICAL_BASELINES if baselines.get(n) == best)
+    return f"{objective / best:.2f}x the better classical baseline ({BASELINES[name]}); " + ", ".join(shown)

@@ -13,6 +13,7 @@ import json
 import math
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,6 +92,8 @@ class Trainer:
         self.epoch_listeners: list = []
         self.notice_listeners: list = []  # called with a sentence when a trial cannot go as planned
         self.restart_listeners: list = []  # called with a trial id when it trains again from scratch
+        #: Asked after each epoch; one that answers True ends the trial there (the time budget is spent).
+        self.cut_checks: list[Callable[[], bool]] = []
 
     def train_dataset(self, batch_size: int) -> tf.data.Dataset:
         """The training stream for a batch size, built once and shared by trials.
@@ -121,6 +124,9 @@ class Trainer:
 
     def stop_requested(self) -> bool:
         return self._stop
+
+    def cut_due(self) -> bool:
+        return any(check() for check in self.cut_checks)
 
     def on_epoch(self, record: TrialRecord, entry: dict[str, float]) -> None:
         for listener in self.epoch_listeners:

@@ -35,6 +35,7 @@ from tuner_app.report.trials import FAILURE_PREFIX
 from tuner_app.store import atomic
 from tuner_app.store.layout import ERROR_FILE, SearchPaths
 from tuner_app.store.records import RecordStatus, TrialRecord
+from tuner_app.tuning.budget import TimeBudget
 from tuner_app.tuning.hypermodel import MovielensHyperModel
 from tuner_app.tuning.trainer import EpochPlan, Trainer
 
@@ -51,6 +52,10 @@ warnings.filterwarnings("ignore", message="All-NaN", category=RuntimeWarning, mo
 
 class SearchStopped(kt.errors.FatalError):
     """Raised through keras-tuner's loop (which swallows other errors) when the user stops."""
+
+
+class BudgetSpent(kt.errors.FatalError):
+    """Raised through keras-tuner's loop when the search's time budget is spent: no trial starts."""
 
 
 class SearchAborted(kt.errors.FatalError):
@@ -72,12 +77,16 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
         baselines: each baseline's objective on the validation rows, for the CSV's lift columns.
         on_trial_begin: called with each trial and its `EpochPlan` before it trains.
         on_trial_done: called with each ended trial's `report.rows.TrialRow`.
+        budget: the search's time budget (None on a worker, whose chief decides; or no limit).
     """
 
     def __init__(self, oracle, hypermodel: MovielensHyperModel, trainer: Trainer, paths: SearchPaths,
                  baselines: dict[str, float] | None = None, on_trial_begin: Callable | None = None,
-                 on_trial_done: Callable | None = None):
+                 on_trial_done: Callable | None = None, budget: TimeBudget | None = None):
         self.trainer = trainer
+        self.budget = budget
+        self._chief_cut = False
+        trainer.cut_checks.append(self.cut_due)
         self.baselines = baselines or {}
         self.paths = paths
         self.objective_name = oracle.objective.name
@@ -139,9 +148,12 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
     def pre_create_trial(self):
         if self.trainer.stop_requested():
             raise SearchStopped("stop requested")
+        if self.budget is not None and self.budget.exhausted():
+            raise BudgetSpent("time budget spent")
 
     def on_trial_begin(self, trial):
         self.begun.append(trial.trial_id)
+        self._chief_cut = False
         if self._on_trial_begin:
             self._on_trial_begin(trial, self.plan(trial))
 
@@ -203,9 +215,18 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
             self.oracle.trials[trial_id].metrics = MetricsTracker()
 
     def _report_epoch(self, record: TrialRecord, entry: dict[str, float]) -> None:
-        """Sends a validated epoch's figures; epochs without validation carry no objective."""
+        """Sends a validated epoch's figures; epochs without validation carry no objective.
+
+        A chief whose time budget is spent answers STOPPED (`distributed.gate`): the trial
+        then ends at this epoch (`cut_due`).
+        """
         if self.objective_name in entry:
-            self.oracle.update_trial(record.trial_id, _epoch_metrics(entry), step=entry["epoch"])
+            answer = self.oracle.update_trial(record.trial_id, _epoch_metrics(entry), step=entry["epoch"])
+            self._chief_cut = getattr(answer, "status", None) == trial_module.TrialStatus.STOPPED
+
+    def cut_due(self) -> bool:
+        """Whether the running trial is to end at this epoch: this search's budget, or the chief's, is spent."""
+        return (self.budget is not None and self.budget.exhausted()) or self._chief_cut
 
     def _report_end(self, trial_id: str, record: TrialRecord | None = None, failure: str | None = None) -> None:
         record = record or self.trainer.load_record(trial_id)
@@ -223,6 +244,7 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
             "epochs_trained": record.epochs_trained if record else 0,
             # The process's peak so far: if trials leaked memory it would climb trial after trial.
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            **({"cut_by_budget": 1.0} if record is not None and record.cut_by_budget else {}),
         }
         if failure is None:
             summary.update({self.objective_name: record.best[self.objective_name], "best_epoch": record.best_epoch})
@@ -241,6 +263,8 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
             record.save(trial_dir)
 
     def on_trial_end(self, trial):
+        if self.budget is not None:
+            self.budget.save()
         super().on_trial_end(trial)  # tells the oracle; may raise after too many failures
         self.write_results()
         if self._on_trial_done:
