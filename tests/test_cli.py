@@ -85,11 +85,15 @@ def test_search_writes_a_ranked_csv(tmp_path, tool, algorithm, expected_trials):
     assert lines[0].startswith(f"out/{algorithm}.csv: {expected_trials} trial(s); objective {metric}")
     assert lines[1].startswith(f"popularity baseline on the same validation rows: {metric} ")
     assert lines[2].startswith("EASE baseline (L2 ") and f"on the same validation rows: {metric} " in lines[2]
-    # title, two baselines, header, two rows; a blank line; what searching bought and what mattered
-    assert len(lines) == 11, report.stdout
-    assert lines[7].startswith("best so far: ") and lines[8].lstrip().startswith(("beat popularity", "never beat"))
-    assert lines[9].lstrip().startswith(("beat EASE", "never beat EASE"))
-    assert lines[10].startswith("hyperparameter importance: none (importances need at least 8 completed trials")
+    assert lines[3].startswith("ALS baseline (") and f"on the same validation rows: {metric} " in lines[3]
+    assert lines[4].startswith("catalogue coverage (share of the items in some user's top k) @10/@100: best trial ")
+    # title, three baselines, coverage, header, two rows; a blank line; what searching bought and what mattered
+    assert len(lines) == 14, report.stdout
+    assert lines[5].split()[:5] == ["rank", "trial_id", "objective", "lift", "lift_best"]
+    assert lines[9].startswith("best so far: ") and lines[10].lstrip().startswith(("beat popularity", "never beat"))
+    assert lines[11].lstrip().startswith(("beat EASE", "never beat EASE"))
+    assert lines[12].lstrip().startswith(("beat ALS", "never beat ALS"))
+    assert lines[13].startswith("hyperparameter importance: none (importances need at least 8 completed trials")
     summary = json.loads((tmp_path / "out" / f"{algorithm}.json").read_text())
     ease = summary["baselines"]["ease"]
     assert ease["l2"] in (100.0, 300.0, 1000.0, 3000.0, 10000.0, 30000.0)

@@ -17,9 +17,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tuner_app.baselines import ranking
 from tuner_app.baselines.ease import interactions
 from tuner_app.baselines.popularity import popularity_position
+from tuner_app.baselines.ranking import rank_rows, top_items
 from tuner_app.baselines.scoring import coverage
 from tuner_app.space.names import TOP_KS
 
@@ -76,7 +76,7 @@ def als_baseline(data, objective: str, exclude_seen: bool, stages: Sequence[dict
         return score_users
 
     def score(factors, part) -> dict[str, float]:
-        return ranking.rank_rows(scorer(*factors), part.user, part.title, num_titles, position, seen)
+        return rank_rows(scorer(*factors), part.user, part.title, num_titles, position, seen)
 
     tried: list[dict] = []
     best = None  # (objective, setting, factors, figures)
@@ -91,7 +91,7 @@ def als_baseline(data, objective: str, exclude_seen: bool, stages: Sequence[dict
             if best is None or figures.get(objective, -1.0) > best[0]:
                 best = (figures.get(objective, -1.0), setting, factors, figures)
     _, best_setting, best_factors, best_figures = best
-    top = ranking.top_items(scorer(*best_factors), np.unique(data.validation.user), num_titles, position,
+    top = top_items(scorer(*best_factors), np.unique(data.validation.user), num_titles, position,
                             max(TOP_KS))
     return {
         "method": METHOD,

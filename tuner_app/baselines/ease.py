@@ -30,8 +30,8 @@ import numpy as np
 from scipy import sparse
 from scipy.linalg import lapack
 
-from tuner_app.baselines import ranking
 from tuner_app.baselines.popularity import popularity_position
+from tuner_app.baselines.ranking import BLOCK_VALUES, rank_rows, top_items
 from tuner_app.baselines.scoring import coverage
 from tuner_app.space.names import TOP_KS
 
@@ -94,7 +94,7 @@ def plan(num_titles: int, available: int | None = None, flops: float | None = No
     Memory: two titles x titles float32 matrices, and the score blocks (`ranking`). Time:
     a Cholesky factorisation and inverse (about titles^3 multiply-adds) for each L2 weight.
     """
-    needed = 2 * 4 * num_titles ** 2 + 4 * ranking.BLOCK_VALUES * 3
+    needed = 2 * 4 * num_titles ** 2 + 4 * BLOCK_VALUES * 3
     available = memory_available() if available is None else available
     seconds = len(grid) * num_titles ** 3 / (flops or _FLOPS)
     if needed > available:
@@ -143,7 +143,7 @@ def ease_baseline(data, objective: str, exclude_seen: bool, grid: Sequence[float
     position = popularity_position(data.train.title, num_titles)
 
     def score(weights: np.ndarray, part) -> dict[str, float]:
-        return ranking.rank_rows(lambda users: np.asarray(matrix[users] @ weights), part.user, part.title,
+        return rank_rows(lambda users: np.asarray(matrix[users] @ weights), part.user, part.title,
                                  num_titles, position, seen)
 
     tried, best, weights = {}, None, None
@@ -154,7 +154,7 @@ def ease_baseline(data, objective: str, exclude_seen: bool, grid: Sequence[float
             best, weights = l2, candidate
         del candidate
     del gram
-    top = ranking.top_items(lambda users: np.asarray(matrix[users] @ weights), np.unique(data.validation.user),
+    top = top_items(lambda users: np.asarray(matrix[users] @ weights), np.unique(data.validation.user),
                             num_titles, position, max(TOP_KS))
     return {
         "method": METHOD,
