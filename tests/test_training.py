@@ -96,7 +96,7 @@ def test_stopped_trial_continues_from_its_last_epoch(prepared, tmp_path):
 
     def stop_after_second_epoch(record, entry):
         if entry["epoch"] == 2:
-            trainer.request_stop()
+            trainer.stop.request()
 
     trainer.epoch_listeners.append(stop_after_second_epoch)
     with pytest.raises(StopRequested):

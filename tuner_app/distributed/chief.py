@@ -12,10 +12,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from tuner_app.distributed.gate import holding
 from tuner_app.distributed.roles import Role
 from tuner_app.errors import DistributeError, SearchError, TunerAppError
 from tuner_app.report import trials as trial_rows
+from tuner_app.tuning import kt_internals
 
 
 def run_chief(search, role: Role, worker_timeout: float,
@@ -30,7 +30,7 @@ def run_chief(search, role: Role, worker_timeout: float,
         TunerAppError: an oracle call raised one (a full disk).
 
     Args:
-        search: a `tuning.search.PreparedSearch`.
+        search: a `tuning.setup.PreparedSearch`.
     """
     tuner, progress = search.tuner, search.progress
     progress.say(f"chief: serving the oracle at {role.address}; start workers with "
@@ -47,14 +47,14 @@ def run_chief(search, role: Role, worker_timeout: float,
                 shown.add(trial.trial_id)
                 progress.trial_done(trial_rows.trial_row(trial, tuner.objective_name, tuner.oracle))
 
-    fatal = serve_chief(tuner.oracle, role, worker_timeout, on_progress, search.trainer.stop_requested, check)
+    fatal = serve_chief(tuner.oracle, role, worker_timeout, on_progress, search.stop.requested, check)
     if isinstance(fatal, TunerAppError):
         raise fatal
-    if fatal is not None and "consecutive failures" not in str(fatal):
+    if fatal is not None and not kt_internals.is_too_many_failures(fatal):
         raise SearchError(f"the chief's oracle failed ({type(fatal).__name__}: {fatal}); the finished trials are "
                           "kept: run the same command again to resume.")
     tuner.save()
-    return search.trainer.stop_requested(), None if fatal is None else str(fatal).splitlines()[0]
+    return search.stop.requested(), None if fatal is None else str(fatal).splitlines()[0]
 
 
 def serve_chief(oracle, role: Role, worker_timeout: float, on_progress: Callable[[list[str]], None],
@@ -72,17 +72,9 @@ def serve_chief(oracle, role: Role, worker_timeout: float, on_progress: Callable
     Returns:
         The error an oracle call raised, which ended serving, or None.
     """
-    from concurrent import futures
-
-    import grpc
-    from keras_tuner.src import protos
-    from keras_tuner.src.distribute.oracle_chief import OracleServicer
-
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    protos.get_service_grpc().add_OracleServicer_to_server(OracleServicer(oracle), server)
-    if server.add_insecure_port(role.address) == 0:
+    server = kt_internals.serve_oracle(oracle, role.address)
+    if server is None:
         raise DistributeError(f"--chief {role.address}: cannot listen there (port in use or address not local).")
-    server.start()
     ended, refused = len(oracle.end_order), dict(oracle.refused)
     try:
         while not oracle.finished() and not should_stop() and oracle.fatal is None:
@@ -91,7 +83,7 @@ def serve_chief(oracle, role: Role, worker_timeout: float, on_progress: Callable
                      + (f"its trial {t} goes to the next worker" if t is not None
                         else "it held no trial; the search no longer waits for it")
                      for w, t in oracle.requeue_silent(worker_timeout)]
-            with holding(oracle):  # the gRPC threads change what is read here
+            with kt_internals.holding(oracle):  # the gRPC threads change what is read here
                 lines += [f"refused worker {w}: it runs another search (fingerprint {f or 'missing'})"
                           for w, f in oracle.refused.items() if refused.get(w) != f]
                 refused = dict(oracle.refused)

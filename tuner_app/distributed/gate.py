@@ -23,36 +23,14 @@ never uses it (`expected_fingerprint` stays None).
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import threading
 import time
 
-from keras_tuner.src.engine import oracle as oracle_module
-from keras_tuner.src.engine import trial as trial_module
+from keras_tuner.engine import trial as trial_module
 
 from tuner_app import faults
 from tuner_app.distributed.roles import CHIEF_ID, FINGERPRINT_SEPARATOR, worker_name
-
-
-@contextlib.contextmanager
-def holding(oracle):
-    """The oracle's lock, as keras-tuner's `synchronized` takes it (again in the same thread is free).
-
-    Unlike `synchronized`, it is released when the body raises: keras-tuner's keeps the lock
-    then, and every later call on the oracle (the chief's gRPC threads, its own loop) blocks.
-    """
-    thread = threading.current_thread().name
-    acquire = oracle_module.THREADS[oracle] != thread
-    if acquire:
-        oracle_module.LOCKS[oracle].acquire()
-        oracle_module.THREADS[oracle] = thread
-    try:
-        yield
-    finally:
-        if acquire:
-            oracle_module.THREADS[oracle] = None
-            oracle_module.LOCKS[oracle].release()
+from tuner_app.tuning.kt_internals import holding, retry_queue
 
 
 def guarded(method):
@@ -152,8 +130,9 @@ class WorkerGateMixin:
         for tuner_id, held in list(self.ongoing_trials.items()):
             if held.trial_id == trial.trial_id:
                 self.ongoing_trials.pop(tuner_id)
-        if trial.trial_id in self._retry_queue:
-            self._retry_queue[:] = [t for t in self._retry_queue if t != trial.trial_id]
+        queue = retry_queue(self)
+        if trial.trial_id in queue:
+            queue[:] = [t for t in queue if t != trial.trial_id]
             self.save()
 
     @guarded
@@ -176,7 +155,7 @@ class WorkerGateMixin:
             if now - seen > timeout:
                 self.ongoing_trials.pop(tuner_id)
                 self.tuner_ids.discard(tuner_id)
-                self._retry_queue.append(trial.trial_id)
+                retry_queue(self).append(trial.trial_id)
                 requeued.append((worker_name(tuner_id), trial.trial_id))
         for tuner_id in sorted(self.tuner_ids - set(self.ongoing_trials)):
             if now - self.last_seen.setdefault(tuner_id, now) > timeout:
@@ -191,5 +170,5 @@ class WorkerGateMixin:
 
         With the budget spent, trials waiting in the queue stay there: a larger budget runs them.
         """
-        queue_done = not self._retry_queue or self._budget_spent()
+        queue_done = not retry_queue(self) or self._budget_spent()
         return self.exhausted and not self.ongoing_trials and queue_done and not self.tuner_ids

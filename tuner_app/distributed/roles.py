@@ -136,7 +136,7 @@ def tuner_id_of(role: Role, fingerprint: str) -> str:
 
 def enter_role(role: Role, fingerprint: str) -> None:
     """Sets keras-tuner's variables for this process (keras-tuner reads them when the tuner is made)."""
-    from tuner_app.distributed.kt_fixes import silence_condition_print
+    from tuner_app.tuning.kt_internals import silence_condition_print
 
     silence_condition_print()
     os.environ.update({ENV_ID: tuner_id_of(role, fingerprint), ENV_IP: role.host, ENV_PORT: str(role.port)})

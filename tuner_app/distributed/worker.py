@@ -26,24 +26,23 @@ from tuner_app.errors import DistributeError, SearchInterrupted, StopRequested
 from tuner_app.space.names import FINGERPRINT_HP
 
 
-def run_worker(search, role: Role, chief_wait: float):
-    """Runs trials the chief hands out until it has no more; returns a `tuning.search.SearchOutcome`.
+def run_worker(search, role: Role, chief_wait: float) -> None:
+    """Runs trials the chief hands out until it has no more.
 
     Args:
-        search: a `tuning.search.PreparedSearch`.
+        search: a `tuning.setup.PreparedSearch`.
     """
-    from tuner_app.tuning.search import SearchOutcome
     from tuner_app.tuning.signals import StopOnSignal
     from tuner_app.tuning.tuner import SearchAborted, SearchStopped
 
     tuner = search.tuner
     raw_stub = tuner.oracle.stub
     tuner.oracle.stub = PatientStub(raw_stub, role, chief_wait, search.progress.result,
-                                    search.trainer.stop_requested)
+                                    search.stop.requested)
     tuner.trial_scope = lambda trial_id: Heartbeat(raw_stub, trial_id)
     check_chief_fingerprint(tuner.oracle, search.fingerprint, role.address)
     patch_idle_wait(tuner.oracle)
-    with StopOnSignal(search.trainer):
+    with StopOnSignal(search.stop):
         try:
             tuner.search()
         except SearchAborted as exc:
@@ -55,7 +54,6 @@ def run_worker(search, role: Role, chief_wait: float):
                 "restarted with the same --worker-id).") from None
     search.progress.result(f"worker {role.worker_id}: the chief at {role.address} has no more trials; "
                            f"this worker ran {len(tuner.begun)} trial(s)")
-    return SearchOutcome(search.paths.csv, len(tuner.begun), 0, None, None)
 
 
 class Heartbeat:
@@ -76,9 +74,9 @@ class Heartbeat:
         self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{trial_id}", daemon=True)
 
     def _beat(self) -> None:
-        from keras_tuner.src import protos
+        from tuner_app.tuning.kt_internals import get_trial_request
 
-        request = protos.get_service().GetTrialRequest(trial_id=self._trial_id)
+        request = get_trial_request(self._trial_id)
         while not self._stop.wait(self._every):
             with contextlib.suppress(Exception):  # any failure: see the class docstring
                 self._stub.GetTrial(request, timeout=self._every)
@@ -151,11 +149,12 @@ class PatientStub:
 
 def check_chief_fingerprint(oracle_client, fingerprint: str, address: str) -> None:
     """A worker's first call: does the chief run the same search? Waits for the chief to come up."""
-    from keras_tuner.src import protos
-    from keras_tuner.src.engine import hyperparameters as hp_module
+    import keras_tuner as kt
 
-    response = oracle_client.stub.GetSpace(protos.get_service().GetSpaceRequest())
-    space = hp_module.HyperParameters.from_proto(response.hyperparameters)
+    from tuner_app.tuning.kt_internals import get_space_request
+
+    response = oracle_client.stub.GetSpace(get_space_request())
+    space = kt.HyperParameters.from_proto(response.hyperparameters)
     theirs = space.values.get(FINGERPRINT_HP)
     if theirs != fingerprint:
         raise DistributeError(

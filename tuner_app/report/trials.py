@@ -47,7 +47,7 @@ def failure_reason(trial) -> str | None:
     if not lines:
         return None
     last = lines[-1]
-    # "keras_tuner.src.errors.FailedTrialError: loss became nan" -> "loss became nan"
+    # "<keras-tuner's module>.FailedTrialError: loss became nan" -> "loss became nan"
     head, _, rest = last.partition(": ")
     return rest if rest and head.endswith("Error") and " " not in head else last
 

@@ -53,7 +53,7 @@ class TrialProgress(tf.keras.callbacks.Callback):
         if loss is not None and not math.isfinite(float(loss)):
             self.bad_loss = (self.record.epochs_trained + 1, float(loss))
             self.model.stop_training = True
-        elif self.trainer.stop_requested():
+        elif self.trainer.stop.requested():
             self.stopped_by_request = True
             self.model.stop_training = True
 
@@ -107,6 +107,6 @@ class TrialProgress(tf.keras.callbacks.Callback):
             record.cut_by_budget = True
             record.save(self.trial_dir)
             self.model.stop_training = True
-        if self.trainer.stop_requested():
+        if self.trainer.stop.requested():
             self.stopped_by_request = True
             self.model.stop_training = True

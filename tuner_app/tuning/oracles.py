@@ -16,17 +16,18 @@ import time
 from pathlib import Path
 
 import keras_tuner as kt
-from keras_tuner.src.engine import trial as trial_module
-from keras_tuner.src.engine.oracle import synchronized
+from keras_tuner import synchronized
+from keras_tuner.engine import trial as trial_module
 
 from tuner_app.distributed.gate import WorkerGateMixin
 from tuner_app.distributed.roles import worker_name
 from tuner_app.space.spec import SearchSpec
 from tuner_app.store import atomic
 from tuner_app.store.layout import TRIAL_PREFIX, TRIAL_STATE_FILE, SearchPaths
+from tuner_app.tuning import kt_internals
 
 
-class SearchStateMixin:
+class SearchStateMixin(kt_internals.StateFileHooks):
     """Atomic state files; the worker that ran each trial and when it ended (in the oracle's state).
 
     The end time is the clock of the process that holds the oracle (the chief's, in a
@@ -45,10 +46,11 @@ class SearchStateMixin:
             self.repairs: list[str] = []  # what reload rebuilt, as sentences
 
     def save(self):
-        atomic.write_json_atomic(self._get_oracle_fname(), self.get_state())
+        atomic.write_json_atomic(kt_internals.state_path(self), self.get_state())
 
-    def _save_trial(self, trial):
-        path = os.path.join(self._get_trial_dir(trial.trial_id), TRIAL_STATE_FILE)
+    def write_trial(self, trial):
+        """A trial's `trial.json`, atomically (keras-tuner writes it in place: `kt_internals.StateFileHooks`)."""
+        path = os.path.join(kt_internals.trial_folder(self, trial.trial_id), TRIAL_STATE_FILE)
         atomic.write_json_atomic(path, trial.get_state())
 
     def get_state(self):
@@ -60,15 +62,13 @@ class SearchStateMixin:
 
     def reload(self):
         """keras-tuner's reload, rebuilding what is missing instead of failing (`tuning.repair`)."""
-        from keras_tuner.src.engine import trial as trial_module
-
         from tuner_app.tuning import repair
 
-        folder = Path(self._project_dir)
+        folder = Path(kt_internals.project_folder(self))
         for path in folder.glob(f"{TRIAL_PREFIX}*/{TRIAL_STATE_FILE}"):
             trial = trial_module.Trial.load(str(path))
             self.trials[trial.trial_id] = trial
-        path = Path(self._get_oracle_fname())
+        path = Path(kt_internals.state_path(self))
         paths = SearchPaths(folder.parent, folder.name)
         if path.exists():
             state = atomic.read_json(path, "saved search state")
@@ -81,7 +81,7 @@ class SearchStateMixin:
         self.set_state(state)
         # As keras-tuner does: trials that were running are run again (they continue from
         # their last finished epoch, see tuning.trainer).
-        self._retry_queue.extend(trial.trial_id for trial in self.ongoing_trials.values())
+        kt_internals.retry_queue(self).extend(trial.trial_id for trial in self.ongoing_trials.values())
         self.ongoing_trials = {}
         if self.repairs:
             self.save()
@@ -123,15 +123,10 @@ class GridSearchOracle(WorkerGateMixin, SearchStateMixin, kt.oracles.GridSearchO
 
     def set_state(self, state):
         super().set_state(state)
-        from keras_tuner.src.tuners.gridsearch import LinkedList
-
         tried = [t for t in self.start_order if t in self.trials and self.trials[t].hyperparameters.values]
         order = sorted(tried, key=functools.cmp_to_key(
             lambda a, b: self._compare(self.trials[a].hyperparameters.values, self.trials[b].hyperparameters.values)))
-        self._ordered_ids = LinkedList()
-        for trial_id in order:
-            self._ordered_ids.insert(trial_id)
-        self._populate_next = list(order)
+        kt_internals.restore_grid_order(self, order)
 
 
 _ORACLES = {

@@ -22,11 +22,12 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from keras_tuner.src.engine import trial as trial_module
+from keras_tuner.engine import trial as trial_module
 
 from tuner_app.errors import ResultsError
 from tuner_app.report.rows import HYPERBAND_COLUMNS
 from tuner_app.store.layout import SearchPaths, spell_trial_id
+from tuner_app.tuning import kt_internals
 
 #: Keys of keras-tuner's base oracle state (`Oracle.get_state`).
 STATE_KEYS = ("ongoing_trials", "hyperparameters", "start_order", "end_order", "run_times", "retry_queue",
@@ -69,7 +70,7 @@ def rebuilt_state(oracle, path: Path, paths: SearchPaths) -> dict:
     known = set(oracle.trials) | set(rows) | folders
     ids = _every_id(known)
     ended = [t for t in ids if (t in oracle.trials and oracle.trials[t].status in _ENDED) or t in rows]
-    hashes = {t: oracle._compute_values_hash(oracle.trials[t].hyperparameters.values) for t in ids
+    hashes = {t: kt_internals.values_hash(oracle, oracle.trials[t].hyperparameters.values) for t in ids
               if t in oracle.trials}
     state = {
         "ongoing_trials": {},
@@ -84,7 +85,7 @@ def rebuilt_state(oracle, path: Path, paths: SearchPaths) -> dict:
         "seed_state": oracle.seed + 1_000_003 * (1 + len(ids)),
         "tried_so_far": sorted(set(hashes.values())),
         "id_to_hash": hashes,
-        "display": oracle._display.get_state(),
+        "display": kt_internals.display_state(oracle),
     }
     extra = oracle.get_state()  # the algorithm's own settings (Bayesian: alpha, beta, ...)
     state.update({k: v for k, v in extra.items() if k not in state})
@@ -142,7 +143,7 @@ def rebuild_trials(oracle, state: dict, paths: SearchPaths) -> list[str]:
             _ended_in(state, trial_id)
             notes.append(f"trial {trial_id}: its trial.json was gone and it had not ended; recorded as failed "
                          "(its hyperparameters are lost), and the search goes on with new trials")
-        oracle._save_trial(oracle.trials[trial_id])
+        kt_internals.save_trial(oracle, oracle.trials[trial_id])
     return notes
 
 

@@ -31,11 +31,25 @@ def sigterm_as_interrupt(active: bool = True) -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-class StopOnSignal:
-    """First SIGINT/SIGTERM: ask `trainer` to stop after the current step. Second: leave at once."""
+class StopToken:
+    """The user's request that a search stop: set by a signal (`StopOnSignal`), read by the trainer
+    after each step, by the tuner's loop before each trial and by a worker waiting for its chief."""
 
-    def __init__(self, trainer):
-        self.trainer = trainer
+    def __init__(self):
+        self._event = threading.Event()
+
+    def request(self) -> None:
+        self._event.set()
+
+    def requested(self) -> bool:
+        return self._event.is_set()
+
+
+class StopOnSignal:
+    """First SIGINT/SIGTERM: request a stop after the current step (`token`). Second: leave at once."""
+
+    def __init__(self, token: StopToken):
+        self.token = token
         self.previous = {}
 
     def __enter__(self):
@@ -44,12 +58,12 @@ class StopOnSignal:
         return self
 
     def handle(self, signum, frame):
-        if self.trainer.stop_requested():
+        if self.token.requested():
             # Every file is written atomically: leaving now loses only the unfinished epoch.
             print("\nStopped at once; the unfinished epoch is lost. Run the same command to resume.",
                   file=sys.stderr, flush=True)
             os._exit(128 + signum)
-        self.trainer.request_stop()
+        self.token.request()
         print(
             f"\n{signal.Signals(signum).name}: stopping after the current training step "
             "(press Ctrl-C again to quit at once)...",

@@ -15,7 +15,9 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
+from typing import NoReturn
 
 import tensorflow as tf
 
@@ -31,6 +33,7 @@ from tuner_app.store import layout
 from tuner_app.store.records import RecordStatus, TrialRecord
 from tuner_app.tuning.callbacks import TrialProgress
 from tuner_app.tuning.checkpoints import remove_stray_checkpoints, restore_checkpoint
+from tuner_app.tuning.signals import StopToken
 
 
 def validation_epochs(initial_epoch: int, epochs: int, freq: int) -> list[int]:
@@ -55,6 +58,35 @@ class EpochPlan:
     parent: str | None = None  # Hyperband: the trial whose state this one continues
 
 
+class Start(Enum):
+    """How a trial starts, given the record a previous run left (`resume_decision`)."""
+
+    FRESH = "fresh"  # no record, another configuration, or a finished record of another plan
+    CONTINUE = "continue"  # stopped cleanly: from its last finished epoch
+    DIED = "died"  # the process died while it ran: from its last finished epoch, one death more
+    DIED_TOO_OFTEN = "died too often"  # that death was the last one allowed: the trial fails
+    DONE = "done"  # it had completed this very plan: its result stands
+    FAILED = "failed"  # it had failed: it fails again, with the same reason
+
+
+def resume_decision(saved: TrialRecord | None, config: ModelConfig, training: TrainingConfig, target_epochs: int,
+                    max_deaths: int) -> Start:
+    """How a trial starts given the record a previous run of it left (None: none). Pure: reads, changes nothing.
+
+    Configurations are compared as configs, so that a record written before a field existed matches its
+    default.
+    """
+    if saved is None or ModelConfig.from_dict(saved.config) != config or TrainingConfig(**saved.training) != training:
+        return Start.FRESH
+    if saved.status == RecordStatus.COMPLETED:
+        return Start.DONE if saved.target_epochs == target_epochs else Start.FRESH
+    if saved.status == RecordStatus.FAILED:
+        return Start.FAILED
+    if saved.status == RecordStatus.RUNNING:
+        return Start.DIED_TOO_OFTEN if saved.deaths + 1 >= max_deaths else Start.DIED
+    return Start.CONTINUE
+
+
 class Trainer:
     """Trains trials of one search on data prepared once.
 
@@ -70,11 +102,12 @@ class Trainer:
         keep_last_checkpoint: keep a finished trial's last-epoch state (model and
             optimizer); Hyperband continues promoted trials from it. Otherwise
             only the best epoch's weights are kept.
+        stop: the search's stop request (`tuning.signals.StopToken`), read after each step.
     """
 
     def __init__(self, data: SplitData, objective: str, validation_freq: int, search_dir: Path,
                  eval_batch_size: int = 4096, exclude_seen: bool = False, shuffle_seed: int | None = None,
-                 max_deaths: int = 2, keep_last_checkpoint: bool = True):
+                 max_deaths: int = 2, keep_last_checkpoint: bool = True, stop: StopToken | None = None):
         self.data = data
         self.objective = objective
         self.validation_freq = validation_freq
@@ -88,7 +121,7 @@ class Trainer:
         self.validation_all = (None if data.validation_all is None
                                else pipelines.make_eval_dataset(data.validation_all, eval_batch_size))
         self._train_sets: dict[int, tf.data.Dataset] = {}
-        self._stop = False
+        self.stop = stop or StopToken()
         self.epoch_listeners: list = []
         self.notice_listeners: list = []  # called with a sentence when a trial cannot go as planned
         self.restart_listeners: list = []  # called with a trial id when it trains again from scratch
@@ -119,12 +152,6 @@ class Trainer:
         )
 
     # -- stopping ------------------------------------------------------------------
-    def request_stop(self) -> None:
-        self._stop = True
-
-    def stop_requested(self) -> bool:
-        return self._stop
-
     def cut_due(self) -> bool:
         return any(check() for check in self.cut_checks)
 
@@ -158,30 +185,24 @@ class Trainer:
         started = time.perf_counter()
         config_dict = json.loads(json.dumps(dataclasses.asdict(config)))
         training_dict = dataclasses.asdict(training)
-        record = self.load_record(trial_id)
-        # Compared as configs, so that a record written before a field existed matches its default.
-        same = (record is not None and ModelConfig.from_dict(record.config) == config
-                and TrainingConfig(**record.training) == training)
-        if same and record.target_epochs == plan.epochs and record.status == RecordStatus.COMPLETED:
+        saved = self.load_record(trial_id)
+        start = resume_decision(saved, config, training, plan.epochs, self.max_deaths)
+        if start is Start.DONE:
             # The process died after the trial ended but before keras-tuner saved that:
             # its result stands; training it again would count it twice.
-            return record
-        if same and record.status == RecordStatus.FAILED:
-            raise TrialFailed(record.reason or "failed before")
-        if not same or record.status in (RecordStatus.COMPLETED, RecordStatus.FAILED):
+            return saved
+        if start is Start.FAILED:
+            raise TrialFailed(saved.reason or "failed before")
+        if start is Start.FRESH:
             record = TrialRecord(trial_id, config_dict, plan.epochs, training_dict, plan.initial_epoch, plan.parent)
-        elif record.status == RecordStatus.RUNNING:
-            # The process died while this trial ran (a clean stop says "interrupted").
-            record.deaths += 1
-            if record.deaths >= self.max_deaths:
-                record.status = RecordStatus.FAILED
-                times = "once" if record.deaths == 1 else f"{record.deaths} times"
-                record.reason = (
-                    f"the process died {times} while this trial was running (out of memory?); "
-                    "not retrying it (see --max-trial-deaths)"
-                )
-                record.save(trial_dir)
-                raise TrialFailed(record.reason)
+        else:
+            record = saved
+        if start in (Start.DIED, Start.DIED_TOO_OFTEN):
+            record.deaths += 1  # the process died while this trial ran (a clean stop says "interrupted")
+        if start is Start.DIED_TOO_OFTEN:
+            times = "once" if record.deaths == 1 else f"{record.deaths} times"
+            self._fail(record, trial_dir, f"the process died {times} while this trial was running (out of "
+                                          "memory?); not retrying it (see --max-trial-deaths)")
         record.status = RecordStatus.RUNNING
         record.target_epochs = plan.epochs
         record.save(trial_dir)
@@ -216,13 +237,13 @@ class Trainer:
         record.seconds = progress.seconds()
         if progress.bad_loss:
             epoch, value = progress.bad_loss
-            return self._fail(record, trial_dir, f"loss became {value} at epoch {epoch}")
+            self._fail(record, trial_dir, f"loss became {value} at epoch {epoch}")
         if progress.stopped_by_request:
             record.status = RecordStatus.INTERRUPTED
             record.save(trial_dir)
             raise StopRequested()
         if record.best_epoch is None:
-            return self._fail(record, trial_dir, f"no validated epoch gave a finite {self.objective}")
+            self._fail(record, trial_dir, f"no validated epoch gave a finite {self.objective}")
         record.status = RecordStatus.COMPLETED
         if not self.keep_last_checkpoint and record.last_checkpoint not in (None, record.best_checkpoint):
             stale, record.last_checkpoint = record.last_checkpoint, None
@@ -310,7 +331,8 @@ class Trainer:
             except TunerAppError:  # still full: the record stays "running", and counts as a death
                 pass
 
-    def _fail(self, record: TrialRecord, trial_dir: Path, reason: str) -> TrialRecord:
+    @staticmethod
+    def _fail(record: TrialRecord, trial_dir: Path, reason: str) -> NoReturn:
         record.status = RecordStatus.FAILED
         record.reason = reason
         record.save(trial_dir)

@@ -15,19 +15,16 @@ import contextlib
 import gc
 import io
 import math
-import os
 import resource
 import shutil
 import traceback
-import warnings
 from collections.abc import Callable
 
 import keras_tuner as kt
 import tensorflow as tf
-from keras_tuner.src import config as kt_config
-from keras_tuner.src.engine import trial as trial_module
+from keras_tuner.engine import trial as trial_module
 
-from tuner_app.distributed.roles import CHIEF_ID, ENV_ID
+from tuner_app.distributed.roles import CHIEF_ID, Role
 from tuner_app.errors import StopRequested, TrialEndedElsewhere, TrialFailed, TunerAppError
 from tuner_app.report import trials as trial_rows
 from tuner_app.report.rows import TrialRow
@@ -35,19 +32,10 @@ from tuner_app.report.trials import FAILURE_PREFIX
 from tuner_app.store import atomic
 from tuner_app.store.layout import ERROR_FILE, SearchPaths
 from tuner_app.store.records import RecordStatus, TrialRecord
+from tuner_app.tuning import kt_internals
 from tuner_app.tuning.budget import TimeBudget
 from tuner_app.tuning.hypermodel import MovielensHyperModel
 from tuner_app.tuning.trainer import EpochPlan, Trainer
-
-# keras-tuner prints the traceback of every failed trial when DEBUG is set (its
-# default); the reason goes to the CSV and, for crashes, to trial_<id>/error.txt.
-kt_config.DEBUG = False
-# keras-tuner's Bayesian oracle fits scikit-learn's Gaussian process, whose convergence
-# warnings are about the oracle's internals: nothing a user of the search can act on.
-warnings.filterwarnings("ignore", module=r"sklearn\.gaussian_process")
-# keras-tuner takes the best of a failed trial's NaN objective with numpy's nanmax, which warns;
-# the trial is recorded as failed with its reason.
-warnings.filterwarnings("ignore", message="All-NaN", category=RuntimeWarning, module=r"keras_tuner")
 
 
 class SearchStopped(kt.errors.FatalError):
@@ -66,7 +54,7 @@ class SearchAborted(kt.errors.FatalError):
         self.error = error
 
 
-class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
+class RetrievalTuner(kt_internals.TunerHooks, kt.engine.base_tuner.BaseTuner):
     """Runs each trial with `Trainer` and keeps the results CSV current.
 
     Args:
@@ -78,15 +66,19 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
         on_trial_begin: called with each trial and its `EpochPlan` before it trains.
         on_trial_done: called with each ended trial's `report.rows.TrialRow`.
         budget: the search's time budget (None on a worker, whose chief decides; or no limit).
+        role: this process's part in a distributed search (None: a local search).
+
+    The search connects it to the trainer (`tuning.setup.build_tuner`): its `report_epoch`,
+    `forget_epochs` and `cut_due` are the trainer's listeners.
     """
 
     def __init__(self, oracle, hypermodel: MovielensHyperModel, trainer: Trainer, paths: SearchPaths,
                  baselines: dict[str, float] | None = None, on_trial_begin: Callable | None = None,
-                 on_trial_done: Callable | None = None, budget: TimeBudget | None = None):
+                 on_trial_done: Callable | None = None, budget: TimeBudget | None = None,
+                 role: Role | None = None):
         self.trainer = trainer
         self.budget = budget
         self._chief_cut = False
-        trainer.cut_checks.append(self.cut_due)
         self.baselines = baselines or {}
         self.paths = paths
         self.objective_name = oracle.objective.name
@@ -97,8 +89,8 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
         #: (a distributed worker's heartbeat, `distributed.worker.Heartbeat`).
         self.trial_scope: Callable[[str], contextlib.AbstractContextManager] = lambda trial_id: contextlib.nullcontext()
         self._hp_names = [hp.name for hp in hypermodel.search_space().space]
-        tuner_id = os.environ.get(ENV_ID, "tuner0")
-        if (tuner_id == "tuner0" or tuner_id == CHIEF_ID) and paths.has_tuner_state():
+        tuner_id = "tuner0" if role is None else CHIEF_ID if not role.is_worker else None
+        if tuner_id is not None and paths.has_tuner_state():
             # keras-tuner reloads a search only when this process's own tuner file exists
             # ("tuner0.json" here, "chief.json" as a chief): a search begun the other way, or
             # whose file was deleted, would otherwise start afresh over its own trials.
@@ -107,9 +99,7 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
                 atomic.write_json_atomic(tuner_file, {})
         with contextlib.redirect_stdout(io.StringIO()):  # keras-tuner prints "Reloading Tuner from ..."
             super().__init__(oracle, hypermodel, directory=str(paths.results_dir), project_name=paths.name)
-        trainer.epoch_listeners.append(self._report_epoch)
-        trainer.restart_listeners.append(self._forget_epochs)
-        if not self._is_worker():
+        if not kt_internals.is_worker(self):
             self._drop_unrecorded_trials()
 
     def _drop_unrecorded_trials(self):
@@ -121,7 +111,7 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
         proposes that slot again.
         """
         oracle = self.oracle
-        known = set(oracle.start_order) | set(oracle._retry_queue)
+        known = set(oracle.start_order) | set(kt_internals.retry_queue(oracle))
         for trial_id, trial in list(oracle.trials.items()):
             if trial.status == trial_module.TrialStatus.RUNNING and trial_id not in known:
                 del oracle.trials[trial_id]
@@ -130,14 +120,9 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
     def save(self):
         # keras-tuner's own save writes in place; see _AtomicState. Workers hold
         # no oracle state: theirs lives with the chief.
-        if not self._is_worker():
+        if not kt_internals.is_worker(self):
             self.oracle.save()
-        atomic.write_json_atomic(self._get_tuner_fname(), self.get_state())
-
-    def _populate_initial_space(self):
-        # The oracle was given the whole space; keras-tuner would otherwise build
-        # a model for every conditional branch just to discover it.
-        pass
+        atomic.write_json_atomic(kt_internals.tuner_state_path(self), self.get_state())
 
     def on_search_begin(self):
         # keras-tuner first writes its tuner state when the first trial ends, and
@@ -146,7 +131,7 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
         self.save()
 
     def pre_create_trial(self):
-        if self.trainer.stop_requested():
+        if self.trainer.stop.requested():
             raise SearchStopped("stop requested")
         if self.budget is not None and self.budget.exhausted():
             raise BudgetSpent("time budget spent")
@@ -165,9 +150,8 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
             parent=values.get("tuner/trial_id"),
         )
 
-    def _run_and_update_trial(self, trial, *fit_args, **fit_kwargs):
-        # keras-tuner's version asks the oracle (over gRPC, on a worker) whether the trial
-        # reported, to warn that it should have returned instead: it did report, by design.
+    def run_trial_in_scope(self, trial, *fit_args, **fit_kwargs):
+        """Runs one trial inside `trial_scope` (keras-tuner's loop calls it: `kt_internals.TunerHooks`)."""
         with self.trial_scope(trial.trial_id):
             self.run_trial(trial, *fit_args, **fit_kwargs)
 
@@ -207,14 +191,12 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
             raise SearchAborted(exc) from None
 
     # -- reporting to the oracle -----------------------------------------------------
-    def _forget_epochs(self, trial_id: str) -> None:
+    def forget_epochs(self, trial_id: str) -> None:
         """A trial that trains again from scratch: its earlier epochs' figures must not count."""
-        if not self._is_worker():  # a worker's oracle is the chief's: its trial rows keep the last
-            from keras_tuner.src.engine.metrics_tracking import MetricsTracker
+        if not kt_internals.is_worker(self):  # a worker's oracle is the chief's: its trial rows keep the last
+            kt_internals.forget_metrics(self.oracle.trials[trial_id])
 
-            self.oracle.trials[trial_id].metrics = MetricsTracker()
-
-    def _report_epoch(self, record: TrialRecord, entry: dict[str, float]) -> None:
+    def report_epoch(self, record: TrialRecord, entry: dict[str, float]) -> None:
         """Sends a validated epoch's figures; epochs without validation carry no objective.
 
         A chief whose time budget is spent answers STOPPED (`distributed.gate`): the trial
@@ -274,7 +256,7 @@ class RetrievalTuner(kt.engine.base_tuner.BaseTuner):
     # -- results -------------------------------------------------------------------
     def write_results(self) -> list[TrialRow]:
         """Rewrites the results CSV and the per-epoch history beside it (not on workers)."""
-        if self._is_worker():
+        if kt_internals.is_worker(self):
             return []
         return trial_rows.write_search_results(self.oracle, self.objective_name, self.paths, self._hp_names,
                                                self.baselines, len(self.trainer.data.validation))
