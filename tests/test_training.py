@@ -13,6 +13,7 @@ from tuner_app.errors import StopRequested, TrialFailed
 from tuner_app.model import features
 from tuner_app.space.config import ModelConfig, TrainingConfig
 from tuner_app.store.records import TrialRecord
+from tuner_app.store.states import TrialState
 from tuner_app.tuning.trainer import EpochPlan, Trainer, validation_epochs
 
 SHALLOW = ModelConfig((16,), "relu", "adagrad", 0.1)
@@ -62,7 +63,7 @@ def test_objective_is_the_best_validated_epoch(prepared, tmp_path):
     best = max(validated, key=lambda e: e["val_top_10"])
     assert record.best_epoch == best["epoch"]
     assert record.best["val_top_10"] == best["val_top_10"]
-    assert record.status == "completed" and record.params > 0 and record.seconds > 0
+    assert record.status is TrialState.COMPLETED and record.params > 0 and record.seconds > 0
     on_disk = json.loads((tmp_path / "trial_a" / "record.json").read_text())
     assert on_disk["best_epoch"] == record.best_epoch
     checkpoints = sorted(p.name for p in (tmp_path / "trial_a" / "checkpoints").iterdir())
@@ -74,7 +75,7 @@ def test_nan_loss_fails_the_trial_with_its_reason(prepared, tmp_path):
     with pytest.raises(TrialFailed, match=r"loss became (nan|inf) at epoch 1"):
         trainer.run("b", ModelConfig((16,), "relu", "adam", 1.0e30), EpochPlan(epochs=3), BATCH)
     record = TrialRecord.load(tmp_path / "trial_b" / "record.json")
-    assert record.status == "failed" and "loss became" in record.reason
+    assert record.status is TrialState.FAILED and "loss became" in record.reason
 
 
 def test_hyperband_child_continues_from_its_parents_weights(prepared, tmp_path):
@@ -102,11 +103,11 @@ def test_stopped_trial_continues_from_its_last_epoch(prepared, tmp_path):
     with pytest.raises(StopRequested):
         trainer.run("s", SHALLOW, EpochPlan(epochs=4), BATCH)
     record = TrialRecord.load(tmp_path / "trial_s" / "record.json")
-    assert record.status == "interrupted" and record.epochs_trained == 2
+    assert record.status is TrialState.INTERRUPTED and record.epochs_trained == 2
 
     resumed = make_trainer(prepared, tmp_path).run("s", SHALLOW, EpochPlan(epochs=4), BATCH)
     assert [e["epoch"] for e in resumed.history] == [1, 2, 3, 4]
-    assert resumed.status == "completed" and resumed.deaths == 0
+    assert resumed.status is TrialState.COMPLETED and resumed.deaths == 0
 
 
 def test_a_trial_the_process_keeps_dying_in_is_failed(prepared, tmp_path):
@@ -114,6 +115,7 @@ def test_a_trial_the_process_keeps_dying_in_is_failed(prepared, tmp_path):
     trial_dir = tmp_path / "trial_d"
     trial_dir.mkdir()
     config = json.loads(json.dumps(SHALLOW.__dict__))
+    # "running": as format 1 spelled it (store.migrations reads it).
     TrialRecord("d", config, 3, BATCH.__dict__, status="running", deaths=1).save(trial_dir)
     with pytest.raises(TrialFailed, match=r"the process died 2 times while this trial was running"):
         trainer.run("d", SHALLOW, EpochPlan(epochs=3), BATCH)
@@ -125,7 +127,7 @@ def test_early_stopping_ends_the_trial_after_patience_validations(prepared, tmp_
     # A learning rate this small barely moves: the objective stops improving at once.
     record = trainer.run("e", ModelConfig((16,), "relu", "adagrad", 1e-6), EpochPlan(epochs=30),
                          TrainingConfig(batch_size=256, epochs=30, early_stopping_patience=2))
-    assert record.stopped_early and record.status == "completed"
+    assert record.stopped_early and record.status is TrialState.COMPLETED
     assert record.epochs_trained < 30
     after_best = [e for e in record.history if e["epoch"] > record.best_epoch]
     assert len(after_best) == 2

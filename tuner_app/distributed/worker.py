@@ -24,6 +24,7 @@ import time
 from tuner_app.distributed.roles import Role
 from tuner_app.errors import DistributeError, SearchInterrupted, StopRequested
 from tuner_app.space.names import FINGERPRINT_HP
+from tuner_app.store.states import TrialState
 
 
 def run_worker(search, role: Role, chief_wait: float) -> None:
@@ -170,7 +171,7 @@ def patch_idle_wait(oracle_client, seconds: float = 2.0) -> None:
 
     def polite_create_trial(tuner_id):
         trial = create_trial(tuner_id)
-        if trial.status == "IDLE":
+        if TrialState.of(trial.status) is TrialState.IDLE:
             time.sleep(seconds)
         return trial
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import math
 
-from tuner_app.report.rows import NON_HYPERPARAMETER_COLUMNS, TrialStatus
+from tuner_app.report.rows import NON_HYPERPARAMETER_COLUMNS
+from tuner_app.store.states import TrialState
 
 #: Fewer completed trials than this give no importances (a forest over a handful says little).
 MIN_TRIALS = 8
 def completed_trials(frame):
     """The completed trials with a finite objective."""
-    done = frame[(frame["status"] == TrialStatus.COMPLETED.value) & frame["objective"].notna()]
+    done = frame[(frame["status"] == TrialState.COMPLETED.value) & frame["objective"].notna()]
     # A boolean mask even when no row is left (an empty mask of objects would select columns).
     return done[done["objective"].map(math.isfinite).astype(bool)]
 
@@ -88,7 +89,7 @@ def best_so_far(frame):
     """
     import pandas as pd
 
-    rows = frame[frame["status"].isin([TrialStatus.COMPLETED.value, TrialStatus.FAILED.value])].copy()
+    rows = frame[frame["status"].isin([TrialState.COMPLETED.value, TrialState.FAILED.value])].copy()
     seconds = pd.to_numeric(rows["seconds"], errors="coerce").fillna(0.0)
     finished = pd.to_datetime(rows["finished"], utc=True, errors="coerce") if "finished" in rows else None
     if finished is not None and finished.notna().all() and len(rows):
@@ -99,7 +100,7 @@ def best_so_far(frame):
     else:
         rows = rows.sort_values("trial_id")
         minutes = seconds.loc[rows.index].cumsum() / 60
-    objective = rows["objective"].where(rows["status"] == TrialStatus.COMPLETED.value)
+    objective = rows["objective"].where(rows["status"] == TrialState.COMPLETED.value)
     return pd.DataFrame({
         "trial": range(1, len(rows) + 1),
         "trial_id": rows["trial_id"].to_numpy(),

@@ -38,12 +38,12 @@ from tuner_app.report.rows import (
     REQUIRED_COLUMNS,
     RUN_COLUMNS,
     TrialRow,
-    TrialStatus,
     best_classical,
     rank_rows,
 )
 from tuner_app.store import atomic
 from tuner_app.store.layout import SearchPaths, same_trial_id, spell_trial_id
+from tuner_app.store.states import TrialState
 
 
 def _cell(value: Any) -> str:
@@ -226,6 +226,6 @@ def choose_trial(csv_path: Path, trial: str) -> dict:
             known = ", ".join(frame["trial_id"].dropna().head(10))
             raise ResultsError(f"{csv_path}: has no trial {trial!r}; trials include {known}; or use --trial best.")
         row = matches.iloc[0]
-        if row["status"] != TrialStatus.COMPLETED.value:
+        if row["status"] != TrialState.COMPLETED.value:
             raise ResultsError(f"{csv_path}: trial {trial} is {row['status']}, not COMPLETED; it has no model to export.")
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.to_dict().items()}

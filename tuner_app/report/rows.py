@@ -9,25 +9,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
 from tuner_app.space.names import CLASSICAL_BASELINES, METRICS
-
-
-class TrialStatus(str, Enum):
-    """keras-tuner's statuses of a trial, as the CSV spells them."""
-
-    RUNNING = "RUNNING"
-    IDLE = "IDLE"
-    INVALID = "INVALID"
-    STOPPED = "STOPPED"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-
-
-#: Statuses of a trial that has not ended.
-UNFINISHED = (TrialStatus.RUNNING, TrialStatus.IDLE, None)
+from tuner_app.store.states import is_completed
 
 #: The objective over each baseline's (`space.names.BASELINES`) on the same rows.
 LIFT_COLUMNS = {"popularity": "lift", "ease": "lift_ease", "als": "lift_als"}
@@ -64,7 +49,7 @@ class TrialRow:
     """One trial as the CSV shows it."""
 
     trial_id: str
-    status: str  # a TrialStatus value
+    status: str  # a TrialState value
     objective_name: str
     metrics: dict[str, float] = field(default_factory=dict)
     hyperparameters: dict[str, Any] = field(default_factory=dict)
@@ -81,7 +66,7 @@ class TrialRow:
 
     @property
     def completed(self) -> bool:
-        return self.status == TrialStatus.COMPLETED
+        return is_completed(self.status)
 
     @property
     def objective(self) -> float | None:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from tuner_app.errors import ResultsError
 from tuner_app.report.results_csv import read_results
-from tuner_app.report.rows import BEST_LIFT_COLUMN, HYPERBAND_COLUMNS, LIFT_COLUMNS, TrialStatus
+from tuner_app.report.rows import BEST_LIFT_COLUMN, HYPERBAND_COLUMNS, LIFT_COLUMNS
+from tuner_app.store.states import TrialState
 
 
 def combine_results(paths: Sequence[str | Path]):
@@ -32,7 +33,7 @@ def combine_results(paths: Sequence[str | Path]):
             "which cannot be ranked together; report them one at a time."
         )
     combined = pd.concat(frames, ignore_index=True)
-    done = combined["status"].eq(TrialStatus.COMPLETED.value) & combined["objective"].notna()
+    done = combined["status"].eq(TrialState.COMPLETED.value) & combined["objective"].notna()
     order = combined[done].sort_values(["objective", "search", "trial_id"], ascending=[False, True, True]).index
     combined["rank"] = float("nan")
     combined.loc[order, "rank"] = range(1, len(order) + 1)
@@ -68,7 +69,7 @@ def format_table(frame, top: int | None = None, columns: Sequence[str] | None = 
         lines, left_out = [_render(frame, list(columns))], []
     else:
         lines, left_out = _fitted(frame, width)
-    failed = frame[frame["status"] != TrialStatus.COMPLETED.value]
+    failed = frame[frame["status"] != TrialState.COMPLETED.value]
     for _, row in failed.iterrows():
         if isinstance(row["reason"], str) and row["reason"]:
             lines.append(f"trial {row['trial_id']} {row['status'].lower()}: {row['reason']}")
@@ -94,7 +95,7 @@ def _fitted(frame, width: int) -> tuple[list[str], list[str]]:
     from tuner_app.report.rows import NON_HYPERPARAMETER_COLUMNS
 
     first = [c for c in ("rank", "search", "trial_id") if c in frame.columns]
-    if not frame["status"].eq(TrialStatus.COMPLETED.value).all():
+    if not frame["status"].eq(TrialState.COMPLETED.value).all():
         first.append("status")
     # The lifts over popularity and over the better classical baseline (the CSV has each baseline's).
     first += ["objective", LIFT_COLUMNS["popularity"], BEST_LIFT_COLUMN, "seconds"]

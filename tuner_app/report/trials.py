@@ -23,9 +23,10 @@ import time
 from collections.abc import Iterable
 
 from tuner_app.report import results_csv
-from tuner_app.report.rows import METRIC_COLUMNS, UNFINISHED, TrialRow, TrialStatus
+from tuner_app.report.rows import METRIC_COLUMNS, TrialRow
 from tuner_app.space.names import BOOKKEEPING_PREFIX
 from tuner_app.store.layout import SearchPaths
+from tuner_app.store.states import is_completed, is_finished
 
 #: A failed trial reports one metric named `failure/<reason>`.
 FAILURE_PREFIX = "failure/"
@@ -60,7 +61,7 @@ def trial_row(trial, objective: str, oracle=None) -> TrialRow:
     """
     best_epoch = None
     metrics: dict[str, float] = {}
-    completed = trial.status == TrialStatus.COMPLETED
+    completed = is_completed(trial.status)
     if completed:
         steps = _observations(trial, objective)
         finite = {s: v for s, v in steps.items() if math.isfinite(v)}
@@ -110,7 +111,7 @@ def _utc(seconds: float | None) -> str | None:
 
 
 def ended(trials: Iterable) -> list:
-    return [t for t in trials if t.status not in UNFINISHED]
+    return [t for t in trials if is_finished(t.status)]
 
 
 def write_search_results(oracle, objective: str, paths: SearchPaths, hp_names: list[str],

@@ -16,7 +16,7 @@ import shutil
 from tuner_app.data.records import DataSpec, Ratings
 from tuner_app.errors import ResultsError, SearchMismatch
 from tuner_app.space.spec import SearchSpec
-from tuner_app.store import atomic
+from tuner_app.store import atomic, migrations
 from tuner_app.store.layout import (
     IDENTITY_FILE,
     ORACLE_FILE,
@@ -49,6 +49,7 @@ def search_identity(spec: SearchSpec, ratings: Ratings, data_spec: DataSpec) -> 
         "epochs_flag": spec.epochs_flag,
         "data_spec": dataclasses.asdict(data_spec),
         "data_fingerprint": ratings.fingerprint,
+        "format": migrations.FORMAT,  # of the files this version writes (`store.migrations`)
     }
 
 

@@ -9,26 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from tuner_app.store import atomic
+from tuner_app.store import atomic, migrations
 from tuner_app.store.layout import RECORD_FILE
-
-
-class RecordStatus(str, Enum):
-    """Where a trial's training stands, as `record.json` spells it.
-
-    keras-tuner's own status of the trial (`RUNNING`, `COMPLETED`, `FAILED`, ...,
-    what the results CSV shows) is a different set: a trial the user stopped is
-    `interrupted` here and still RUNNING there.
-    """
-
-    RUNNING = "running"
-    INTERRUPTED = "interrupted"  # a clean stop: it continues when the search resumes
-    COMPLETED = "completed"
-    FAILED = "failed"
+from tuner_app.store.states import TrialState
 
 
 @dataclass
@@ -41,7 +27,7 @@ class TrialRecord:
     training: dict[str, Any] = field(default_factory=dict)
     initial_epoch: int = 0
     parent: str | None = None
-    status: RecordStatus = RecordStatus.RUNNING
+    status: TrialState = TrialState.RUNNING  # RUNNING, INTERRUPTED (a clean stop), COMPLETED or FAILED
     epochs_trained: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int | None = None
@@ -56,7 +42,7 @@ class TrialRecord:
     cut_by_budget: bool = False  # the search's time budget ended it before target_epochs
 
     def __post_init__(self):
-        self.status = RecordStatus(self.status)
+        self.status = migrations.record_status(self.status)
 
     @classmethod
     def load(cls, path: Path) -> TrialRecord:

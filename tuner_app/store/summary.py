@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from tuner_app.errors import ResultsError
-from tuner_app.store import atomic
+from tuner_app.store import atomic, migrations
 from tuner_app.store.layout import SearchPaths
 
 
@@ -29,23 +29,15 @@ def write_summary(paths: SearchPaths, summary: dict[str, Any]) -> None:
     atomic.write_json_atomic(paths.summary, summary)
 
 
-#: Popularity's keys, at the top of the summary's "baselines" (as before other baselines existed).
-_POPULARITY_KEYS = ("method", "coverage", "validation", "holdout")
-
-
 def baselines_of(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Each baseline's entry, by name: `{"method", "validation": {...}, "holdout": {...}}`, or
     `{"method", "skipped": reason}`.
 
-    Popularity's entry is the top of the summary's "baselines" (where it was before other
-    baselines existed); every other baseline's is under its own name there.
+    Older summaries kept popularity's elsewhere (`store.migrations`).
     """
     from tuner_app.space.names import BASELINES
 
-    found = summary.get("baselines", {})
-    entries = {"popularity": {k: found[k] for k in _POPULARITY_KEYS if k in found}} if "validation" in found else {}
-    entries.update({name: entry for name, entry in found.items() if name not in _POPULARITY_KEYS
-                    and isinstance(entry, dict)})
+    entries = migrations.summary_baselines(summary)
     order = list(BASELINES)  # as BASELINES lists them (the file keeps its keys sorted)
     return dict(sorted(entries.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
 

@@ -16,8 +16,7 @@ import numpy as np
 
 from tuner_app.data.side import EncodedSide
 from tuner_app.errors import ResultsError
-from tuner_app.space.names import SIDE_FEATURES
-from tuner_app.store import atomic
+from tuner_app.store import atomic, migrations
 
 #: The tutorial's TextVectorization size.
 MAX_TOKENS = 10_000
@@ -104,9 +103,9 @@ def load_vocabulary(path: Path) -> Vocabulary:
                 user_ids=saved["user_ids"].astype(object), titles=saved["titles"].astype(object),
                 timestamp_buckets=saved["timestamp_buckets"], timestamp_mean=float(saved["timestamp_mean"]),
                 timestamp_variance=float(saved["timestamp_variance"]), title_tokens=saved["title_tokens"],
-                word_table_size=_word_table_size(saved),
+                word_table_size=migrations.word_table_size(saved),
                 side={name: EncodedSide(saved[f"side_{name}_codes"], saved[f"side_{name}_rows"],
-                                        int(saved[f"side_{name}_size"]), _side_of(saved, name))
+                                        int(saved[f"side_{name}_size"]), migrations.feature_side(saved, name))
                       for name in _side_names(saved)},
                 item_texts=saved["item_texts"].astype(object) if "item_texts" in saved else None,
             )
@@ -120,12 +119,6 @@ def _side_names(saved) -> list[str]:
     return [key[len("side_"):-len("_codes")] for key in saved.files if key.startswith("side_") and key.endswith("_codes")]
 
 
-def _side_of(saved, name: str) -> str:
-    # Searches saved before own data existed had only MovieLens's features, each with its known side.
-    key = f"side_{name}_side"
-    return str(saved[key]) if key in saved else SIDE_FEATURES[name]
-
-
 #: What reading a damaged (truncated, overwritten) .npz raises.
 _DAMAGE = (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError)
 
@@ -136,18 +129,12 @@ def damage(path: Path) -> str | None:
         return None
     try:
         with np.load(path) as saved:
-            _word_table_size(saved)
+            migrations.word_table_size(saved)
             for key in ("user_ids", "titles", "timestamp_buckets", "title_tokens"):
                 saved[key]
     except _DAMAGE as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
-
-
-def _word_table_size(saved) -> int:
-    # Searches saved before `word_table_size` existed stored "max_tokens" (10,000), and
-    # their checkpoints hold a table of that many rows.
-    return int(saved["word_table_size"] if "word_table_size" in saved else saved["max_tokens"])
 
 
 def keep_saved_word_table(path: Path, vocab: Vocabulary) -> Vocabulary:
@@ -160,5 +147,5 @@ def keep_saved_word_table(path: Path, vocab: Vocabulary) -> Vocabulary:
     if not path.exists():
         return vocab
     with np.load(path) as saved:
-        size = _word_table_size(saved)
+        size = migrations.word_table_size(saved)
     return vocab if size == vocab.word_table_size else dataclasses.replace(vocab, word_table_size=size)

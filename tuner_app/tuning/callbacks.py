@@ -12,7 +12,8 @@ import tensorflow as tf
 
 from tuner_app import faults
 from tuner_app.model.metrics import short_metrics
-from tuner_app.store.records import RecordStatus, TrialRecord
+from tuner_app.store.records import TrialRecord
+from tuner_app.store.states import TrialState
 from tuner_app.tuning.checkpoints import write_checkpoint
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ class TrialProgress(tf.keras.callbacks.Callback):
         if self.bad_loss or self.stopped_by_request:
             return  # the epoch did not finish: record nothing for it
         saved = self.trainer.load_record(self.record.trial_id)
-        if saved is not None and saved.status == RecordStatus.COMPLETED:
+        if saved is not None and saved.status == TrialState.COMPLETED:
             # Another process finished this trial meanwhile (a distributed trial handed on from a
             # worker that froze): its result stands; this run writes nothing over it.
             self.ended_elsewhere = True

@@ -30,7 +30,8 @@ from tuner_app.model.metrics import short_metrics, top_columns
 from tuner_app.space.config import ModelConfig, TrainingConfig
 from tuner_app.space.names import TOP_KS
 from tuner_app.store import layout
-from tuner_app.store.records import RecordStatus, TrialRecord
+from tuner_app.store.records import TrialRecord
+from tuner_app.store.states import TrialState
 from tuner_app.tuning.callbacks import TrialProgress
 from tuner_app.tuning.checkpoints import remove_stray_checkpoints, restore_checkpoint
 from tuner_app.tuning.signals import StopToken
@@ -78,11 +79,11 @@ def resume_decision(saved: TrialRecord | None, config: ModelConfig, training: Tr
     """
     if saved is None or ModelConfig.from_dict(saved.config) != config or TrainingConfig(**saved.training) != training:
         return Start.FRESH
-    if saved.status == RecordStatus.COMPLETED:
+    if saved.status == TrialState.COMPLETED:
         return Start.DONE if saved.target_epochs == target_epochs else Start.FRESH
-    if saved.status == RecordStatus.FAILED:
+    if saved.status == TrialState.FAILED:
         return Start.FAILED
-    if saved.status == RecordStatus.RUNNING:
+    if saved.status == TrialState.RUNNING:
         return Start.DIED_TOO_OFTEN if saved.deaths + 1 >= max_deaths else Start.DIED
     return Start.CONTINUE
 
@@ -203,7 +204,7 @@ class Trainer:
             times = "once" if record.deaths == 1 else f"{record.deaths} times"
             self._fail(record, trial_dir, f"the process died {times} while this trial was running (out of "
                                           "memory?); not retrying it (see --max-trial-deaths)")
-        record.status = RecordStatus.RUNNING
+        record.status = TrialState.RUNNING
         record.target_epochs = plan.epochs
         record.save(trial_dir)
         remove_stray_checkpoints(trial_dir, record)
@@ -239,12 +240,12 @@ class Trainer:
             epoch, value = progress.bad_loss
             self._fail(record, trial_dir, f"loss became {value} at epoch {epoch}")
         if progress.stopped_by_request:
-            record.status = RecordStatus.INTERRUPTED
+            record.status = TrialState.INTERRUPTED
             record.save(trial_dir)
             raise StopRequested()
         if record.best_epoch is None:
             self._fail(record, trial_dir, f"no validated epoch gave a finite {self.objective}")
-        record.status = RecordStatus.COMPLETED
+        record.status = TrialState.COMPLETED
         if not self.keep_last_checkpoint and record.last_checkpoint not in (None, record.best_checkpoint):
             stale, record.last_checkpoint = record.last_checkpoint, None
             record.save(trial_dir)
@@ -321,7 +322,7 @@ class Trainer:
 
     @staticmethod
     def _interrupt(record: TrialRecord, trial_dir: Path) -> None:
-        record.status = RecordStatus.INTERRUPTED
+        record.status = TrialState.INTERRUPTED
         try:
             record.save(trial_dir)
         except TunerAppError:  # a full disk: free what the record does not name, and try again
@@ -333,7 +334,7 @@ class Trainer:
 
     @staticmethod
     def _fail(record: TrialRecord, trial_dir: Path, reason: str) -> NoReturn:
-        record.status = RecordStatus.FAILED
+        record.status = TrialState.FAILED
         record.reason = reason
         record.save(trial_dir)
         raise TrialFailed(reason)

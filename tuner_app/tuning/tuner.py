@@ -31,7 +31,8 @@ from tuner_app.report.rows import TrialRow
 from tuner_app.report.trials import FAILURE_PREFIX
 from tuner_app.store import atomic
 from tuner_app.store.layout import ERROR_FILE, SearchPaths
-from tuner_app.store.records import RecordStatus, TrialRecord
+from tuner_app.store.records import TrialRecord
+from tuner_app.store.states import TrialState
 from tuner_app.tuning import kt_internals
 from tuner_app.tuning.budget import TimeBudget
 from tuner_app.tuning.hypermodel import MovielensHyperModel
@@ -240,7 +241,7 @@ class RetrievalTuner(kt_internals.TunerHooks, kt.engine.base_tuner.BaseTuner):
         atomic.write_text_atomic(trial_dir / ERROR_FILE, "".join(traceback.format_exception(exc)))
         record = self.trainer.load_record(trial_id)
         if record is not None:
-            record.status = RecordStatus.FAILED
+            record.status = TrialState.FAILED
             record.reason = reason
             record.save(trial_dir)
 
