@@ -36,6 +36,7 @@ from tuner_app.flags import (
     timestamp,
 )
 from tuner_app.space.names import EPOCHS_RANGE, MAX_TRIALS_RANGE, SEARCH_NAME_MAX
+from tuner_app.store.records import MAX_DEATHS
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -227,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
         "epoch with its best so far, and the same command with a larger budget continues"))
     search.add_argument("--overwrite", action="store_true", help="discard an existing search of that name and start over")
     search.add_argument("--quiet", action="store_true", help="print only the final summary")
-    search.add_argument("--max-trial-deaths", type=integer(*MAX_DEATHS_RANGE), default=2, metavar="N", help=(
+    search.add_argument("--max-trial-deaths", type=integer(*MAX_DEATHS_RANGE), default=MAX_DEATHS, metavar="N", help=(
         "a trial during which the process died N times (killed, out of memory) is recorded as failed "
         f"instead of being retried on every resume (default: %(default)s; {MAX_DEATHS_RANGE[0]} to "
         f"{MAX_DEATHS_RANGE[1]})"))

@@ -12,7 +12,8 @@ from tuner_app.space.spec import SplitSpec
 
 
 def split_indices(
-    n: int, train_fraction: float = 0.8, test_fraction: float = 0.2, seed: int = 42
+    n: int, train_fraction: float = SplitSpec.train_fraction, test_fraction: float = SplitSpec.test_fraction,
+    seed: int = SplitSpec.seed,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The tutorial's split: shuffle all rows once, take train, then the next rows as test.
 

@@ -19,14 +19,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tuner_app.distributed.roles import Role, usable_cpus
+from tuner_app.distributed.roles import DEFAULT_HOST, Role, usable_cpus
 from tuner_app.errors import SearchError
 from tuner_app.store.layout import SearchPaths
 
 
 def free_port() -> int:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((DEFAULT_HOST, 0))
         return sock.getsockname()[1]
 
 
@@ -69,7 +69,7 @@ class WorkerPool:
     """Starts, watches and stops the local worker processes of a `--parallel` search."""
 
     def __init__(self, count: int, worker_args: Sequence[str], paths: SearchPaths):
-        self.role = Role("chief", "127.0.0.1", free_port())
+        self.role = Role("chief", DEFAULT_HOST, free_port())
         self.count = count
         self.worker_args = list(worker_args)
         self.paths = paths

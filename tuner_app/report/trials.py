@@ -32,6 +32,10 @@ from tuner_app.store.states import is_completed, is_finished
 FAILURE_PREFIX = "failure/"
 
 
+#: When a trial ended, as the CSV's `finished` column writes it (UTC, to the second).
+UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
 def _observations(trial, name: str) -> dict[int, float]:
     """step -> value of one metric: the last report of each step (a step is reported again when
     a report is retried, or when a trial trained again from scratch)."""
@@ -107,7 +111,7 @@ def trial_history(trial) -> list[dict[str, float]]:
 def _utc(seconds: float | None) -> str | None:
     if seconds is None:
         return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+    return time.strftime(UTC_FORMAT, time.gmtime(seconds))
 
 
 def ended(trials: Iterable) -> list:

@@ -29,7 +29,6 @@ class ParamRule:
     open_minimum: bool = False  # True: the minimum itself is not allowed
     below: float | None = None  # values must be smaller than this
     words: tuple[str, ...] = ()  # allowed strings for kind == "str"
-    help: str = ""
 
     def expectation(self) -> str:
         """'an integer >= 1', 'a number > 0 and < 1', ... for messages."""
@@ -47,44 +46,36 @@ class ParamRule:
         return self.below is None or value < self.below
 
 
-def _positive_int(help: str) -> ParamRule:
-    return ParamRule("int", minimum=1, help=help)
-
-
-def _flag(help: str) -> ParamRule:
-    return ParamRule("bool", help=help)
+_POSITIVE = ParamRule("int", minimum=1)
+_FLAG = ParamRule("bool")
 
 
 PARAM_RULES: dict[str, ParamRule] = {
-    "num_layers": _positive_int("number of dense layers in each tower"),
-    "units": _positive_int("width of each dense layer"),
-    "layer_sizes": ParamRule("str", help="a whole dense stack as comma-separated widths, e.g. '64,32'"),
-    "activation": ParamRule("str", words=ACTIVATIONS, help="activation between dense layers"),
-    "optimizer": ParamRule("str", words=OPTIMIZERS, help="optimizer"),
-    "learning_rate": ParamRule("float", minimum=0.0, open_minimum=True, help="learning rate"),
+    "num_layers": _POSITIVE,  # dense layers in each tower
+    "units": _POSITIVE,  # each dense layer's width (units_1, units_2, ...)
+    "layer_sizes": ParamRule("str"),  # a whole dense stack as comma-separated widths, e.g. '64,32'
+    "activation": ParamRule("str", words=ACTIVATIONS),  # between the dense layers (the last stays linear)
+    "optimizer": ParamRule("str", words=OPTIMIZERS),
+    "learning_rate": ParamRule("float", minimum=0.0, open_minimum=True),
     # Feature embeddings (the tutorial uses 32 for each).
-    "embedding_dim": _positive_int("width of every feature embedding"),
-    "user_embedding_dim": _positive_int("user id embedding width"),
-    "timestamp_embedding_dim": _positive_int("timestamp bucket embedding width"),
-    "title_embedding_dim": _positive_int("title id embedding width"),
-    "title_text_embedding_dim": _positive_int("title word embedding width"),
+    "embedding_dim": _POSITIVE,  # every feature embedding's width, unless one is given below
+    "user_embedding_dim": _POSITIVE,
+    "timestamp_embedding_dim": _POSITIVE,
+    "title_embedding_dim": _POSITIVE,
+    "title_text_embedding_dim": _POSITIVE,
     # Training.
-    "batch_size": ParamRule("int", minimum=2, help="training batch size (the in-batch negatives)"),
-    "epochs": _positive_int("epochs per trial (not with Hyperband)"),
-    "early_stopping_patience": ParamRule(
-        "int", minimum=0, help="stop after this many validations without a better objective (0: never)"
-    ),
-    # Regularisation of the dense stack.
-    "l2": ParamRule("float", minimum=0.0, help="L2 penalty on dense kernels"),
-    "dropout": ParamRule("float", minimum=0.0, below=1.0, help="dropout rate between dense layers"),
-    "normalize_embeddings": _flag(
-        "scale both towers' outputs to unit length (cosine scores; pair with a temperature)"
-    ),
+    "batch_size": ParamRule("int", minimum=2),  # the in-batch negatives
+    "epochs": _POSITIVE,  # not with Hyperband, which sets them
+    "early_stopping_patience": ParamRule("int", minimum=0),  # validations without a better objective; 0: never
+    # Regularisation of the dense stack: an L2 penalty on its kernels, dropout on each dense layer's input.
+    "l2": ParamRule("float", minimum=0.0),
+    "dropout": ParamRule("float", minimum=0.0, below=1.0),
+    "normalize_embeddings": _FLAG,  # both towers' outputs to unit length: cosine scores (with a temperature)
     # The retrieval task.
-    "temperature": ParamRule("float", minimum=0.0, open_minimum=True, help="softmax temperature"),
-    "remove_accidental_hits": _flag("drop in-batch negatives that are the positive's title"),
-    "num_hard_negatives": _positive_int("keep only the hardest in-batch negatives"),
-    "logq_correction": _flag("subtract log(title frequency) from logits to counter in-batch popularity bias"),
+    "temperature": ParamRule("float", minimum=0.0, open_minimum=True),
+    "remove_accidental_hits": _FLAG,  # in-batch negatives that are the positive's item are left out
+    "num_hard_negatives": _POSITIVE,  # keep only the hardest in-batch negatives
+    "logq_correction": _FLAG,  # subtract log(item frequency) from the logits: in-batch popularity bias
 }
 
 #: A side feature's hyperparameters: `feature_<name>` (on or off) and `feature_<name>_dim` (its embedding
@@ -95,8 +86,8 @@ FEATURE_SWITCH = re.compile(r"feature_(?P<name>\*|[A-Za-z][A-Za-z0-9_]*)")
 FEATURE_WIDTH = re.compile(r"feature_(?P<name>\*|[A-Za-z][A-Za-z0-9_]*)_dim")
 #: The name standing for every feature the space does not name.
 EVERY_FEATURE = "*"
-_FEATURE_SWITCH_RULE = ParamRule("bool")
-_FEATURE_WIDTH_RULE = ParamRule("int", minimum=1)
+_FEATURE_SWITCH_RULE = _FLAG
+_FEATURE_WIDTH_RULE = _POSITIVE
 
 
 def rule_for(name: str) -> ParamRule | None:

@@ -16,6 +16,9 @@ from tuner_app.store import atomic, migrations
 from tuner_app.store.layout import RECORD_FILE
 from tuner_app.store.states import TrialState
 
+#: A trial during which the process died this many times is failed (`--max-trial-deaths`' default).
+MAX_DEATHS = 2
+
 
 @dataclass
 class TrialRecord:

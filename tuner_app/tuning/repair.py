@@ -112,7 +112,9 @@ def _seconds(iso: str) -> float:
     import calendar
     import time
 
-    return float(calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ")))
+    from tuner_app.report.trials import UTC_FORMAT
+
+    return float(calendar.timegm(time.strptime(iso, UTC_FORMAT)))
 
 
 def missing_trials(oracle, state: dict) -> list[str]:

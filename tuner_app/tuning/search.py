@@ -22,6 +22,7 @@ from tuner_app.distributed.roles import CHIEF_WAIT, LOOPBACK_HOSTS, WORKER_TIMEO
 from tuner_app.space.spec import SearchSpec
 from tuner_app.store.layout import SearchPaths
 from tuner_app.store.lock import SearchLock
+from tuner_app.store.records import MAX_DEATHS
 from tuner_app.tuning import setup
 from tuner_app.tuning.progress import ConsoleProgress
 from tuner_app.tuning.setup import PreparedSearch
@@ -33,7 +34,7 @@ class SearchOptions:
     results_dir: Path = Path("results")
     overwrite: bool = False
     quiet: bool = False
-    max_deaths: int = 2
+    max_deaths: int = MAX_DEATHS
     role: Role | None = None  # distributed: this process is the chief or a worker
     worker_timeout: float = WORKER_TIMEOUT  # chief: requeue a silent worker's trial after this many seconds
     chief_wait: float = CHIEF_WAIT  # worker: give up on a chief that has not answered for this many seconds

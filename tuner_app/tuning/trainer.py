@@ -29,8 +29,9 @@ from tuner_app.model.features import SplitData
 from tuner_app.model.metrics import short_metrics, top_columns
 from tuner_app.space.config import ModelConfig, TrainingConfig
 from tuner_app.space.names import TOP_KS
+from tuner_app.space.spec import TrainingSpec
 from tuner_app.store import layout
-from tuner_app.store.records import TrialRecord
+from tuner_app.store.records import MAX_DEATHS, TrialRecord
 from tuner_app.store.states import TrialState
 from tuner_app.tuning.callbacks import TrialProgress
 from tuner_app.tuning.checkpoints import remove_stray_checkpoints, restore_checkpoint
@@ -107,8 +108,9 @@ class Trainer:
     """
 
     def __init__(self, data: SplitData, objective: str, validation_freq: int, search_dir: Path,
-                 eval_batch_size: int = 4096, exclude_seen: bool = False, shuffle_seed: int | None = None,
-                 max_deaths: int = 2, keep_last_checkpoint: bool = True, stop: StopToken | None = None):
+                 eval_batch_size: int = TrainingSpec.eval_batch_size, exclude_seen: bool = False,
+                 shuffle_seed: int | None = None, max_deaths: int = MAX_DEATHS, keep_last_checkpoint: bool = True,
+                 stop: StopToken | None = None):
         self.data = data
         self.objective = objective
         self.validation_freq = validation_freq
