@@ -4,16 +4,24 @@
 fixture gives one in the test's tmp_path, `tool_in` one anywhere) and kills what
 it started when the test ends, so a failed assertion never leaves a chief or a
 worker behind.
+
+Every `python -m tuner_app search` pays several seconds of TensorFlow import
+before it trains, so a finished search several tests read is run once for the
+whole session (`shared_search`), by whichever xdist worker needs it first;
+tests that damage it work on a copy (`copy_of`).
 """
 
 from __future__ import annotations
 
 import csv
+import fcntl
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -115,3 +123,59 @@ def tool_in():
     yield make
     for runner in made:
         runner.close()
+
+
+@pytest.fixture(scope="session")
+def shared_search(tmp_path_factory) -> Callable[[str, Callable[[Path], None]], Path]:
+    """`shared_search(key, build)`: the folder `build(folder)` filled, built once for the whole run.
+
+    The folder is shared by every xdist worker of this run (the run's own temporary root;
+    the session's with -n0): the first worker to ask builds it under a file lock while
+    the others wait for it, then all read it. It must not be changed: a test that damages
+    or adds to it works on a copy (`copy_of`). A build that fails fails the test that
+    asked, and the next one to ask tries again.
+    """
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared-searches"
+    root.mkdir(exist_ok=True)
+
+    def get(key: str, build: Callable[[Path], None]) -> Path:
+        folder, done = root / key, root / f"{key}.done"
+        with open(root / f"{key}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+            if not done.exists():
+                shutil.rmtree(folder, ignore_errors=True)  # a failed build's leftovers
+                folder.mkdir()
+                build(folder)
+                done.touch()
+        return folder
+
+    return get
+
+
+def copy_of(folder: Path, to: Path) -> Tool:
+    """A `Tool` in `to`, holding a copy of the shared search in `folder`."""
+    shutil.copytree(folder, to, dirs_exist_ok=True)
+    return Tool(to)
+
+
+#: Modules whose tests run whole searches in subprocesses, the longest first (see
+#: `pytest_collection_modifyitems`); a module not named here comes after these.
+LONGEST_FIRST = ["test_resume.py", "test_faults.py", "test_distribute.py", "test_side_features.py", "test_cli.py",
+                 "test_html_report.py"]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked slow (a subprocess search each, up to a minute or two) run first, the rest after.
+
+    xdist hands tests out in this order to whichever worker is free (`--dist load
+    --maxschedchunk 1`, see pyproject.toml): started first, a long test runs beside the
+    others; started last, it would leave the other core idle until it ends.
+    """
+    def order(item) -> tuple[int, int]:
+        if item.get_closest_marker("slow") is None:
+            return (1, 0)
+        name = item.path.name
+        return (0, LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST))
+
+    items.sort(key=order)  # stable: collection order within each

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import subprocess
+from pathlib import Path
 
 import pytest
-from conftest import read_rows, write_space
+from conftest import Tool, copy_of, read_rows, write_space
 
 DATA = "synthetic:users=40,movies=60,ratings=2000,seed=5"
 
@@ -29,6 +32,9 @@ SPACES = {
           optimizer: {values: [adagrad, adam]}
           learning_rate: {min: 0.01, max: 0.2, sampling: log}
     """,
+    # Run once for the session (`random_search`): the ranked-CSV, export and TensorBoard tests
+    # read it. The learning rate and the switch are there for TensorBoard's HParams domains:
+    # between them the space has each kind (an integer range, choices, a float range, booleans).
     "random": """
         tuner: {algorithm: random, max_trials: 3, seed: 1}
         training: {epochs: 2, batch_size: 256, eval_batch_size: 512}
@@ -36,6 +42,8 @@ SPACES = {
           num_layers: {min: 1, max: 3}
           units: {values: [8, 16]}
           activation: {values: [relu, gelu, tanh]}
+          learning_rate: {min: 0.02, max: 0.2, sampling: log}
+          normalize_embeddings: {values: [false, true]}
     """,
     "grid": """
         tuner: {algorithm: grid}
@@ -46,12 +54,31 @@ SPACES = {
 }
 
 
+
+def run_random(cwd: Path) -> None:
+    """The random search of SPACES, with TensorBoard logs in `tb` (tests/test_html_report.py reads them;
+    without the optional tensorboard package that test skips, and the search runs without)."""
+    space = write_space(cwd, SPACES["random"], "random")
+    tensorboard = ["--tensorboard", "tb"] if importlib.util.find_spec("tensorboard") else []
+    proc = Tool(cwd).run("search", "--space", str(space), "--data", DATA, "--results-dir", "out", *tensorboard)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.fixture
+def random_search(shared_search) -> Path:
+    """The folder of the session's random search (`run_random`): read it, or copy it to change it."""
+    return shared_search("cli-random", run_random)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("algorithm,expected_trials", [("hyperband", 6), ("bayesian", 3), ("random", 3), ("grid", 2)])
-def test_search_writes_a_ranked_csv(tmp_path, tool, algorithm, expected_trials):
-    space = write_space(tmp_path, SPACES[algorithm], algorithm)
-    proc = tool.run("search", "--space", str(space), "--data", DATA, "--results-dir", "out")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+def test_search_writes_a_ranked_csv(tmp_path, tool, shared_search, algorithm, expected_trials):
+    if algorithm == "random":  # the session's random search (its exit status is checked in run_random)
+        copy_of(shared_search("cli-random", run_random), tmp_path)
+    else:
+        space = write_space(tmp_path, SPACES[algorithm], algorithm)
+        proc = tool.run("search", "--space", str(space), "--data", DATA, "--results-dir", "out")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = read_rows(tmp_path / "out" / f"{algorithm}.csv")
     assert len(rows) == expected_trials
     assert len({r["trial_id"] for r in rows}) == expected_trials
@@ -122,8 +149,24 @@ def test_diverging_trials_are_failed_with_reasons_and_the_search_exits_nonzero(t
     assert all(r["status"] == "FAILED" and r["rank"] == "" and "loss became" in r["reason"] for r in rows)
 
 
-def test_bad_data_path_is_one_sentence_and_nothing_written(tmp_path, tool):
-    proc = tool.run("search", "--space", "smoke.yaml", "--data", "no/such/folder", "--results-dir", "out")
+def in_process(tmp_path, monkeypatch, capsys, *args: str) -> subprocess.CompletedProcess:
+    """`tuner_app.cli.main(args)` run here, in `tmp_path`, as `Tool.run` would report it.
+
+    For commands that fail on their input before TensorFlow is needed: the same exit
+    status and stderr as `python -m tuner_app` gives, without a new interpreter.
+    """
+    from tuner_app.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["tuner_app", *args], code, out, err)
+
+
+def test_bad_data_path_is_one_sentence_and_nothing_written(tmp_path, monkeypatch, capsys):
+    proc = in_process(tmp_path, monkeypatch, capsys,
+                      "search", "--space", "smoke.yaml", "--data", "no/such/folder", "--results-dir", "out")
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "no/such/folder" in proc.stderr
     assert not (tmp_path / "out").exists()
@@ -133,17 +176,19 @@ def test_bad_data_path_is_one_sentence_and_nothing_written(tmp_path, tool):
     ("a,b\n1,2\n", "lacks the column(s) rank, trial_id, status, objective, objective_name, reason"),
     ("", "is not a results CSV written by tuner_app"),
 ])
-def test_report_on_a_file_that_is_not_a_results_csv(tmp_path, tool, content, pattern):
+def test_report_on_a_file_that_is_not_a_results_csv(tmp_path, monkeypatch, capsys, content, pattern):
     (tmp_path / "x.csv").write_text(content)
-    proc = tool.run("report", "x.csv")
+    proc = in_process(tmp_path, monkeypatch, capsys, "report", "x.csv")
     assert proc.returncode == 2
     assert pattern in proc.stderr
     assert "Traceback" not in proc.stderr
+    assert proc.stderr.count("\n") == 1
 
 
-def test_report_on_a_missing_file(tmp_path, tool):
-    proc = tool.run("report", "missing.csv")
+def test_report_on_a_missing_file(tmp_path, monkeypatch, capsys):
+    proc = in_process(tmp_path, monkeypatch, capsys, "report", "missing.csv")
     assert proc.returncode == 2 and "missing.csv: no such results file" in proc.stderr
+    assert proc.stderr.count("\n") == 1
 
 
 @pytest.mark.slow
@@ -196,18 +241,17 @@ def test_every_knob_runs_a_tiny_trial_with_filtered_objective_and_holdout(tmp_pa
 
 
 @pytest.mark.slow
-def test_export_recommend_and_repeat_the_best_trial(tmp_path, tool):
+def test_export_recommend_and_repeat_the_best_trial(tmp_path, random_search):
     from tuner_app.data import parse_data_arg
     from tuner_app.data.synthetic import make_synthetic
 
-    space = write_space(tmp_path, SPACES["random"], "small")
-    assert tool.run("search", "--space", str(space), "--data", DATA, "--results-dir", "out").returncode == 0
-    csv_path = tmp_path / "out" / "small.csv"
+    tool = copy_of(random_search, tmp_path)  # `repeat` writes beside the search's CSV
+    csv_path = tmp_path / "out" / "random.csv"
     best = read_rows(csv_path)[0]  # ranked: the best trial first
 
     exported = tool.run("export", str(csv_path), "--out", "model")
     assert exported.returncode == 0, exported.stderr
-    assert f"exported trial {best['trial_id']} of small" in exported.stdout
+    assert f"exported trial {best['trial_id']} of random" in exported.stdout
     assert (tmp_path / "model" / "saved_model.pb").exists()
 
     catalog = set(make_synthetic(parse_data_arg(DATA).synthetic).item_catalog)
@@ -225,7 +269,7 @@ def test_export_recommend_and_repeat_the_best_trial(tmp_path, tool):
     repeated = tool.run("repeat", str(csv_path), "--trial", "best", "--seeds", "2")
     assert repeated.returncode == 0, repeated.stderr
     assert "over 2 seeds" in repeated.stdout
-    runs = read_rows(tmp_path / "out" / "small.repeats.csv")
+    runs = read_rows(tmp_path / "out" / "random.repeats.csv")
     assert [(r["trial_id"], r["seed"]) for r in runs] == [(best["trial_id"], "1"), (best["trial_id"], "2")]
     assert all(0 <= float(r["val_top_10"]) <= 1 for r in runs)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_space
+from conftest import read_rows
 
 from tuner_app.report.html import write_html
 from tuner_app.report.results_csv import write_history, write_results
@@ -102,28 +102,20 @@ def test_the_report_of_a_search_still_running_and_of_one_without_trials(tmp_path
 
 
 @pytest.mark.slow
-def test_tensorboard_logs_of_a_tiny_search_read_back_with_hparams(tmp_path, tool):
+def test_tensorboard_logs_of_a_tiny_search_read_back_with_hparams(shared_search):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from test_cli import run_random
 
-    space = write_space(tmp_path, """
-        tuner: {algorithm: random, max_trials: 2, seed: 3}
-        objective: val_top_10
-        training: {epochs: 2, batch_size: 256, eval_batch_size: 512}
-        hyperparameters:
-          units: {values: [8, 16]}
-          learning_rate: {min: 0.02, max: 0.2, sampling: log}
-          normalize_embeddings: {values: [false, true]}
-    """)
-    proc = tool.search(space, "--tensorboard", "tb")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    root = EventAccumulator(str(tmp_path / "tb"))
+    # tests/test_cli.py's random search (3 trials of 2 epochs) is run with --tensorboard tb.
+    cwd = shared_search("cli-random", run_random)
+    root = EventAccumulator(str(cwd / "tb"))
     root.Reload()
     assert "_hparams_/experiment" in root.Tags()["tensors"]
-    trials = sorted(p.name for p in (tmp_path / "tb").iterdir() if p.is_dir())
-    assert trials == [r["trial_id"] for r in sorted(tool.rows(), key=lambda r: r["trial_id"])]
+    trials = sorted(p.name for p in (cwd / "tb").iterdir() if p.is_dir())
+    assert trials == [r["trial_id"] for r in sorted(read_rows(cwd / "out" / "random.csv"), key=lambda r: r["trial_id"])]
     for trial in trials:
-        logs = EventAccumulator(str(tmp_path / "tb" / trial))
+        logs = EventAccumulator(str(cwd / "tb" / trial))
         logs.Reload()
         tags = set(logs.Tags()["tensors"])
         assert {"_hparams_/session_start_info", "loss", "val_top_10", "val_top_100"} <= tags

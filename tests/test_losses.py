@@ -81,9 +81,20 @@ def test_scoring_each_distinct_candidate_once_gives_the_whole_batchs_loss_and_gr
     ids = {"repeated": rng.integers(0, num_titles, batch), "all distinct": rng.permutation(batch),
            "all the same": np.full(batch, 3)}[titles]
     ids = tf.constant(ids)
-    table = tf.constant(rng.normal(0, 0.5, (batch, dim)), tf.float32)  # a title's embedding
-    probability = tf.constant(rng.uniform(1e-4, 0.05, batch), tf.float32)
-    queries = tf.constant(rng.normal(0, 0.5, (batch, dim)), tf.float32)
+    # In float64. The two sides add up different terms in a different order (a [batch, batch]
+    # score matrix against a [batch, unique] one), so they agree to the rounding of those sums,
+    # not to a number of digits of the result. In float32 that rounding is ~1e-5 here, and it
+    # can be the whole result: with every title the same, a query's exact gradient is
+    # sum_j P_ij c - c = 0, and each side gives float32 noise of its own sign. In float64 the
+    # largest sum (the title's gradient when every title is the same: 600 terms of total size
+    # ~240) rounds by less than 600 * 2.2e-16 * 240 = 3e-11 even in the worst case (1e-14 is
+    # seen), so 1e-9 holds every correct case with room, while a wrong term still fails: one
+    # title's count off by one, or 1e-9 added to the gradients, fails every case it changes.
+    # The float32 kernels are compared with TFRS's task above, and (each title scored once)
+    # in a training step with the tutorial's model in tests/test_models.py.
+    table = tf.constant(rng.normal(0, 0.5, (batch, dim)), tf.float64)  # a title's embedding
+    probability = tf.constant(rng.uniform(1e-4, 0.05, batch), tf.float64)
+    queries = tf.constant(rng.normal(0, 0.5, (batch, dim)), tf.float64)
     unique, index, counts = tf.unique_with_counts(ids)
     with tf.GradientTape(persistent=True) as tape:
         tape.watch([queries, table])
@@ -92,7 +103,8 @@ def test_scoring_each_distinct_candidate_once_gives_the_whole_batchs_loss_and_gr
                                           ids if remove_hits else None)
         once = losses.unique_candidate_softmax_loss(queries, tf.gather(table, unique), index, counts,
                                                     bias(unique), remove_hits)
-    np.testing.assert_allclose(once, every_row, rtol=1e-6, atol=1e-3)  # "all the same" and no hits: 0 + rounding
+    assert once.dtype == every_row.dtype == tf.float64
+    np.testing.assert_allclose(once, every_row, rtol=1e-9, atol=1e-9)
     for want, got in zip(tape.gradient(every_row, [queries, table]), tape.gradient(once, [queries, table]),
                          strict=True):
-        np.testing.assert_allclose(tf.convert_to_tensor(got), tf.convert_to_tensor(want), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(tf.convert_to_tensor(got), tf.convert_to_tensor(want), rtol=1e-9, atol=1e-9)

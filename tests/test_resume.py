@@ -6,10 +6,11 @@ import json
 import random
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import TINY_DATA, read_rows, write_space
+from conftest import TINY_DATA, Tool, copy_of, read_rows, write_space
 
 pytestmark = pytest.mark.slow
 
@@ -52,13 +53,26 @@ def assert_complete_and_unique(cwd: Path) -> list[dict[str, str]]:
     return got
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory, tool_in) -> set[tuple]:
-    """The trials an uninterrupted search runs."""
-    cwd = tmp_path_factory.mktemp("reference")
-    proc = tool_in(cwd).search(write_space(cwd, SPACE))
+def run_reference(cwd: Path) -> None:
+    proc = Tool(cwd).search(write_space(cwd, SPACE))
     assert proc.returncode == 0, proc.stderr
-    return {hyperparameters(r) for r in assert_complete_and_unique(cwd)}
+    assert_complete_and_unique(cwd)
+
+
+@pytest.fixture(scope="module")
+def finished(shared_search) -> Callable[[], Path]:
+    """An uninterrupted search of SPACE, run once for the session: `finished()` is its folder."""
+    return lambda: shared_search("resume-reference", run_reference)
+
+
+@pytest.fixture(scope="module")
+def reference(finished) -> Callable[[], set[tuple]]:
+    """`reference()`: the trials an uninterrupted search runs.
+
+    Asked for at the end of a test, after its own searches: by then another worker has
+    usually run the reference search, and this one does not wait for it.
+    """
+    return lambda: {hyperparameters(r) for r in read_rows(finished() / "out" / "space.csv")}
 
 
 @pytest.fixture
@@ -70,14 +84,16 @@ def space(tmp_path) -> Path:
 def test_sigkill_inside_a_trial_then_resume(tmp_path, tool, space, reference, trial, epochs):
     proc = tool.start_search(space)
     tool.wait_for(lambda: epochs_done(tmp_path, trial) >= epochs, proc)
-    time.sleep(random.uniform(0.0, 0.05))  # somewhere in the next epoch (they are short here)
+    # Somewhere in the next epoch (they are short here): a delay of its own for each case,
+    # the same on every run.
+    time.sleep(random.Random(f"sigkill in trial {trial}").uniform(0.0, 0.05))
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     resumed = tool.search(space)
     assert resumed.returncode == 0, resumed.stderr
     assert "Resuming search 'space'" in resumed.stdout
     got = assert_complete_and_unique(tmp_path)
-    assert {hyperparameters(r) for r in got} == reference
+    assert {hyperparameters(r) for r in got} == reference()
     killed = json.loads((tmp_path / "out" / "space" / f"trial_{trial}" / "record.json").read_text())
     assert killed["deaths"] == 1  # it continued from its checkpoint, not from epoch 0
 
@@ -93,7 +109,7 @@ def test_kill_at_the_worst_moments_then_resume(tmp_path, tool, space, reference)
     resumed = tool.search(space, "--max-trial-deaths", "10")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     got = assert_complete_and_unique(tmp_path)
-    assert {hyperparameters(r) for r in got} == reference
+    assert {hyperparameters(r) for r in got} == reference()
     assert not list((tmp_path / "out").rglob("*.partial")), "no half-written checkpoint left"
     assert not list((tmp_path / "out").rglob(".*.tmp")), "no temporary file left"
 
@@ -113,7 +129,7 @@ def test_sigint_stops_cleanly_and_the_search_resumes(tmp_path, tool, space, refe
     resumed = tool.search(space)
     assert resumed.returncode == 0, resumed.stderr
     got = assert_complete_and_unique(tmp_path)
-    assert {hyperparameters(r) for r in got} == reference
+    assert {hyperparameters(r) for r in got} == reference()
     record = json.loads((tmp_path / "out" / "space" / "trial_1" / "record.json").read_text())
     assert record["deaths"] == 0
 
@@ -130,9 +146,9 @@ def test_a_trial_that_kills_the_process_every_time_is_failed_after_n_deaths(tmp_
     assert "the process died once while this trial was running" in failed[0]["reason"]
 
 
-def test_resume_with_an_edited_space_is_refused(tmp_path, tool, space):
-    first = tool.search(space, "--max-trials", "1")
-    assert first.returncode == 0, first.stderr
+def test_resume_with_an_edited_space_is_refused(tmp_path, finished):
+    tool = copy_of(finished(), tmp_path)  # a finished search (its run's exit status is checked where it ran)
+    space = tmp_path / "space.yaml"
     original = space.read_text()
     space.write_text(original.replace("max: 0.2", "max: 0.3"))
     again = tool.search(space)
@@ -161,12 +177,11 @@ def test_a_second_process_on_the_same_search_is_refused(tmp_path, tool, space):
     assert resumed.returncode == 0, resumed.stderr
 
 
-def test_damaged_state_file_is_named_not_a_traceback(tmp_path, tool, space):
-    first = tool.search(space, "--max-trials", "1")
-    assert first.returncode == 0, first.stderr
+def test_damaged_state_file_is_named_not_a_traceback(tmp_path, finished):
+    tool = copy_of(finished(), tmp_path)
     oracle = tmp_path / "out" / "space" / "oracle.json"
     oracle.write_text(oracle.read_text()[:40])
-    again = tool.search(space)
+    again = tool.search(tmp_path / "space.yaml")
     assert again.returncode == 2
     assert "out/space/oracle.json: saved search state is damaged" in again.stderr
     assert "Traceback" not in again.stderr
