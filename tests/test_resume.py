@@ -47,7 +47,7 @@ def assert_complete_and_unique(cwd: Path) -> list[dict[str, str]]:
     for r in got:  # every trial trained exactly its epochs once: no repeated or missing epoch
         record = json.loads((cwd / "out" / "space" / f"trial_{r['trial_id']}" / "record.json").read_text())
         assert [e["epoch"] for e in record["history"]] == EPOCHS
-        assert record["status"] == "completed"
+        assert record["status"] == "COMPLETED"
     oracle = json.loads((cwd / "out" / "space" / "oracle.json").read_text())
     assert oracle["ongoing_trials"] == {} and oracle["retry_queue"] == []
     return got
@@ -125,7 +125,7 @@ def test_sigint_stops_cleanly_and_the_search_resumes(tmp_path, tool, space, refe
     # Trial 0 finished before the stop; trial 1 was cut off and is not a row yet.
     assert [(r["trial_id"], r["status"]) for r in tool.rows()] == [("0", "COMPLETED")]
     record = json.loads((tmp_path / "out" / "space" / "trial_1" / "record.json").read_text())
-    assert record["status"] == "interrupted" and record["epochs_trained"] >= 2
+    assert record["status"] == "INTERRUPTED" and record["epochs_trained"] >= 2
     resumed = tool.search(space)
     assert resumed.returncode == 0, resumed.stderr
     got = assert_complete_and_unique(tmp_path)
