@@ -1,9 +1,14 @@
 """Shared test helpers: the command line run as a user runs it, and what it wrote read back.
 
-`Tool` runs `python -m tuner_app ...` in a subprocess in one folder (the `tool`
-fixture gives one in the test's tmp_path, `tool_in` one anywhere) and kills what
-it started when the test ends, so a failed assertion never leaves a chief or a
-worker behind.
+`Tool` runs `python -m tuner_app ...` in one folder (the `tool` fixture gives one in
+the test's tmp_path, `tool_in` one anywhere) and kills what it started when the test
+ends, so a failed assertion never leaves a chief or a worker behind. A command that
+runs to its end in the foreground (`Tool.run`) runs in this process, through the
+command line's own `main`, as `python -m tuner_app` would run it: only the
+TensorFlow import, seconds a process, is shared. Whatever is a process's behaviour
+runs in a real process: what is started in the background (`Tool.start`), a fault
+injected (kill -9 at a point), distributed roles, and every run when
+`TUNER_APP_TEST_PROCESSES=1`.
 
 Every `python -m tuner_app search` pays several seconds of TensorFlow import
 before it trains, so a finished search several tests read is run once for the
@@ -52,6 +57,45 @@ def write_space(folder: Path, text: str, name: str = "space") -> Path:
     return path
 
 
+#: Flags that make a process a part of a distributed search: such runs stay real processes.
+_PROCESS_FLAGS = ("--chief", "--worker", "--parallel")
+
+
+def in_process(args) -> bool:
+    """Whether `python -m tuner_app ARGS` may run in this process (see the module docstring)."""
+    return os.environ.get("TUNER_APP_TEST_PROCESSES") != "1" and not any(
+        arg == flag or arg.startswith(flag + "=") for arg in args for flag in _PROCESS_FLAGS)
+
+
+def run_in_process(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """`python -m tuner_app ARGS` in `cwd`, run by the command line's `main` in this process: its output,
+    exit status and, for an error that escapes `main` (a bug), the traceback the interpreter would print."""
+    import contextlib
+    import io
+    import traceback
+
+    from tuner_app.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_env = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith(("KERASTUNER_", "TUNER_APP_FAULT"))}
+    before = os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(args)
+            except SystemExit as exc:  # argparse's usage errors, --help
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            except BaseException:  # noqa: BLE001 (a bug: reported as the interpreter would, exit 1)
+                traceback.print_exc()
+                code = 1
+    finally:
+        os.chdir(before)
+        os.environ.update(saved_env)
+    return subprocess.CompletedProcess([sys.executable, "-m", "tuner_app", *args], code, out.getvalue(),
+                                       err.getvalue())
+
+
 class Tool:
     """`python -m tuner_app` in `cwd`; searches write to `cwd/out` unless told otherwise."""
 
@@ -64,6 +108,8 @@ class Tool:
         return ["search", "--space", str(space), "--data", data, "--results-dir", "out", *extra]
 
     def run(self, *args: str, fault: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+        if fault is None and in_process(args):
+            return run_in_process(list(args), self.cwd)
         return subprocess.run([sys.executable, "-m", "tuner_app", *args], cwd=self.cwd, env=tool_env(fault),
                               capture_output=True, text=True, timeout=timeout)
 

@@ -44,7 +44,7 @@ class SearchOptions:
     before_serving: Callable[[], None] | None = None  # chief: called once the oracle is ready (--parallel)
 
 
-def run_search(spec: SearchSpec, data_spec: DataSpec, options: SearchOptions, out: TextIO = sys.stdout) -> None:
+def run_search(spec: SearchSpec, data_spec: DataSpec, options: SearchOptions, out: TextIO | None = None) -> None:
     """Runs (or resumes) a search, or this process's part of a distributed one.
 
     Raises:
@@ -56,6 +56,7 @@ def run_search(spec: SearchSpec, data_spec: DataSpec, options: SearchOptions, ou
         SearchInterrupted: the user stopped it; running the same command resumes.
         SearchError: no trial completed, or too many failed in a row.
     """
+    out = out or sys.stdout  # looked up now: whatever stdout is when the search runs
     ratings = load_ratings(data_spec)
     # Before anything is written: features the data lacks and data too small for the split.
     spec, notes = spec.for_data(ratings.features, ratings.description)
