@@ -43,3 +43,20 @@ def test_the_breakdown_lists_parts_largest_first_with_their_shares() -> None:
     assert line.index("loss kernel") < line.index("query tower, backward 1.00 ms (25%)")
     assert "optimizer update" not in line  # a part with no time is left out
     assert describe({"error": "no xprof"}) == "not profiled: no xprof"
+
+
+def test_the_baselines_benchmark_times_each_baseline_as_a_search_scores_it(monkeypatch) -> None:
+    from benchmarks import baselines
+
+    monkeypatch.setitem(baselines.SIZES, "tiny", (40, 60, 1_500))
+    monkeypatch.setitem(baselines.TARGETS, ("tiny", "als"), 1e6)
+    got = baselines.measure("tiny", validation_rows=100)
+    assert got["titles"] == 60 and got["sample_rows"] == 100
+    assert set(got["baselines"]) == {"ease", "als", "popularity"}
+    for fit in got["baselines"].values():
+        assert fit["seconds"] >= 0 and 0 < fit["objective"] <= 1 and 0 < fit["holdout"] <= 1
+    from tuner_app.baselines.ease import L2_GRID
+
+    assert got["baselines"]["ease"]["setting"] in L2_GRID
+    text = baselines.report("machine", 0.0, 100, [got])
+    assert "<= 1000000 s: pass" in text and text.count("tiny") == 3
