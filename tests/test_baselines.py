@@ -287,3 +287,35 @@ def test_als_is_scored_like_a_slow_ranking_of_its_factors_and_chosen_by_the_obje
                 hits += rank < k
             key = f"val_filtered_top_{k}" if filtered else f"val_top_{k}"
             assert got["validation"][key] == pytest.approx(hits / len(data.validation.user))
+
+
+def test_als_on_big_data_chooses_on_a_sample_of_users_then_fits_everyone_once(monkeypatch):
+    from tuner_app.baselines import als
+
+    rng = np.random.default_rng(12)
+    data = tiny_split(rng, num_users=12, num_titles=15)
+    matrix = als.interactions(data.train.user, data.train.title, data.vocab.num_users, data.vocab.num_titles)
+    sample = als.grid_users(matrix, matrix.nnz // 2)
+    cells = np.diff(matrix.indptr)
+    assert cells[sample].sum() >= matrix.nnz // 2 > cells[sample].sum() - cells[sample].max()
+    assert als.grid_users(matrix, matrix.nnz) is None
+    fitted = []
+    real_fit = als.fit
+
+    def recording_fit(matrix, factors, regularization, alpha, seed=0):
+        got = real_fit(matrix, factors, regularization, alpha, seed)
+        fitted.append((matrix.shape[0], (factors, regularization, alpha), got))
+        return got
+
+    monkeypatch.setattr(als, "fit", recording_fit)
+    monkeypatch.setattr(als, "GRID_CELLS", matrix.nnz // 2)
+    got = als.als_baseline(data, "val_filtered_top_5", exclude_seen=True)
+    # Six fits of the sampled users' rows, then the chosen setting once on every user.
+    assert [rows for rows, _, _ in fitted] == [len(sample)] * 6 + [matrix.shape[0]]
+    setting = got["settings"]
+    assert fitted[-1][1] == (setting["factors"], setting["regularization"], setting["alpha"])
+    assert got["tried_on"] == f"{len(sample):,} of {data.vocab.num_users:,} users' {cells[sample].sum():,} training cells"
+    position = als.popularity_position(data.train.title, data.vocab.num_titles)
+    everyone = als._Scoring(matrix, position, exclude_seen=True)
+    assert got["validation"] == everyone.score(fitted[-1][2], data.validation)
+    assert got["holdout"] == everyone.score(fitted[-1][2], data.holdout)

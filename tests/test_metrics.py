@@ -175,6 +175,12 @@ def test_catalogue_coverage_counts_the_items_in_some_lists_top_k():
     top = ranking.top_items(lambda u: scores[u], np.arange(9), 30, position, 5)
     by_hand = [sorted(range(30), key=lambda j, u=u: (-scores[u, j], position[j]))[:5] for u in range(9)]
     assert top.tolist() == by_hand
+    # Ties across the k-th place, a user whose every score is equal (the popularity list), k = the catalogue.
+    tied = np.round(rng.normal(size=(40, 30)), 0).astype(np.float32)
+    tied[7] = 0.0
+    for k in (1, 5, 29, 30):
+        want = [sorted(range(30), key=lambda j, u=u: (-tied[u, j], position[j]))[:k] for u in range(40)]
+        assert ranking.top_items(lambda u: tied[u], np.arange(40), 30, position, k).tolist() == want
     assert coverage(top, 30, ks=(1, 5)) == {"coverage_1": len({row[0] for row in by_hand}) / 30,
                                             "coverage_5": len({j for row in by_hand for j in row}) / 30}
 
