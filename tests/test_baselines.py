@@ -319,3 +319,23 @@ def test_als_on_big_data_chooses_on_a_sample_of_users_then_fits_everyone_once(mo
     everyone = als._Scoring(matrix, position, exclude_seen=True)
     assert got["validation"] == everyone.score(fitted[-1][2], data.validation)
     assert got["holdout"] == everyone.score(fitted[-1][2], data.holdout)
+
+
+def test_eases_memory_plan_against_what_a_real_fit_allocates():
+    """The bytes `plan` weighs against free memory, beside a real fit's: the Gram matrix, plus what computing the
+    weights allocates at its peak (numpy's allocations, traced)."""
+    import tracemalloc
+
+    from tuner_app.baselines import ease
+
+    titles = 2_000
+    rows = (np.random.default_rng(4).random((3_000, titles)) < 0.02).astype(np.float32)
+    gram = rows.T @ rows
+    tracemalloc.start()
+    try:
+        ease.ease_weights(gram, 300.0)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    used = gram.nbytes + peak
+    assert 2 * 4 * titles ** 2 <= used <= ease.memory_needed(titles)

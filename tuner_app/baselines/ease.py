@@ -95,7 +95,7 @@ def plan(num_titles: int, available: int | None = None, flops: float | None = No
     Memory: two titles x titles float32 matrices, and the score blocks (`ranking`). Time:
     a Cholesky factorisation and inverse (about titles^3 multiply-adds) for each L2 weight.
     """
-    needed = 2 * 4 * num_titles ** 2 + 4 * BLOCK_VALUES * 3
+    needed = memory_needed(num_titles)
     available = memory_available() if available is None else available
     seconds = len(grid) * num_titles ** 3 / (flops or _FLOPS)
     if needed > available:
@@ -103,6 +103,11 @@ def plan(num_titles: int, available: int | None = None, flops: float | None = No
                          f"{needed / 1e9:.1f} GB and {available / 1e9:.1f} GB is available; ALS scales to this "
                          "catalogue")
     return seconds, None
+
+
+def memory_needed(num_titles: int) -> int:
+    """Bytes EASE holds at its peak: the Gram matrix and its inverse (float32), and three score blocks."""
+    return 2 * 4 * num_titles ** 2 + 4 * BLOCK_VALUES * 3
 
 
 def memory_available() -> int:
