@@ -107,7 +107,7 @@ def als_baseline(data, objective: str, exclude_seen: bool, stages: Sequence[dict
         "settings": best_setting,
         "tried": tried,
         **({} if sample is None else {"tried_on": f"{len(sample):,} of {num_users:,} users' "
-                                                  f"{matrix[sample].nnz:,} training cells"}),
+                                                  f"{grid.matrix.nnz:,} training cells"}),
         "coverage": coverage(top, num_titles),
         "validation": best_figures,
         "holdout": everyone.score(best_factors, data.holdout) if data.holdout is not None else {},
