@@ -72,9 +72,16 @@ def baseline_figures(scores, users, items, seen, position, ks=KS):
                              seen_matrix(seen, *scores.shape), ks)
 
 
-@pytest.mark.parametrize("seed,ties", [(0, False), (1, False), (2, True), (3, True)])
-def test_the_baselines_scorer_matches_the_plain_reference(seed, ties):
+@pytest.mark.parametrize("seed,ties,block_values", [(0, False, ranking.BLOCK_VALUES), (1, False, 30),
+                                                    (2, True, ranking.BLOCK_VALUES), (3, True, 1)])
+@pytest.mark.parametrize("not_finite", [False, True])
+def test_the_baselines_scorer_matches_the_plain_reference(seed, ties, block_values, not_finite, monkeypatch):
+    monkeypatch.setattr(ranking, "BLOCK_VALUES", block_values)  # users, rows and ties a block at a time
     scores, rows, seen = case(seed, ties)
+    if not_finite:  # NaN is never above an item; a row whose own score is not finite is never a hit
+        scores[1, [4, 0, 11]] = np.nan, np.inf, -np.inf
+        scores[3, [5, 8, 12]] = -np.inf, np.nan, np.inf
+        scores[4, :5] = np.nan
     users = np.array([u for u, _ in rows])
     items = np.array([i for _, i in rows])
     position = np.random.default_rng(seed).permutation(scores.shape[1])  # a popularity order
