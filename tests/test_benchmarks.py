@@ -60,3 +60,21 @@ def test_the_baselines_benchmark_times_each_baseline_as_a_search_scores_it(monke
     assert got["baselines"]["ease"]["setting"] in L2_GRID
     text = baselines.report("machine", 0.0, 100, [got])
     assert "<= 1000000 s: pass" in text and text.count("tiny") == 3
+
+
+def test_the_ceiling_benchmark_puts_the_generators_ranking_above_every_baseline(monkeypatch) -> None:
+    from pathlib import Path
+
+    from benchmarks import ceiling
+
+    monkeypatch.setitem(ceiling.SHAPES, "tiny", (120, 150, 6_000))
+    space = Path(__file__).resolve().parents[1] / "search_spaces/deep-filtered.yaml"
+    objective, figures = ceiling.measure("tiny", space, None)
+    assert objective == "val_filtered_ndcg_10"
+    names = [who for who, _, _ in figures]
+    assert names[0].startswith("generator's own ranking") and {"popularity", "EASE", "ALS"} <= set(names)
+    top = figures[0]
+    for who, validation, held_back in figures[1:]:
+        assert 0 < validation < top[1] and 0 < held_back < top[2], (who, validation, held_back, top)
+    text = ceiling.report("machine", "tiny", space, objective, figures)
+    assert "100.0%" in text and "goal: the better classical baseline x 1.08" in text

@@ -6,7 +6,9 @@ always gives the same data and fingerprint. numpy and the standard library only.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+from collections.abc import Callable
 
 import numpy as np
 
@@ -64,11 +66,25 @@ _NOUNS = (
 )
 # fmt: on
 _PATTERNS = ("{a} {g} {n}", "The {a} {g}", "{g} of the {n}", "{a} {n}", "The {g} {n}", "{g} {n}")
+_TASTE_WEIGHT = 4.0  # of a user's affinity to a movie's genres against its log popularity
 _FIRST_DAY, _LAST_SECOND = 852_076_800, 1_072_915_199  # 1997-01-01 .. 2003-12-31 (UTC)
 
 
-def _make_synthetic(spec: SyntheticSpec) -> Ratings:
-    rng = np.random.default_rng(spec.seed)
+@dataclasses.dataclass(frozen=True)
+class _World:
+    """What the generator draws before any rating: the movies and the users' tastes."""
+
+    genres: np.ndarray  # [movies, genres] each movie's genre weights (rows sum to 1)
+    log_popularity: np.ndarray  # [movies]
+    quality: np.ndarray  # [movies]
+    titles: np.ndarray  # [movies] str; a repeated title's two movies share one
+    dups: np.ndarray  # the second movie of each repeated title
+    originals: np.ndarray  # ... and its first
+    counts: np.ndarray  # [users] ratings of each user
+    taste: np.ndarray  # [users, genres]
+
+
+def _world(rng: np.random.Generator, spec: SyntheticSpec) -> _World:
     n_movies, n_genres = spec.movies, len(_GENRE_WORDS)
     # Movies: one main genre and maybe two more; Zipf-like popularity; a quality that
     # leans towards popular movies.
@@ -88,11 +104,43 @@ def _make_synthetic(spec: SyntheticSpec) -> Ratings:
     shuffled = rng.permutation(n_movies)
     dups, originals = shuffled[:n_dup], shuffled[n_dup : 2 * n_dup]
     titles[dups] = titles[originals]
-
     counts = _ratings_per_user(rng, spec.users, spec.ratings, cap=n_movies - n_dup)
     taste = rng.dirichlet(np.full(n_genres, 0.3), size=len(counts))
+    return _World(genres, log_popularity, quality, titles, dups, originals, counts, taste)
+
+
+def generator_preference(spec: SyntheticSpec) -> Callable[[np.ndarray], np.ndarray]:
+    """The generator's own preference of users for titles: the best ranking any model could learn.
+
+    A user's movies are drawn without replacement with weights ``exp(_TASTE_WEIGHT * affinity +
+    log popularity)`` (`_pick_movies`), so an unseen title is the more likely among a user's
+    ratings the larger that weight (a repeated title's two movies: the sum of theirs). Ranking by
+    it scores the ceiling of every metric on this data's held-out rows (`benchmarks.ceiling`).
+
+    Returns:
+        A function of user indices (user id ``"i"`` is index ``i - 1``) giving their log weights
+        `[len(users), titles]`, the titles in sorted order, as a search's vocabulary holds them.
+    """
+    check_synthetic(spec, "synthetic data")
+    world = _world(np.random.default_rng(spec.seed), spec)
+    titles, column = np.unique(world.titles, return_inverse=True)
+
+    def preference(users: np.ndarray) -> np.ndarray:
+        logits = world.log_popularity + _TASTE_WEIGHT * (world.taste[users] @ world.genres.T)
+        weights = np.zeros((len(users), len(titles)))
+        np.add.at(weights.T, column, np.exp(logits - logits.max(axis=1, keepdims=True)).T)
+        with np.errstate(divide="ignore"):
+            return np.log(weights)
+
+    return preference
+
+
+def _make_synthetic(spec: SyntheticSpec) -> Ratings:
+    rng = np.random.default_rng(spec.seed)
+    world = _world(rng, spec)
+    titles, quality, counts, taste = world.titles, world.quality, world.counts, world.taste
     user, movie, affinity = _pick_movies(
-        rng, taste, genres, log_popularity, counts, dups, originals
+        rng, taste, world.genres, world.log_popularity, counts, world.dups, world.originals
     )
 
     # Ratings follow taste, movie quality and each user's generosity.
@@ -122,7 +170,7 @@ def _make_synthetic(spec: SyntheticSpec) -> Ratings:
             f"synthetic v{_SYNTHETIC_VERSION}: {params}".encode()
         ).hexdigest(),
         users=_user_features(np.random.default_rng([spec.seed, 1]), user_names, taste),
-        items=movie_features(titles, ["|".join(_GENRE_NAMES[g] for g in np.flatnonzero(row)) for row in genres],
+        items=movie_features(titles, ["|".join(_GENRE_NAMES[g] for g in np.flatnonzero(row)) for row in world.genres],
                               [year_of(title) for title in titles]),
     )
 
@@ -204,7 +252,7 @@ def _pick_movies(
         count = counts[start : start + chunk]
         rows = np.arange(len(count))
         affinity = taste[start : start + len(count)] @ genres.T
-        score = log_popularity + 4.0 * affinity + rng.gumbel(size=affinity.shape)
+        score = log_popularity + _TASTE_WEIGHT * affinity + rng.gumbel(size=affinity.shape)
         # A title's two rows compete as one: the better score stands for both.
         use_dup = score[:, dups] > score[:, originals]
         score[:, originals] = np.maximum(score[:, originals], score[:, dups])

@@ -1,0 +1,124 @@
+"""How far above the classical baselines any model can get on synthetic data: the generator's own ranking.
+
+    python -m benchmarks.ceiling [--shape 1m] [--space search_spaces/deep-filtered.yaml]
+                                 [--results results/deep-filtered-ml1m-shape.json] [--out FILE] [--quick]
+
+The synthetic data draws each user's movies from known weights (`data.synthetic.generator_preference`),
+so ranking every user's unseen titles by those weights is the best any recommender can do in
+expectation: the ceiling of every metric on the held-out rows. This splits data of a release's shape
+as the space splits it (its split, its validation sample, training items left out when it says so),
+scores the ceiling, popularity, EASE and ALS (the search's own `score_baselines`) on the validation
+and held-back rows under the space's objective, and, given a search's `<name>.json` on the same data,
+its best trial. Each figure is also shown as a share of the ceiling, with the share the issue-29 goal
+(the better classical baseline x 1.08) needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchmarks.output import machine_at_start, publish
+
+#: (users, titles, ratings) of each release's shape (as benchmarks.baselines).
+SHAPES = {"100k": (943, 1_682, 100_000), "1m": (6_040, 3_706, 1_000_209), "latest-small": (610, 9_742, 100_836)}
+GOAL = 1.08  # issue 29: the best trial against the better classical baseline
+
+
+def measure(shape: str, space: Path, results: Path | None) -> tuple[str, list[tuple[str, float, float]]]:
+    """(objective, [(who, validation, held back)]) on synthetic data of `shape`, split as `space` says."""
+    import numpy as np
+
+    import tuner_app  # noqa: F401  (Keras 2 for TensorFlow, before it loads)
+    from tuner_app.model.runtime import load_tensorflow
+
+    load_tensorflow()
+    from tuner_app.baselines import score_baselines
+    from tuner_app.baselines.ease import interactions
+    from tuner_app.baselines.popularity import popularity_position
+    from tuner_app.baselines.ranking import rank_rows
+    from tuner_app.data import SyntheticSpec, make_synthetic
+    from tuner_app.data.split import split_rows
+    from tuner_app.data.synthetic import generator_preference
+    from tuner_app.model import features
+    from tuner_app.space.validation import load_space
+    from tuner_app.tuning.setup import Rows
+
+    users, titles, count = SHAPES[shape]
+    synthetic = SyntheticSpec(users=users, movies=titles, ratings=count, seed=0)
+    ratings = make_synthetic(synthetic)
+    spec, _ = load_space(space).for_data(ratings.features, ratings.description)
+    rows = Rows.of(spec, split_rows(spec.split, len(ratings), timestamps=ratings.timestamp))
+    data = features.prepare(ratings, rows.train, rows.validation, rows.holdout,
+                            rows.validation_all if rows.sampled else None)
+    vocab, objective, exclude_seen = data.vocab, spec.objective, spec.evaluation.exclude_seen
+    scored = score_baselines(data, objective, exclude_seen)
+
+    preference = generator_preference(synthetic)
+    generator_index = np.array([int(name) - 1 for name in vocab.user_ids])  # user id "i" is index i - 1
+    column = np.searchsorted(np.unique(ratings.item_catalog), vocab.titles)  # the generator's sorted titles
+    seen = interactions(data.train.user, data.train.title, vocab.num_users, vocab.num_titles) if exclude_seen else None
+    position = popularity_position(data.train.title, vocab.num_titles)
+
+    def ceiling(part) -> float:
+        return rank_rows(lambda ids: preference(generator_index[ids - 1])[:, column], part.user, part.title,
+                         vocab.num_titles, position, seen)[objective]
+
+    figures = [("generator's own ranking (the ceiling)", ceiling(data.validation), ceiling(data.holdout)),
+               ("popularity", scored["validation"][objective], scored["holdout"][objective])]
+    for name in ("ease", "als"):
+        if "skipped" not in scored[name]:
+            figures.append((name.upper(), scored[name]["validation"][objective], scored[name]["holdout"][objective]))
+    if results is not None:
+        summary = json.loads(results.read_text(encoding="utf-8"))
+        if summary.get("data") != ratings.description or summary.get("objective") != objective:
+            raise SystemExit(f"{results}: is a search on {summary.get('data')!r} by {summary.get('objective')!r}, "
+                             f"not on {ratings.description!r} by {objective!r}: give that search's <name>.json.")
+        best = summary["best_trial_holdout"]
+        figures.append((f"{summary['name']}: best trial ({best['trial_id']})", best["validation"][objective],
+                        best["holdout"][objective]))
+    return objective, figures
+
+
+def report(machine: str, shape: str, space: Path, objective: str, figures: list[tuple[str, float, float]]) -> str:
+    from benchmarks.report import format_columns
+
+    top_validation, top_holdout = figures[0][1], figures[0][2]
+    classical = [f for f in figures[1:] if f[0] in ("EASE", "ALS")] or [figures[1]]
+    bar_validation = max(f[1] for f in classical) * GOAL
+    bar_holdout = max(f[2] for f in classical) * GOAL
+    rows = [(who, f"{v:.4f}", f"{v / top_validation:.1%}", f"{h:.4f}", f"{h / top_holdout:.1%}")
+            for who, v, h in figures]
+    rows.append((f"goal: the better classical baseline x {GOAL}", f"{bar_validation:.4f}",
+                 f"{bar_validation / top_validation:.1%}", f"{bar_holdout:.4f}", f"{bar_holdout / top_holdout:.1%}"))
+    users, titles, count = SHAPES[shape]
+    return "\n".join([
+        f"Machine: {machine}",
+        f"Synthetic data of {shape}'s shape ({users:,} users, {titles:,} titles, {count:,} ratings, seed 0), "
+        f"split as {space} splits it; {objective}.",
+        "",
+        format_columns(rows, ("ranking", "validation", "of ceiling", "held back", "of ceiling")),
+    ])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.ceiling", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shape", default="1m", choices=list(SHAPES), help="the release's shape (default 1m)")
+    parser.add_argument("--space", type=Path, default=Path("search_spaces/deep-filtered.yaml"),
+                        help="the space whose split and objective to use (default deep-filtered.yaml)")
+    parser.add_argument("--results", type=Path, default=None, help="a search's <name>.json on the same data")
+    parser.add_argument("--out", type=Path, default=None, help="default: benchmarks/results/<date>-ceiling.txt")
+    parser.add_argument("--quick", action="store_true", help="smoke test: ml-100k's shape, no file written")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.shape = "100k"
+    machine, _ = machine_at_start()
+    objective, figures = measure(args.shape, args.space, args.results)
+    publish(report(machine, args.shape, args.space, objective, figures), args.out, "ceiling", args.quick)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
