@@ -62,7 +62,8 @@ def case(seed: int, ties: bool = False):
     scores = rng.normal(size=(users, items))
     if ties:
         scores = np.round(scores, 0)  # a few distinct values: many ties
-    rows = [(0, 3), (1, 4), (1, 9), (1, 17), (1, 21), (2, 0), (3, 5), (3, 6), (4, 10), (4, 11), (5, 2)]
+        scores[2] = 0.5  # and a user whose items all score the same (no history)
+    rows = [(0, 3), (1, 4), (1, 9), (1, 17), (1, 21), (2, 0), (2, 12), (2, 13), (2, 18), (2, 22), (2, 24), (3, 5), (3, 6), (4, 10), (4, 11), (5, 2)]
     seen = {0: {1, 2}, 1: {0, 5, 6}, 3: {7, 8, 9, 10}, 4: {10, 11}, 5: set(range(0, 20))}  # 4, 5: every item seen
     return scores, rows, seen
 
