@@ -100,7 +100,7 @@ def best_so_far(frame):
     else:
         rows = rows.sort_values("trial_id")
         minutes = seconds.loc[rows.index].cumsum() / 60
-    objective = rows["objective"].where(rows["status"] == TrialState.COMPLETED.value)
+    objective = pd.to_numeric(rows["objective"], errors="coerce").where(rows["status"] == TrialState.COMPLETED.value)
     return pd.DataFrame({
         "trial": range(1, len(rows) + 1),
         "trial_id": rows["trial_id"].to_numpy(),
