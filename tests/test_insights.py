@@ -67,6 +67,21 @@ def test_best_so_far_follows_the_order_trials_ended_and_their_wall_time():
     assert list(best_so_far(table)["minutes"]) == [1.0, 2.0, 2.5, 3.5]
 
 
+def test_the_best_so_far_line_reads_objectives_that_a_csv_gave_as_integers():
+    """Tiny data can score every trial 1 (a hit rate): the CSV's column then reads as integers."""
+    import warnings
+
+    from tuner_app.report.table import insight_lines
+
+    table = results_table(3)
+    table["objective"] = [1, 1, 0]
+    assert best_so_far(table)["best"].dtype == np.float64
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pandas: shifting integers with a -inf fill "will raise in a future version"
+        lines = insight_lines(table, {})
+    assert lines[0] == "best so far: 1.0000 at trial 1 (0.2 min)"
+
+
 SPACE = textwrap.dedent("""
     tuner: {algorithm: random, max_trials: 3}
     hyperparameters:

@@ -100,7 +100,8 @@ def best_so_far(frame):
     else:
         rows = rows.sort_values("trial_id")
         minutes = seconds.loc[rows.index].cumsum() / 60
-    objective = pd.to_numeric(rows["objective"], errors="coerce").where(rows["status"] == TrialState.COMPLETED.value)
+    objective = pd.to_numeric(rows["objective"], errors="coerce").astype(float).where(
+        rows["status"] == TrialState.COMPLETED.value)  # as floats: a column of 1s reads as integers
     return pd.DataFrame({
         "trial": range(1, len(rows) + 1),
         "trial_id": rows["trial_id"].to_numpy(),
