@@ -305,6 +305,10 @@ def test_epochs_flag_wins_over_the_spaces_fixed_epochs(tmp_path, tool):
     assert [r["epochs"] for r in tool.rows("fixed")] == ["2", "2"]
     (last,) = [line for line in proc.stdout.splitlines() if "2/2 trials done" in line]
     assert "left" not in last  # nothing is left after the last trial
+    # A trial at its best on the 2nd of 2 epochs may still have been improving: the summary names it.
+    capped = [r["trial_id"] for r in tool.rows("fixed") if r["best_epoch"] == "2"]
+    named = [line for line in proc.stdout.splitlines() if "on the last epoch allowed (epochs: 2)" in line]
+    assert len(named) == (1 if capped else 0) and all(trial in named[0] for trial in capped), proc.stdout
 
 
 def test_the_validation_sample_is_the_same_on_every_run():

@@ -82,6 +82,30 @@ def test_the_best_so_far_line_reads_objectives_that_a_csv_gave_as_integers():
     assert lines[0] == "best so far: 1.0000 at trial 1 (0.2 min)"
 
 
+def test_trials_at_their_best_on_the_last_allowed_epoch_are_named_with_what_to_raise():
+    from tuner_app.report.rows import at_epoch_cap
+    from tuner_app.report.table import insight_lines
+
+    assert at_epoch_cap(30, 30) and at_epoch_cap("30", 30.0)  # as a TrialRow or a CSV holds them
+    assert not at_epoch_cap(29, 30) and not at_epoch_cap(None, 30) and not at_epoch_cap(float("nan"), 30)
+    assert not at_epoch_cap(30, None)  # the bound is not known
+    assert not at_epoch_cap(3, 3, hyperband_epochs=3)  # a Hyperband round ends at its target on purpose
+    assert not at_epoch_cap(30, 30, cut_by_budget=True) and not at_epoch_cap(30, 30, cut_by_budget="True")
+    assert at_epoch_cap(30, 30, hyperband_epochs=float("nan"), cut_by_budget=float("nan"))
+
+    table = results_table(5)
+    table["epochs"] = [30, 30, 30, 30, 40]
+    table["best_epoch"] = [30, 12, 30, 30, 40]
+    table["cut_by_budget"] = [None, None, None, True, None]
+    table.loc[2, "status"] = "FAILED"
+    lines = [line for line in insight_lines(table, {}) if "last epoch allowed" in line]
+    assert lines == ["2 trials (00, 04) were at their best on the last epoch allowed (epochs: 30, 40) and may still "
+                     "have been improving: raise epochs (hyperparameters.epochs in the space, or --epochs); "
+                     "early_stopping_patience still ends the trials that stop improving"]
+    table["best_epoch"] = [29, 12, 30, 30, 39]
+    assert not [line for line in insight_lines(table, {}) if "last epoch allowed" in line]
+
+
 SPACE = textwrap.dedent("""
     tuner: {algorithm: random, max_trials: 3}
     hyperparameters:

@@ -72,7 +72,8 @@ def _ranks(scores: np.ndarray, ordered: np.ndarray, columns: np.ndarray, positio
     """How many of one user's items come before each of `columns`: higher scores, then more popular at equal
     ones; `len(scores)` for a column whose own score is not finite. `ordered` is `np.sort(scores)`."""
     true = scores[columns]
-    if ordered[0] == ordered[-1] and np.isfinite(ordered[0]):  # every item scores the same (a user without history): the popularity list
+    if ordered[0] == ordered[-1] and np.isfinite(ordered[0]):
+        # Every item scores the same (a user without history): the popularity list.
         return position[columns].astype(np.int64)
     finite_end = np.searchsorted(ordered, np.nan)  # the NaN scores, sorted last, never count
     low, high = np.searchsorted(ordered, true, "left"), np.searchsorted(ordered, true, "right")

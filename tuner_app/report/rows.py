@@ -74,6 +74,34 @@ class TrialRow:
         return value if value is not None and math.isfinite(value) else None
 
 
+def at_epoch_cap(best_epoch: object, epochs: object, hyperband_epochs: object = None,
+                 cut_by_budget: object = None) -> bool:
+    """Whether a completed trial was at its best on the last epoch its `epochs` bound allowed, so it may
+    still have been improving. Not a Hyperband round (it ends at its target on purpose) nor a trial the
+    time budget cut; values as a TrialRow or a results CSV holds them (missing: None or NaN)."""
+    def number(value: object) -> float | None:
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            return None
+        return value if math.isfinite(value) else None
+
+    if number(hyperband_epochs) is not None or str(cut_by_budget).lower() == "true":
+        return False
+    best, bound = number(best_epoch), number(epochs)
+    return best is not None and bound is not None and best >= bound
+
+
+def epoch_cap_line(trial_ids: list[str], bounds: Iterable[object]) -> str:
+    """The line that names the trials `at_epoch_cap` found, and what to change."""
+    shown = ", ".join(sorted({f"{float(b):g}" for b in bounds}))
+    which = f"trial {trial_ids[0]} was" if len(trial_ids) == 1 else \
+        f"{len(trial_ids)} trials ({', '.join(trial_ids[:8])}{', ...' if len(trial_ids) > 8 else ''}) were"
+    return (f"{which} at their best on the last epoch allowed (epochs: {shown}) and may still have been improving: "
+            "raise epochs (hyperparameters.epochs in the space, or --epochs); early_stopping_patience still ends the "
+            "trials that stop improving")
+
+
 def rank_rows(rows: Iterable[TrialRow]) -> list[tuple[int | None, TrialRow]]:
     """Completed trials with an objective first, best first; then the rest by trial id."""
     rows = list(rows)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tuner_app.errors import ResultsError
 from tuner_app.report.results_csv import read_results
-from tuner_app.report.rows import BEST_LIFT_COLUMN, HYPERBAND_COLUMNS, LIFT_COLUMNS
+from tuner_app.report.rows import BEST_LIFT_COLUMN, HYPERBAND_COLUMNS, LIFT_COLUMNS, at_epoch_cap, epoch_cap_line
 from tuner_app.store.states import TrialState
 
 
@@ -203,6 +203,12 @@ def insight_lines(frame, baselines: dict[str, float]) -> list[str]:
         label = BASELINES.get(name, name)
         lines.append(f"  beat {label} ({value:.4f}) from trial {reached[0]} ({reached[1]:.1f} min)" if reached
                      else f"  never beat {label} ({value:.4f})")
+    if {"best_epoch", "epochs"} <= set(frame.columns):
+        done = frame[frame["status"] == TrialState.COMPLETED.value]
+        capped = done[[at_epoch_cap(row.get("best_epoch"), row.get("epochs"), row.get("target_epochs"),
+                                    row.get("cut_by_budget")) for _, row in done.iterrows()]]
+        if not capped.empty:
+            lines.append(epoch_cap_line([str(t) for t in capped["trial_id"]], capped["epochs"]))
     found = importances(frame)
     if isinstance(found, str):
         lines.append(f"hyperparameter importance: none ({found})")

@@ -8,7 +8,7 @@ say how it compares with the baselines.
 from __future__ import annotations
 
 from tuner_app.errors import SearchError, SearchInterrupted
-from tuner_app.report.rows import best_classical, best_row
+from tuner_app.report.rows import at_epoch_cap, best_classical, best_row, epoch_cap_line
 from tuner_app.space.durations import format_duration
 from tuner_app.space.names import BASELINES, CLASSICAL_BASELINES
 from tuner_app.store.summary import baseline_setting, baseline_values, baselines_of, coverage_line, write_summary
@@ -34,6 +34,11 @@ def finish(search, stopped: bool, failure: str | None) -> None:
         lift = f" ({lifts(best.objective, baselines)})" if baselines else ""
         progress.result(f"best: trial {best.trial_id}, {spec.objective} {best.objective:.4f} "
                         f"at epoch {best.best_epoch}{lift}")
+        allowed = {r.trial_id: r.hyperparameters.get("epochs", spec.training.epochs) for r in completed}
+        capped = [r.trial_id for r in completed if at_epoch_cap(r.best_epoch, allowed[r.trial_id],
+                                                                r.hyperparameters.get("tuner/epochs"), r.cut_by_budget)]
+        if capped:
+            progress.result(epoch_cap_line(capped, [allowed[trial] for trial in capped]))
         if not stopped:
             _score_best(search, best)
     if stopped:
