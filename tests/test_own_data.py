@@ -111,6 +111,32 @@ def test_csv_tsv_gzip_and_parquet_give_equal_ratings(tmp_path: Path) -> None:
     assert parse_data_arg(str(tmp_path / "i.csv.gz")) == DataSpec("table", path=str((tmp_path / "i.csv.gz").resolve()))
 
 
+@pytest.mark.parametrize("kind", ["integer", "text"])
+def test_ids_read_a_block_at_a_time_are_the_files_ids(tmp_path: Path, monkeypatch, kind: str) -> None:
+    """Blocks of 7 rows over row groups of 50: text ids looked up against those seen; integer ids through
+    the table indexed by the id until one passes its limit (later blocks) or is negative, then by search."""
+    from tuner_app.data.own import table_files, values
+
+    monkeypatch.setattr(table_files, "PARQUET_BATCH", 7)
+    monkeypatch.setattr(values, "DENSE_IDS", 1000)
+    rng = np.random.default_rng(3)
+    users, items = rng.integers(0, 60, 500), rng.integers(0, 40, 500)
+    users[300::2] = rng.integers(1000, 5000, 100)  # past DENSE_IDS from the 43rd block on, between known ids
+    users[450] = -4
+    if kind == "text":
+        users, items = np.array([f"u{u}" for u in users]), np.array([f"sku-{i}" for i in items])
+    pq.write_table(pa.table({"user": users, "item": items}), tmp_path / "i.parquet", row_group_size=50)
+    pd.DataFrame({"user": users, "item": items}).to_csv(tmp_path / "i.csv", index=False)
+    for name in ("i.parquet", "i.csv"):
+        ratings = load(tmp_path / name)
+        assert ratings.user_id.tolist() == [str(u) for u in users], name
+        assert ratings.item_id.tolist() == [str(i) for i in items], name
+        assert sorted(ratings.item_catalog.tolist()) == sorted({str(i) for i in items})
+        # one str (and so one code) per distinct id, however many blocks it comes back in
+        assert len({id(u) for u in ratings.user_id}) == len(set(users.tolist())), name
+        assert len({id(i) for i in ratings.item_id}) == len(set(items.tolist())), name
+
+
 def test_integer_ids_become_strings_and_csv_keeps_leading_zeros(tmp_path: Path) -> None:
     pq.write_table(pa.table({"userId": pa.array([1, 2, 2], pa.int64()), "movieId": pa.array([10, 10, 30], pa.int32()),
                              "weight": [1.0, 2.0, 3.0]}), tmp_path / "i.parquet")

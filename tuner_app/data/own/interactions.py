@@ -66,7 +66,10 @@ def read_interactions(file: TableFile, columns: dict[str, str | None], unit: str
         got: dict[str, np.ndarray] = {}
         for role in ("user", "item"):
             code = encoders[role].encode(batch[wanted[role]], offset)
-            got[f"{role}_id"] = encoders[role].strings[code]
+            if out is not None:  # straight into the rows' place: no block-sized copy of the references
+                np.take(encoders[role].strings, code, out=out[f"{role}_id"][offset:offset + len(code)])
+            else:
+                got[f"{role}_id"] = encoders[role].strings[code]
             if codes:
                 got[role] = code
         if "timestamp" in wanted:

@@ -18,6 +18,9 @@ from tuner_app.errors import DataError
 
 _INTEGER = re.compile(r"[+-]?\d+")
 _DECIMAL = re.compile(r"[+-]?\d+\.\d*")
+#: Integer ids below this are coded through a table indexed by the id (at most 64 MB of int32); larger
+#: or negative ones by a binary search among the ids seen.
+DENSE_IDS = 1 << 24
 _TIME_FORMS = "numbers of seconds since 1970 or ISO 8601 date-times such as 2024-03-01T12:00:00Z"
 
 
@@ -41,7 +44,10 @@ class IdEncoder:
         self.file, self.column, self.role = file, column, role
         self.text = pa.array([], pa.string())  # text ids seen, in code order
         self.numbers = np.empty(0, np.int64)  # integer ids seen, in code order
-        self.sorted = np.empty(0, np.int64)  # ... sorted, and the code of each
+        # Each integer id's code by the id itself (-1: not seen) while every id is in [0, DENSE_IDS);
+        # None after the first one outside, when `sorted` and `sorted_codes` find them instead.
+        self.dense: np.ndarray | None = np.empty(0, np.int32)
+        self.sorted = np.empty(0, np.int64)  # integer ids seen, sorted, and the code of each
         self.sorted_codes = np.empty(0, np.int32)
         self.kind: str | None = None  # "text" or "integer": one kind a column
         self.strings = np.empty(0, dtype=object)
@@ -95,6 +101,12 @@ class IdEncoder:
         import pandas as pd
 
         self._one_kind("integer")
+        if self.dense is not None and len(numbers) and (numbers.min() < 0 or numbers.max() >= DENSE_IDS):
+            self.dense = None  # ids too large to index a table by: found among the sorted ones from now on
+            order = np.argsort(self.numbers, kind="stable")
+            self.sorted, self.sorted_codes = self.numbers[order], order.astype(np.int32)
+        if self.dense is not None:
+            return self._encode_small_integers(numbers)
         inverse, distinct = pd.factorize(numbers)
         at = np.searchsorted(self.sorted, distinct)
         known = at < len(self.sorted)
@@ -109,6 +121,25 @@ class IdEncoder:
             order = np.argsort(self.numbers, kind="stable")
             self.sorted, self.sorted_codes = self.numbers[order], order.astype(np.int32)
         return lookup[inverse]
+
+    def _encode_small_integers(self, numbers: np.ndarray) -> np.ndarray:
+        """`_encode_integers` for ids in [0, DENSE_IDS): a row's code is read from a table indexed by its
+        id; new ids get the next codes in order of first appearance, as the sorted path gives them."""
+        import pandas as pd
+
+        if len(numbers) and int(numbers.max()) >= len(self.dense):
+            grown = np.full(min(DENSE_IDS, max(int(numbers.max()) + 1, 2 * len(self.dense))), -1, np.int32)
+            grown[:len(self.dense)] = self.dense
+            self.dense = grown
+        codes = self.dense[numbers]
+        new = codes < 0
+        if new.any():
+            fresh = pd.unique(numbers[new])
+            self.dense[fresh] = np.arange(len(self.numbers), len(self.numbers) + len(fresh), dtype=np.int32)
+            self.numbers = np.concatenate([self.numbers, fresh])
+            self._add_strings([str(n) for n in fresh.tolist()])
+            codes[new] = self.dense[numbers[new]]
+        return codes
 
     def _add_strings(self, fresh: list[str]) -> None:
         added = np.empty(len(fresh), dtype=object)
