@@ -31,11 +31,12 @@ def _first_null(values) -> int | None:
 class IdEncoder:
     """Codes (int32) of one id column, a block of rows at a time, over one list of distinct ids.
 
-    Each block's distinct values are found by hashing in pyarrow or pandas, then looked up
-    among the ids seen before, with whole-array operations: text ids against a pyarrow array
-    of them (`index_in`), integer ids against a sorted numpy array. `strings` holds each
-    distinct id once as a Python str (made when the id is first seen), in order of first
-    appearance; the codes index it, so `strings[codes]` are a block's ids sharing those strs.
+    Each block's ids are looked up among the ids seen before with whole-array operations: text
+    ids by hashing their distinct values in pyarrow against a pyarrow array of the ids seen
+    (`index_in`), integer ids through a table indexed by the id (below `DENSE_IDS`) or else a
+    sorted numpy array. `strings` holds each distinct id once as a Python str (made when the id
+    is first seen), in order of first appearance; the codes index it, so `strings[codes]` are a
+    block's ids sharing those strs.
     """
 
     def __init__(self, file: TableFile, column: str, role: str) -> None:
