@@ -89,16 +89,14 @@ def als_baseline(data, objective: str, exclude_seen: bool, stages: Sequence[dict
         if stage is not None:
             settings = [{**best[1], key: value} for key, values in stage.items() for value in values]
         for setting in settings:
-            factors = fit(grid.matrix, int(setting["factors"]), float(setting["regularization"]),
-                          float(setting["alpha"]))
+            factors = _fit_setting(grid.matrix, setting)
             figures = grid.score(factors, grid_rows)
             tried.append({**setting, objective: figures.get(objective)})
             if best is None or figures.get(objective, -1.0) > best[0]:
                 best = (figures.get(objective, -1.0), setting, factors, figures)
     _, best_setting, best_factors, best_figures = best
     if sample is not None:  # the chosen setting on every user
-        best_factors = fit(matrix, int(best_setting["factors"]), float(best_setting["regularization"]),
-                           float(best_setting["alpha"]))
+        best_factors = _fit_setting(matrix, best_setting)
         best_figures = everyone.score(best_factors, data.validation)
     top = top_items(everyone.scorer(*best_factors), np.unique(data.validation.user), num_titles, position,
                     max(TOP_KS))
@@ -113,6 +111,11 @@ def als_baseline(data, objective: str, exclude_seen: bool, stages: Sequence[dict
         "holdout": everyone.score(best_factors, data.holdout) if data.holdout is not None else {},
         "seconds": round(time.perf_counter() - started, 2),
     }
+
+
+def _fit_setting(matrix, setting: dict):
+    """`fit` with one of the grid's settings (`{"factors", "regularization", "alpha"}`)."""
+    return fit(matrix, int(setting["factors"]), float(setting["regularization"]), float(setting["alpha"]))
 
 
 def grid_users(matrix, cells: int, seed: int = 0) -> np.ndarray | None:

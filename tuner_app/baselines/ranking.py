@@ -57,21 +57,22 @@ def rank_rows(score_users: ScoreUsers, users: np.ndarray, items: np.ndarray, num
         ordered = np.sort(scores, axis=1)  # NaN, never above an item, sorts last
         for user in range(start, stop):
             rows = order[bounds[user]:bounds[user + 1]]
-            row_scores, row_order = scores[user - start], ordered[user - start]
-            rank = _ranks(row_scores, row_order, columns[rows], position)
+            row_scores, row_columns = scores[user - start], columns[rows]
+            true = row_scores[row_columns]
+            rank = _ranks(row_scores, ordered[user - start], true, row_columns, position)
             ranks[rows] = rank
             if seen is not None:
                 training = seen.indices[seen.indptr[distinct[user]]:seen.indptr[distinct[user] + 1]]
-                true = row_scores[columns[rows]]
                 filtered[rows] = np.where(np.isfinite(true), rank - _above(
-                    row_scores[training], position[training], true, position[columns[rows]]), num_items)
+                    row_scores[training], position[training], true, position[row_columns]), num_items)
     return ranked_metrics(ranks, filtered, users, known, ks)
 
 
-def _ranks(scores: np.ndarray, ordered: np.ndarray, columns: np.ndarray, position: np.ndarray) -> np.ndarray:
-    """How many of one user's items come before each of `columns`: higher scores, then more popular at equal
-    ones; `len(scores)` for a column whose own score is not finite. `ordered` is `np.sort(scores)`."""
-    true = scores[columns]
+def _ranks(scores: np.ndarray, ordered: np.ndarray, true: np.ndarray, columns: np.ndarray,
+           position: np.ndarray) -> np.ndarray:
+    """How many of one user's items come before each of `columns` (whose scores are `true`): higher scores,
+    then more popular at equal ones; `len(scores)` for a column whose own score is not finite. `ordered` is
+    `np.sort(scores)`."""
     if ordered[0] == ordered[-1] and np.isfinite(ordered[0]):
         # Every item scores the same (a user without history): the popularity list.
         return position[columns].astype(np.int64)
