@@ -27,8 +27,24 @@ SHAPES = {"100k": (943, 1_682, 100_000), "1m": (6_040, 3_706, 1_000_209), "lates
 GOAL = 1.08  # issue 29: the best trial against the better classical baseline
 
 
-def measure(shape: str, space: Path, results: Path | None) -> tuple[str, list[tuple[str, float, float]]]:
-    """(objective, [(who, validation, held back)]) on synthetic data of `shape`, split as `space` says."""
+def read_summary(path: Path) -> dict:
+    """A search's `<name>.json` with its best trial's held-back scores, or one sentence and exit 1 (before any work)."""
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"{path}: cannot be read as a search's <name>.json ({error}); give the .json written "
+                         "beside a search's CSV.") from None
+    missing = [key for key in ("name", "data", "objective", "best_trial_holdout")
+               if not isinstance(summary, dict) or key not in summary]
+    if missing:
+        raise SystemExit(f"{path}: has no {', '.join(missing)}; give the <name>.json of a search that held rows "
+                         "back (split.holdout_fraction), as deep-filtered.yaml does.")
+    return summary
+
+
+def measure(shape: str, space: Path, summary: dict | None) -> tuple[str, list[tuple[str, float, float]]]:
+    """(objective, [(who, validation, held back)]) on synthetic data of `shape`, split as `space` says; with
+    a search's `summary` (`read_summary`), its best trial too."""
     import numpy as np
 
     import tuner_app  # noqa: F401  (Keras 2 for TensorFlow, before it loads)
@@ -71,11 +87,11 @@ def measure(shape: str, space: Path, results: Path | None) -> tuple[str, list[tu
     for name in ("ease", "als"):
         if "skipped" not in scored[name]:
             figures.append((name.upper(), scored[name]["validation"][objective], scored[name]["holdout"][objective]))
-    if results is not None:
-        summary = json.loads(results.read_text(encoding="utf-8"))
+    if summary is not None:
         if summary.get("data") != ratings.description or summary.get("objective") != objective:
-            raise SystemExit(f"{results}: is a search on {summary.get('data')!r} by {summary.get('objective')!r}, "
-                             f"not on {ratings.description!r} by {objective!r}: give that search's <name>.json.")
+            raise SystemExit(f"{summary['name']}.json: is a search on {summary.get('data')!r} by "
+                             f"{summary.get('objective')!r}, not on {ratings.description!r} by {objective!r}: "
+                             "give that search's <name>.json.")
         best = summary["best_trial_holdout"]
         figures.append((f"{summary['name']}: best trial ({best['trial_id']})", best["validation"][objective],
                         best["holdout"][objective]))
@@ -114,8 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.shape = "100k"
+    summary = read_summary(args.results) if args.results is not None else None
     machine, _ = machine_at_start()
-    objective, figures = measure(args.shape, args.space, args.results)
+    objective, figures = measure(args.shape, args.space, summary)
     publish(report(machine, args.shape, args.space, objective, figures), args.out, "ceiling", args.quick)
     return 0
 

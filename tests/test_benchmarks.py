@@ -78,3 +78,19 @@ def test_the_ceiling_benchmark_puts_the_generators_ranking_above_every_baseline(
         assert 0 < validation < top[1] and 0 < held_back < top[2], (who, validation, held_back, top)
     text = ceiling.report("machine", "tiny", space, objective, figures)
     assert "100.0%" in text and "goal: the better classical baseline x 1.08" in text
+
+
+def test_the_ceiling_benchmark_refuses_a_file_that_is_not_a_held_back_search_before_any_work(tmp_path) -> None:
+    from pathlib import Path
+
+    from benchmarks.ceiling import read_summary
+
+    results = Path(__file__).resolve().parents[1] / "results"
+    with pytest.raises(SystemExit, match=r"deep\.csv: cannot be read as a search's <name>\.json"):
+        read_summary(results / "deep.csv")
+    with pytest.raises(SystemExit, match=r"deep\.json: has no best_trial_holdout; give the <name>\.json of a search "
+                                         r"that held rows back"):
+        read_summary(results / "deep.json")  # deep.yaml holds no rows back
+    with pytest.raises(SystemExit, match=r"missing\.json: cannot be read"):
+        read_summary(tmp_path / "missing.json")
+    assert read_summary(results / "deep-filtered-ml1m-shape.json")["best_trial_holdout"]["trial_id"] == "000"
