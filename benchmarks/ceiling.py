@@ -5,7 +5,9 @@
 
 The synthetic data draws each user's movies from known weights (`data.synthetic.generator_preference`),
 so ranking every user's unseen titles by those weights is the best any recommender can do in
-expectation: the ceiling of every metric on the held-out rows. This splits data of a release's shape
+expectation: the ceiling of every metric on the held-out rows. Below it, the best a model that learns
+the users from the training ratings can do (`data.synthetic.posterior_preference`: every item's
+genres and popularity known, each user's taste inferred from their training titles). This splits data of a release's shape
 as the space splits it (its split, its validation sample, training items left out when it says so),
 scores the ceiling, popularity, EASE and ALS (the search's own `score_baselines`) on the validation
 and held-back rows under the space's objective, and, given a search's `<name>.json` on the same data,
@@ -57,7 +59,7 @@ def measure(shape: str, space: Path, summary: dict | None) -> tuple[str, list[tu
     from tuner_app.baselines.ranking import rank_rows
     from tuner_app.data import SyntheticSpec, make_synthetic
     from tuner_app.data.split import split_rows
-    from tuner_app.data.synthetic import generator_preference
+    from tuner_app.data.synthetic import generator_preference, posterior_preference
     from tuner_app.model import features
     from tuner_app.space.validation import load_space
     from tuner_app.tuning.setup import Rows
@@ -78,11 +80,16 @@ def measure(shape: str, space: Path, summary: dict | None) -> tuple[str, list[tu
     seen = interactions(data.train.user, data.train.title, vocab.num_users, vocab.num_titles) if exclude_seen else None
     position = popularity_position(data.train.title, vocab.num_titles)
 
-    def ceiling(part) -> float:
-        return rank_rows(lambda ids: preference(generator_index[ids - 1])[:, column], part.user, part.title,
+    learnt = posterior_preference(synthetic, generator_index[data.train.user - 1], column[data.train.title - 1])
+
+    def score(ranking, part) -> float:
+        return rank_rows(lambda ids: ranking(generator_index[ids - 1])[:, column], part.user, part.title,
                          vocab.num_titles, position, seen)[objective]
 
-    figures = [("generator's own ranking (the ceiling)", ceiling(data.validation), ceiling(data.holdout)),
+    figures = [("generator's own ranking (the ceiling)", score(preference, data.validation),
+                score(preference, data.holdout)),
+               ("... users' tastes learnt from training (Bayes)", score(learnt, data.validation),
+                score(learnt, data.holdout)),
                ("popularity", scored["validation"][objective], scored["holdout"][objective])]
     for name in ("ease", "als"):
         if "skipped" not in scored[name]:
@@ -102,7 +109,8 @@ def report(machine: str, shape: str, space: Path, objective: str, figures: list[
     from benchmarks.report import format_columns
 
     top_validation, top_holdout = figures[0][1], figures[0][2]
-    classical = [f for f in figures[1:] if f[0] in ("EASE", "ALS")] or [figures[1]]
+    classical = ([f for f in figures if f[0] in ("EASE", "ALS")]
+                 or [f for f in figures if f[0] == "popularity"])
     bar_validation = max(f[1] for f in classical) * GOAL
     bar_holdout = max(f[2] for f in classical) * GOAL
     rows = [(who, f"{v:.4f}", f"{v / top_validation:.1%}", f"{h:.4f}", f"{h / top_holdout:.1%}")

@@ -75,6 +75,39 @@ def test_normalize_embeddings_scores_by_cosine(data, batch):
     np.testing.assert_allclose(np.linalg.norm(model.candidate_embeddings().numpy(), axis=1), 1.0, rtol=1e-5)
 
 
+def test_item_bias_adds_each_titles_own_weight_to_every_score(data, batch):
+    plain_q, plain_c = embeddings(model_for(data, temperature=0.1, normalize_embeddings=True, logq_correction=True),
+                                  batch)
+    model = model_for(data, temperature=0.1, normalize_embeddings=True, logq_correction=True, item_bias=True)
+    bias = model.candidate_model.last_column
+    assert not bias.embeddings.numpy().any()  # starts as the model without it
+    weights = np.random.default_rng(3).normal(0.0, 2.0, bias.embeddings.shape).astype(np.float32)
+    bias.embeddings.assign(weights)
+    q, c = embeddings(model, batch)
+    titles = batch["title"].numpy()
+    # Same seed: the towers' own outputs are the model's without a bias, with a last column appended.
+    np.testing.assert_allclose(q[:, :-1], plain_q, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(c[:, :-1], plain_c, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(q[:, -1], 1.0)
+    np.testing.assert_array_equal(c[:, -1], weights[titles, 0])
+    scores = plain_q @ plain_c.T + weights[titles, 0][np.newaxis, :]
+    log_q = np.log(data.title_frequency[titles].astype(np.float64))
+    loss = float(model.compute_loss(batch, training=True))
+    assert loss == pytest.approx(softmax_ce_sum(scores / 0.1 - log_q[np.newaxis, :]), rel=1e-5)
+    # Validation ranks every title with its bias: a title given a bias above any cosine comes first for all.
+    weights[5] = weights.max() + 2.5  # cosines differ by 2 at most
+    bias.embeddings.assign(weights)
+    best = tf.math.argmax(tf.linalg.matmul(model.query_model(batch), model.candidate_embeddings(), transpose_b=True),
+                          axis=1).numpy()
+    np.testing.assert_array_equal(best + 1, 5)  # row i of the candidates is title i + 1
+    # ... and the bias is trained.
+    gradients = tf.GradientTape()
+    with gradients:
+        loss = model.compute_loss(batch, training=True)
+    gradient = tf.convert_to_tensor(gradients.gradient(loss, bias.embeddings)).numpy()
+    assert np.abs(gradient[np.unique(titles), 0]).min() > 0
+
+
 def test_logq_correction_subtracts_log_title_frequency(data, batch):
     model = model_for(data, logq_correction=True)
     q, c = embeddings(model, batch)

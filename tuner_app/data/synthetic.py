@@ -67,6 +67,7 @@ _NOUNS = (
 # fmt: on
 _PATTERNS = ("{a} {g} {n}", "The {a} {g}", "{g} of the {n}", "{a} {n}", "The {g} {n}", "{g} {n}")
 _TASTE_WEIGHT = 4.0  # of a user's affinity to a movie's genres against its log popularity
+_TASTE_CONCENTRATION = 0.3  # of the Dirichlet prior each user's taste over the genres is drawn from
 _FIRST_DAY, _LAST_SECOND = 852_076_800, 1_072_915_199  # 1997-01-01 .. 2003-12-31 (UTC)
 
 
@@ -105,7 +106,7 @@ def _world(rng: np.random.Generator, spec: SyntheticSpec) -> _World:
     dups, originals = shuffled[:n_dup], shuffled[n_dup : 2 * n_dup]
     titles[dups] = titles[originals]
     counts = _ratings_per_user(rng, spec.users, spec.ratings, cap=n_movies - n_dup)
-    taste = rng.dirichlet(np.full(n_genres, 0.3), size=len(counts))
+    taste = rng.dirichlet(np.full(n_genres, _TASTE_CONCENTRATION), size=len(counts))
     return _World(genres, log_popularity, quality, titles, dups, originals, counts, taste)
 
 
@@ -131,6 +132,51 @@ def generator_preference(spec: SyntheticSpec) -> Callable[[np.ndarray], np.ndarr
         np.add.at(weights.T, column, np.exp(logits - logits.max(axis=1, keepdims=True)).T)
         with np.errstate(divide="ignore"):
             return np.log(weights)
+
+    return preference
+
+
+def posterior_preference(spec: SyntheticSpec, users: np.ndarray, titles: np.ndarray,
+                         samples: int = 16_384) -> Callable[[np.ndarray], np.ndarray]:
+    """The generator's preference with each user's taste learnt from their training ratings, not known.
+
+    Every movie's genres and popularity are taken as known, each user's taste has the generator's prior
+    (a Dirichlet of `_TASTE_CONCENTRATION` over the genres), and its posterior given the titles the user
+    rated in training weights `samples` tastes drawn from that prior by the likelihood of those titles
+    (each taken as a draw from the user's weights, the usual stand-in for drawing without replacement). A
+    title's weight is its expected probability under that posterior: the Bayes ranking of a model that
+    knows the items exactly and learns the users from the training ratings alone, which no model trained
+    on the ratings can beat in expectation (up to that stand-in and the sampling). A user without training
+    ratings gets the prior's average.
+
+    Args:
+        users, titles: one pair a training rating: the user's index (user id ``"i"`` is ``i - 1``) and
+            the title's column in the titles' sorted order, as `generator_preference` returns them.
+        samples: tastes drawn from the prior (more: closer to the exact posterior, slower).
+
+    Returns:
+        As `generator_preference`: a function of user indices giving their log weights `[len(users), titles]`.
+    """
+    from scipy import sparse
+    from scipy.special import logsumexp, softmax
+
+    check_synthetic(spec, "synthetic data")
+    world = _world(np.random.default_rng(spec.seed), spec)
+    names, column = np.unique(world.titles, return_inverse=True)
+    tastes = np.random.default_rng([spec.seed, 2]).dirichlet(np.full(world.genres.shape[1], _TASTE_CONCENTRATION),
+                                                           size=samples)
+    movie_logits = world.log_popularity + _TASTE_WEIGHT * (tastes @ world.genres.T)  # [samples, movies]
+    order = np.argsort(column, kind="stable")  # a repeated title's two movies: the sum of their weights
+    starts = np.flatnonzero(np.r_[True, np.diff(column[order]) > 0])
+    title_logits = np.logaddexp.reduceat(movie_logits[:, order], starts, axis=1)  # [samples, titles]
+    log_p = title_logits - logsumexp(title_logits, axis=1, keepdims=True)
+    rated = sparse.csr_matrix((np.ones(len(users)), (users, titles)), shape=(len(world.taste), len(names)))
+    posterior = softmax(np.asarray(rated @ log_p.T), axis=1).astype(np.float32)  # [users, samples]
+    probability = np.exp(log_p).astype(np.float32)
+
+    def preference(users: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            return np.log(posterior[users] @ probability)
 
     return preference
 

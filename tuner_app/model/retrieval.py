@@ -29,7 +29,7 @@ import tensorflow_recommenders as tfrs
 from tuner_app.model import losses, steps
 from tuner_app.model.features import SeenTitles
 from tuner_app.model.metrics import ExactTopK
-from tuner_app.model.towers import EmbeddingDims, MovieModel, Tower, UserModel
+from tuner_app.model.towers import EmbeddingDims, MovieModel, Tower, UserModel, item_bias_columns
 from tuner_app.space.names import TOP_KS
 from tuner_app.store.vocabulary import Vocabulary
 
@@ -49,6 +49,8 @@ class MovielensModel(tfrs.models.Model):
         layer_sizes, activation, l2, dropout: the dense stack of each tower.
         normalize_embeddings: scale both towers' outputs to unit length
             (cosine scores; False: the tutorial's plain dot product).
+        item_bias: add a learned bias per title to every score
+            (`towers.item_bias_columns`; False: the tutorial's score).
         dims: feature embedding widths.
         temperature, remove_accidental_hits, num_hard_negatives: passed to
             `tfrs.tasks.Retrieval` (None / False / None: the tutorial's).
@@ -72,6 +74,7 @@ class MovielensModel(tfrs.models.Model):
         l2: float = 0.0,
         dropout: float = 0.0,
         normalize_embeddings: bool = False,
+        item_bias: bool = False,
         temperature: float | None = None,
         remove_accidental_hits: bool = False,
         num_hard_negatives: int | None = None,
@@ -82,10 +85,11 @@ class MovielensModel(tfrs.models.Model):
         per_user_metrics: bool = True,
     ):
         super().__init__()
+        query_column, candidate_column = item_bias_columns(vocab.num_titles) if item_bias else (None, None)
         self.query_model = Tower(UserModel(vocab, dims, side_features), layer_sizes, activation, l2, dropout,
-                                 normalize_embeddings)
+                                 normalize_embeddings, query_column)
         self.candidate_model = Tower(MovieModel(vocab, dims, side_features), layer_sizes, activation, l2, dropout,
-                                     normalize_embeddings)
+                                     normalize_embeddings, candidate_column)
         self.candidate_ids = tf.range(1, vocab.num_titles + 1, dtype=tf.int64)
         self.candidate_probability = (
             None if candidate_probability is None else tf.constant(candidate_probability, tf.float32)

@@ -183,19 +183,46 @@ class Tower(tf.keras.Model):
 
     With `normalize`, the output is scaled to unit length, so that the retrieval
     score is the cosine of the two towers' outputs (the temperature then sets the
-    softmax's sharpness).
+    softmax's sharpness). With `last_column`, a layer of the tower's inputs giving
+    `[batch, 1]`, its value is appended after the scaling (`item_bias_columns`).
     """
 
     def __init__(self, embedding_model: tf.keras.Model, layer_sizes: Sequence[int], activation: str = "relu",
-                 l2: float = 0.0, dropout: float = 0.0, normalize: bool = False):
+                 l2: float = 0.0, dropout: float = 0.0, normalize: bool = False,
+                 last_column: tf.keras.layers.Layer | None = None):
         super().__init__()
         self.embedding_model = embedding_model
         self.dense_layers = make_dense_stack(layer_sizes, activation, l2, dropout)
         self.normalize = normalize
+        if last_column is not None:  # only then: a model without it keeps exactly its variables
+            self.last_column = last_column
 
     def call(self, inputs, training=False):
         embeddings = self.dense_layers(self.embedding_model(inputs, training=training), training=training)
-        return tf.math.l2_normalize(embeddings, axis=-1) if self.normalize else embeddings
+        if self.normalize:
+            embeddings = tf.math.l2_normalize(embeddings, axis=-1)
+        if hasattr(self, "last_column"):
+            embeddings = tf.concat([embeddings, self.last_column(inputs)], axis=1)
+        return embeddings
+
+
+class Ones(tf.keras.layers.Layer):
+    """`[batch, 1]` of ones, the batch of the query tower's `user` ids."""
+
+    def call(self, inputs):
+        return tf.ones([tf.shape(inputs["user"])[0], 1])
+
+
+def item_bias_columns(num_titles: int) -> tuple[tf.keras.layers.Layer, tf.keras.layers.Layer]:
+    """The query tower's and the candidate tower's last columns that add a learned bias per title
+    to every score: a 1 for each query, each title's own weight (from 0) for each candidate, so that
+    query . candidate = the towers' score + the title's bias, in training, validation and serving alike.
+
+    A bias carries what every user shares about a title (above all its popularity), which unit-length
+    embeddings can otherwise only hold as a direction that competes with taste.
+    """
+    return Ones(name="query_bias_weight"), tf.keras.layers.Embedding(
+        num_titles + 1, 1, embeddings_initializer="zeros", name="title_bias")
 
 
 class MovieModel(tf.keras.Model):

@@ -32,6 +32,7 @@ class ModelConfig:
     l2: float = 0.0
     dropout: float = 0.0
     normalize_embeddings: bool = False
+    item_bias: bool = False
     temperature: float | None = None
     remove_accidental_hits: bool = False
     num_hard_negatives: int | None = None

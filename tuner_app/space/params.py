@@ -71,6 +71,7 @@ PARAM_RULES: dict[str, ParamRule] = {
     "l2": ParamRule("float", minimum=0.0),
     "dropout": ParamRule("float", minimum=0.0, below=1.0),
     "normalize_embeddings": _FLAG,  # both towers' outputs to unit length: cosine scores (with a temperature)
+    "item_bias": _FLAG,  # a learned bias per title added to every score (what all users share: popularity)
     # The retrieval task.
     "temperature": ParamRule("float", minimum=0.0, open_minimum=True),
     "remove_accidental_hits": _FLAG,  # in-batch negatives that are the positive's item are left out

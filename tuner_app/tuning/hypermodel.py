@@ -10,7 +10,7 @@ stack has at least i layers), or `layer_sizes` (a whole stack such as
 '64,32'); `activation`, `optimizer`, `learning_rate` (always declared, with
 the tutorial's values when the file leaves them out); and, only when the
 file names them, the knobs listed in `space.params.PARAM_RULES` (embedding widths,
-batch size, epochs, early stopping, L2, dropout, normalization, temperature,
+batch size, epochs, early stopping, L2, dropout, normalization, item bias, temperature,
 accidental-hit removal, hard negatives, logQ correction).
 """
 
@@ -25,8 +25,8 @@ from tuner_app.store.vocabulary import Vocabulary
 
 _EMBEDDING_DIMS = ("user_embedding_dim", "timestamp_embedding_dim", "title_embedding_dim",
                    "title_text_embedding_dim")
-_OPTIONAL_MODEL_KNOBS = ("l2", "dropout", "normalize_embeddings", "temperature", "remove_accidental_hits",
-                         "num_hard_negatives", "logq_correction")
+_OPTIONAL_MODEL_KNOBS = ("l2", "dropout", "normalize_embeddings", "item_bias", "temperature",
+                         "remove_accidental_hits", "num_hard_negatives", "logq_correction")
 
 
 def _register(hp: kt.HyperParameters, name: str, spec: ParamSpec, **scope):
