@@ -528,6 +528,65 @@ def test_the_generators_own_preference_ranks_held_out_ratings_best() -> None:
     assert ceiling > 1.1 * by_popularity and ceiling > 1.3 * wrong, (ceiling, by_popularity, wrong)  # 0.27, 0.23, 0.19
 
 
+def test_the_learnt_preference_ranks_between_popularity_and_the_generators_own() -> None:
+    """`posterior_preference`, the best a model learning the users can do (benchmarks.ceiling): below the
+    generator's own ranking, above popularity; a user without training ratings is known by features alone."""
+    from tuner_app.data.synthetic import generator_preference, posterior_preference
+
+    spec = SyntheticSpec(users=300, movies=400, ratings=24_000, seed=5)
+    ratings = make_synthetic(spec)
+    titles = np.unique(ratings.item_catalog)
+    user = ratings.user_id.astype(int) - 1
+    column = np.searchsorted(titles, ratings.item_id)
+    held_out = (np.random.default_rng(0).random(len(user)) < 0.2) | (user < 40)  # users 0-39: no training rating
+    seen = np.zeros((user.max() + 1, len(titles)), bool)
+    seen[user[~held_out], column[~held_out]] = True
+    everyone = np.arange(seen.shape[0])
+
+    def recall_at_10(scores: np.ndarray) -> float:
+        top = np.argsort(-np.where(seen, -np.inf, scores), axis=1, kind="stable")[:, :10]
+        return float((top[user[held_out]] == column[held_out][:, None]).any(axis=1).mean())
+
+    learnt = posterior_preference(spec, user[~held_out], column[~held_out], samples=4096)(everyone)
+    assert learnt.shape == seen.shape and np.isfinite(learnt).all()
+    popularity = np.bincount(column[~held_out], minlength=len(titles)).astype(float)
+    ceiling, by_popularity = recall_at_10(generator_preference(spec)(everyone)), recall_at_10(
+        np.broadcast_to(popularity, seen.shape))
+    assert by_popularity * 1.05 < recall_at_10(learnt) < ceiling, (by_popularity, recall_at_10(learnt), ceiling)
+    # Without training ratings two users with the same age, gender and occupation get the same ranking, and
+    # only they (occupations 8 and 9 follow no genre: they tell the same).
+    features = ratings.users.columns
+    index = {name: i for i, name in enumerate(ratings.users.ids)}
+    traits = [tuple(features[key][index[str(u + 1)]] for key in ("age", "gender", "occupation")) for u in range(40)]
+    traits = [(age, gender, "no genre's" if job in ("occupation-8", "occupation-9") else job)
+              for age, gender, job in traits]
+    pairs = [(a, b) for a in range(40) for b in range(a + 1, 40) if traits[a] == traits[b]]
+    others = [(a, b) for a in range(40) for b in range(a + 1, 40) if traits[a] != traits[b]]
+    assert pairs and others and all(not np.allclose(learnt[a], learnt[b]) for a, b in others)
+    assert all(np.allclose(learnt[a], learnt[b]) for a, b in pairs)
+
+
+def test_the_users_trait_likelihood_is_the_generators_frequencies() -> None:
+    """`_trait_log_likelihood` against the frequencies `_user_traits` draws, favourite genre by favourite genre."""
+    from tuner_app.data.synthetic import _trait_log_likelihood, _user_traits
+
+    n, genres = 400_000, 8
+    favourite = np.random.default_rng(1).integers(0, genres, n)
+    taste = np.full((n, genres), 0.01)
+    taste[np.arange(n), favourite] = 1.0
+    male, age, job, _ = _user_traits(np.random.default_rng(2), taste)
+    code = (male * 7 + age) * 10 + job  # one code a (gender, age, occupation)
+    predicted = np.exp(_trait_log_likelihood(male, age, job, genres))  # [users, genres]
+    for genre in range(genres):
+        mine = favourite == genre
+        counts = np.bincount(code[mine], minlength=140) / mine.sum()
+        first = np.unique(code, return_index=True)[1]
+        expected = np.zeros(140)
+        expected[code[first]] = predicted[first, genre]
+        assert expected.sum() == pytest.approx(1.0, abs=1e-9)  # every combination is drawn somewhere
+        np.testing.assert_allclose(counts, expected, atol=3e-3)
+
+
 def _python_calls(spec: SyntheticSpec) -> int:
     """Function calls made from Python while generating `spec` (a deterministic count, not a time)."""
     calls = 0

@@ -1,7 +1,8 @@
 """Synthetic MovieLens-shaped ratings with a learnable structure, for tests and demos.
 
 `make_synthetic` turns a `SyntheticSpec` (sizes and seed) into `Ratings`; the same spec
-always gives the same data and fingerprint. numpy and the standard library only.
+always gives the same data and fingerprint. numpy and the standard library (and scipy for
+`posterior_preference`).
 """
 
 from __future__ import annotations
@@ -141,13 +142,14 @@ def posterior_preference(spec: SyntheticSpec, users: np.ndarray, titles: np.ndar
     """The generator's preference with each user's taste learnt from their training ratings, not known.
 
     Every movie's genres and popularity are taken as known, each user's taste has the generator's prior
-    (a Dirichlet of `_TASTE_CONCENTRATION` over the genres), and its posterior given the titles the user
-    rated in training weights `samples` tastes drawn from that prior by the likelihood of those titles
-    (each taken as a draw from the user's weights, the usual stand-in for drawing without replacement). A
-    title's weight is its expected probability under that posterior: the Bayes ranking of a model that
-    knows the items exactly and learns the users from the training ratings alone, which no model trained
-    on the ratings can beat in expectation (up to that stand-in and the sampling). A user without training
-    ratings gets the prior's average.
+    (a Dirichlet of `_TASTE_CONCENTRATION` over the genres). Its posterior, given the titles the user rated
+    in training and the user's age, gender and occupation, weights `samples` tastes drawn from that prior by
+    the likelihood of those (each title taken as a draw from the user's weights, the usual stand-in for
+    drawing without replacement; the features by the favourite genre, `_trait_log_likelihood`). A title's
+    weight is its expected probability under that posterior: the Bayes ranking of a model that knows the
+    items exactly and learns each user from what a search's models see of them, which no such model can
+    beat in expectation (up to that stand-in and the sampling; the rating values, which the models do not
+    take, are left out). A user without training ratings gets the features' posterior alone.
 
     Args:
         users, titles: one pair a training rating: the user's index (user id ``"i"`` is ``i - 1``) and
@@ -171,7 +173,11 @@ def posterior_preference(spec: SyntheticSpec, users: np.ndarray, titles: np.ndar
     title_logits = np.logaddexp.reduceat(movie_logits[:, order], starts, axis=1)  # [samples, titles]
     log_p = title_logits - logsumexp(title_logits, axis=1, keepdims=True)
     rated = sparse.csr_matrix((np.ones(len(users)), (users, titles)), shape=(len(world.taste), len(names)))
-    posterior = softmax(np.asarray(rated @ log_p.T), axis=1).astype(np.float32)  # [users, samples]
+    log_likelihood = np.asarray(rated @ log_p.T)  # [users, samples]
+    # The users' features (those the data holds) follow their favourite genre, so they tell of the taste too.
+    male, age_index, occupation, _ = _user_traits(np.random.default_rng([spec.seed, 1]), world.taste)
+    log_likelihood += _trait_log_likelihood(male, age_index, occupation, len(_GENRE_NAMES))[:, tastes.argmax(axis=1)]
+    posterior = softmax(log_likelihood, axis=1).astype(np.float32)
     probability = np.exp(log_p).astype(np.float32)
 
     def preference(users: np.ndarray) -> np.ndarray:
@@ -221,22 +227,53 @@ def _make_synthetic(spec: SyntheticSpec) -> Ratings:
     )
 
 
+# How a user's age, gender and occupation follow their favourite genre (`_user_traits`).
+_MALE_LEANING_GENRES, _MALE_SHARE = (0, 2, 3, 5, 7), (0.8, 0.3)  # of fans of those genres, and of the others
+_YOUNG_GENRES, _AGE_MEAN, _AGE_SD = (4, 6), (1.0, 3.0), 1.2  # children's films and comedies: younger fans
+_OCCUPATIONS, _OCCUPATION_FOLLOWS = 10, 0.4  # occupation i is favourite genre i for this share of users
+
+
 def _user_features(rng: np.random.Generator, user_names: np.ndarray, taste: np.ndarray) -> SideFeatures:
     """Age, gender, occupation and zip that follow each user's favourite genre, as in MovieLens
     (where they carry some of what a user rates); drawn from their own random stream, so the
     ratings are those of a spec without features."""
-    favourite = taste.argmax(axis=1)
-    n = len(favourite)
-    male = rng.random(n) < np.where(np.isin(favourite, (0, 2, 3, 5, 7)), 0.8, 0.3)
-    young = np.isin(favourite, (4, 6))  # children's films and comedies: younger fans
-    age_index = np.clip(np.rint(rng.normal(np.where(young, 1.0, 3.0), 1.2)), 0, len(AGE_BUCKETS) - 1).astype(int)
-    occupation = np.where(rng.random(n) < 0.4, favourite, rng.integers(0, 10, n)) % 10
+    male, age_index, occupation, zip_code = _user_traits(rng, taste)
     return SideFeatures(user_names, {
         "age": np.array([str(AGE_BUCKETS[i]) for i in age_index], dtype=object),
         "gender": np.where(male, "M", "F").astype(object),
         "occupation": np.array([f"occupation-{o}" for o in occupation], dtype=object),
-        "zip": np.array([f"{z:03d}" for z in rng.integers(100, 130, n)], dtype=object),
+        "zip": np.array([f"{z:03d}" for z in zip_code], dtype=object),
     })
+
+
+def _user_traits(rng: np.random.Generator, taste: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Each user's (male, age bucket index, occupation, zip code), the first three drawn by their
+    favourite genre (`_trait_log_likelihood` gives their probabilities)."""
+    favourite = taste.argmax(axis=1)
+    n = len(favourite)
+    male = rng.random(n) < np.where(np.isin(favourite, _MALE_LEANING_GENRES), *_MALE_SHARE)
+    age_mean = np.where(np.isin(favourite, _YOUNG_GENRES), *_AGE_MEAN)
+    age_index = np.clip(np.rint(rng.normal(age_mean, _AGE_SD)), 0, len(AGE_BUCKETS) - 1).astype(int)
+    occupation = np.where(rng.random(n) < _OCCUPATION_FOLLOWS, favourite, rng.integers(0, _OCCUPATIONS, n)) % 10
+    return male, age_index, occupation, rng.integers(100, 130, n)
+
+
+def _trait_log_likelihood(male: np.ndarray, age_index: np.ndarray, occupation: np.ndarray,
+                          genres: int) -> np.ndarray:
+    """`[users, genres]`: log probability of each user's gender, age and occupation (`_user_traits`) were
+    each genre their favourite."""
+    from scipy.special import ndtr
+
+    favourite = np.arange(genres)
+    share = np.where(np.isin(favourite, _MALE_LEANING_GENRES), *_MALE_SHARE)
+    gender = np.where(male[:, None], share, 1.0 - share)
+    # The age bucket is the normal draw rounded and clipped: the mass between the bucket's half-way points.
+    mean = np.where(np.isin(favourite, _YOUNG_GENRES), *_AGE_MEAN)
+    below = np.where(age_index > 0, age_index - 0.5, -np.inf)[:, None]
+    above = np.where(age_index < len(AGE_BUCKETS) - 1, age_index + 0.5, np.inf)[:, None]
+    age = ndtr((above - mean) / _AGE_SD) - ndtr((below - mean) / _AGE_SD)
+    job = (1.0 - _OCCUPATION_FOLLOWS) / _OCCUPATIONS + _OCCUPATION_FOLLOWS * (occupation[:, None] == favourite)
+    return np.log(gender) + np.log(age) + np.log(job)
 
 
 def _make_titles(rng: np.random.Generator, main: np.ndarray) -> np.ndarray:
