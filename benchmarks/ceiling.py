@@ -88,7 +88,7 @@ def measure(shape: str, space: Path, summary: dict | None) -> tuple[str, list[tu
 
     figures = [("generator's own ranking (the ceiling)", score(preference, data.validation),
                 score(preference, data.holdout)),
-               ("... users' tastes learnt from training (Bayes)", score(learnt, data.validation),
+               ("... tastes learnt from what models see (Bayes)", score(learnt, data.validation),
                 score(learnt, data.holdout)),
                ("popularity", scored["validation"][objective], scored["holdout"][objective])]
     for name in ("ease", "als"):

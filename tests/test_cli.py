@@ -210,6 +210,7 @@ def test_every_knob_runs_a_tiny_trial_with_filtered_objective_and_holdout(tmp_pa
           l2: 1.0e-4
           dropout: 0.1
           normalize_embeddings: true
+          item_bias: true
           temperature: 0.5
           remove_accidental_hits: true
           num_hard_negatives: 32
@@ -225,7 +226,7 @@ def test_every_knob_runs_a_tiny_trial_with_filtered_objective_and_holdout(tmp_pa
         for k in (1, 10, 100):
             assert float(row[f"val_filtered_{family}_{k}"]) >= float(row[f"val_{family}_{k}"])
     assert float(row["val_recall_100"]) >= float(row["val_recall_10"]) >= float(row["val_recall_1"])
-    assert row["logq_correction"] == "True" and row["normalize_embeddings"] == "True"
+    assert row["logq_correction"] == "True" and row["normalize_embeddings"] == "True" and row["item_bias"] == "True"
     assert row["num_hard_negatives"] == "32" and row["batch_size"] == "128"
     assert float(row["lift"]) == pytest.approx(
         float(row["objective"]) / json.loads((tmp_path / "out" / "knobs.json").read_text())

@@ -102,6 +102,11 @@ def test_trials_at_their_best_on_the_last_allowed_epoch_are_named_with_what_to_r
     assert lines == ["2 trials (00, 04) were at their best on the last epoch allowed (epochs: 30, 40) and may still "
                      "have been improving: raise epochs (hyperparameters.epochs in the space, or --epochs); "
                      "early_stopping_patience still ends the trials that stop improving"]
+    table["best_epoch"] = [29, 12, 30, 30, 40]
+    assert [line for line in insight_lines(table, {}) if "last epoch allowed" in line] == [
+        "trial 04 was at its best on the last epoch allowed (epochs: 40) and may still have been improving: "
+        "raise epochs (hyperparameters.epochs in the space, or --epochs); early_stopping_patience still ends the "
+        "trials that stop improving"]
     table["best_epoch"] = [29, 12, 30, 30, 39]
     assert not [line for line in insight_lines(table, {}) if "last epoch allowed" in line]
 

@@ -95,9 +95,9 @@ def at_epoch_cap(best_epoch: object, epochs: object, hyperband_epochs: object = 
 def epoch_cap_line(trial_ids: list[str], bounds: Iterable[object]) -> str:
     """The line that names the trials `at_epoch_cap` found, and what to change."""
     shown = ", ".join(sorted({f"{float(b):g}" for b in bounds}))
-    which = f"trial {trial_ids[0]} was" if len(trial_ids) == 1 else \
-        f"{len(trial_ids)} trials ({', '.join(trial_ids[:8])}{', ...' if len(trial_ids) > 8 else ''}) were"
-    return (f"{which} at their best on the last epoch allowed (epochs: {shown}) and may still have been improving: "
+    which = f"trial {trial_ids[0]} was at its" if len(trial_ids) == 1 else \
+        f"{len(trial_ids)} trials ({', '.join(trial_ids[:8])}{', ...' if len(trial_ids) > 8 else ''}) were at their"
+    return (f"{which} best on the last epoch allowed (epochs: {shown}) and may still have been improving: "
             "raise epochs (hyperparameters.epochs in the space, or --epochs); early_stopping_patience still ends the "
             "trials that stop improving")
 
