@@ -3,10 +3,10 @@
     python -m benchmarks.ceiling [--shape 1m] [--space search_spaces/deep-filtered.yaml]
                                  [--results results/deep-filtered-ml1m-shape.json] [--out FILE] [--quick]
 
-The synthetic data draws each user's movies from known weights (`data.synthetic.generator_preference`),
+The synthetic data draws each user's movies from known weights (`data.synthetic_preference.generator_preference`),
 so ranking every user's unseen titles by those weights is the best any recommender can do in
 expectation: the ceiling of every metric on the held-out rows. Below it, the best a model that learns
-the users from the training ratings can do (`data.synthetic.posterior_preference`: every item's
+the users from the training ratings can do (`data.synthetic_preference.posterior_preference`: every item's
 genres and popularity known, each user's taste inferred from their training titles). This splits data of a release's shape
 as the space splits it (its split, its validation sample, training items left out when it says so),
 scores the ceiling, popularity, EASE and ALS (the search's own `score_baselines`) on the validation
@@ -59,7 +59,7 @@ def measure(shape: str, space: Path, summary: dict | None) -> tuple[str, list[tu
     from tuner_app.baselines.ranking import rank_rows
     from tuner_app.data import SyntheticSpec, make_synthetic
     from tuner_app.data.split import split_rows
-    from tuner_app.data.synthetic import generator_preference, posterior_preference
+    from tuner_app.data.synthetic_preference import generator_preference, posterior_preference
     from tuner_app.model import features
     from tuner_app.space.validation import load_space
     from tuner_app.tuning.setup import Rows

@@ -501,7 +501,7 @@ def test_synthetic_rejects_impossible_sizes() -> None:
 def test_the_generators_own_preference_ranks_held_out_ratings_best() -> None:
     """`generator_preference`, the ceiling benchmarks.ceiling scores: each user's held-out titles rank
     higher under it than under training popularity, and than under a wrong user's preference."""
-    from tuner_app.data.synthetic import generator_preference
+    from tuner_app.data.synthetic_preference import generator_preference
 
     spec = SyntheticSpec(users=300, movies=400, ratings=24_000, seed=5)
     ratings, preference = make_synthetic(spec), generator_preference(spec)
@@ -531,7 +531,7 @@ def test_the_generators_own_preference_ranks_held_out_ratings_best() -> None:
 def test_the_learnt_preference_ranks_between_popularity_and_the_generators_own() -> None:
     """`posterior_preference`, the best a model learning the users can do (benchmarks.ceiling): below the
     generator's own ranking, above popularity; a user without training ratings is known by features alone."""
-    from tuner_app.data.synthetic import generator_preference, posterior_preference
+    from tuner_app.data.synthetic_preference import generator_preference, posterior_preference
 
     spec = SyntheticSpec(users=300, movies=400, ratings=24_000, seed=5)
     ratings = make_synthetic(spec)

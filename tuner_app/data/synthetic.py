@@ -2,14 +2,13 @@
 
 `make_synthetic` turns a `SyntheticSpec` (sizes and seed) into `Ratings`; the same spec
 always gives the same data and fingerprint. numpy and the standard library (and scipy for
-`posterior_preference`).
+`_trait_log_likelihood`). What its weights imply for rankings is in `data.synthetic_preference`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable
 
 import numpy as np
 
@@ -109,82 +108,6 @@ def _world(rng: np.random.Generator, spec: SyntheticSpec) -> _World:
     counts = _ratings_per_user(rng, spec.users, spec.ratings, cap=n_movies - n_dup)
     taste = rng.dirichlet(np.full(n_genres, _TASTE_CONCENTRATION), size=len(counts))
     return _World(genres, log_popularity, quality, titles, dups, originals, counts, taste)
-
-
-def generator_preference(spec: SyntheticSpec) -> Callable[[np.ndarray], np.ndarray]:
-    """The generator's own preference of users for titles: the best ranking any model could learn.
-
-    A user's movies are drawn without replacement with weights ``exp(_TASTE_WEIGHT * affinity +
-    log popularity)`` (`_pick_movies`), so an unseen title is the more likely among a user's
-    ratings the larger that weight (a repeated title's two movies: the sum of theirs). Ranking by
-    it scores the ceiling of every metric on this data's held-out rows (`benchmarks.ceiling`).
-
-    Returns:
-        A function of user indices (user id ``"i"`` is index ``i - 1``) giving their log weights
-        `[len(users), titles]`, the titles in sorted order, as a search's vocabulary holds them.
-    """
-    check_synthetic(spec, "synthetic data")
-    world = _world(np.random.default_rng(spec.seed), spec)
-    titles, column = np.unique(world.titles, return_inverse=True)
-
-    def preference(users: np.ndarray) -> np.ndarray:
-        logits = world.log_popularity + _TASTE_WEIGHT * (world.taste[users] @ world.genres.T)
-        weights = np.zeros((len(users), len(titles)))
-        np.add.at(weights.T, column, np.exp(logits - logits.max(axis=1, keepdims=True)).T)
-        with np.errstate(divide="ignore"):
-            return np.log(weights)
-
-    return preference
-
-
-def posterior_preference(spec: SyntheticSpec, users: np.ndarray, titles: np.ndarray,
-                         samples: int = 16_384) -> Callable[[np.ndarray], np.ndarray]:
-    """The generator's preference with each user's taste learnt from their training ratings, not known.
-
-    Every movie's genres and popularity are taken as known, each user's taste has the generator's prior
-    (a Dirichlet of `_TASTE_CONCENTRATION` over the genres). Its posterior, given the titles the user rated
-    in training and the user's age, gender and occupation, weights `samples` tastes drawn from that prior by
-    the likelihood of those (each title taken as a draw from the user's weights, the usual stand-in for
-    drawing without replacement; the features by the favourite genre, `_trait_log_likelihood`). A title's
-    weight is its expected probability under that posterior: the Bayes ranking of a model that knows the
-    items exactly and learns each user from what a search's models see of them, which no such model can
-    beat in expectation (up to that stand-in and the sampling; the rating values, which the models do not
-    take, are left out). A user without training ratings gets the features' posterior alone.
-
-    Args:
-        users, titles: one pair a training rating: the user's index (user id ``"i"`` is ``i - 1``) and
-            the title's column in the titles' sorted order, as `generator_preference` returns them.
-        samples: tastes drawn from the prior (more: closer to the exact posterior, slower).
-
-    Returns:
-        As `generator_preference`: a function of user indices giving their log weights `[len(users), titles]`.
-    """
-    from scipy import sparse
-    from scipy.special import logsumexp, softmax
-
-    check_synthetic(spec, "synthetic data")
-    world = _world(np.random.default_rng(spec.seed), spec)
-    names, column = np.unique(world.titles, return_inverse=True)
-    tastes = np.random.default_rng([spec.seed, 2]).dirichlet(np.full(world.genres.shape[1], _TASTE_CONCENTRATION),
-                                                           size=samples)
-    movie_logits = world.log_popularity + _TASTE_WEIGHT * (tastes @ world.genres.T)  # [samples, movies]
-    order = np.argsort(column, kind="stable")  # a repeated title's two movies: the sum of their weights
-    starts = np.flatnonzero(np.r_[True, np.diff(column[order]) > 0])
-    title_logits = np.logaddexp.reduceat(movie_logits[:, order], starts, axis=1)  # [samples, titles]
-    log_p = title_logits - logsumexp(title_logits, axis=1, keepdims=True)
-    rated = sparse.csr_matrix((np.ones(len(users)), (users, titles)), shape=(len(world.taste), len(names)))
-    log_likelihood = np.asarray(rated @ log_p.T)  # [users, samples]
-    # The users' features (those the data holds) follow their favourite genre, so they tell of the taste too.
-    male, age_index, occupation, _ = _user_traits(np.random.default_rng([spec.seed, 1]), world.taste)
-    log_likelihood += _trait_log_likelihood(male, age_index, occupation, len(_GENRE_NAMES))[:, tastes.argmax(axis=1)]
-    posterior = softmax(log_likelihood, axis=1).astype(np.float32)
-    probability = np.exp(log_p).astype(np.float32)
-
-    def preference(users: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore"):
-            return np.log(posterior[users] @ probability)
-
-    return preference
 
 
 def _make_synthetic(spec: SyntheticSpec) -> Ratings:
