@@ -3,15 +3,15 @@
     python -m benchmarks.ceiling [--shape 1m] [--space search_spaces/deep-filtered.yaml]
                                  [--results results/deep-filtered-ml1m-shape.json] [--out FILE] [--quick]
 
-The synthetic data draws each user's movies from known weights (`data.synthetic_preference.generator_preference`),
-so ranking every user's unseen titles by those weights is the best any recommender can do in
-expectation: the ceiling of every metric on the held-out rows. Below it, the best a model that learns
-the users from the training ratings can do (`data.synthetic_preference.posterior_preference`: every item's
-genres and popularity known, each user's taste inferred from their training titles). This splits data of a release's shape
-as the space splits it (its split, its validation sample, training items left out when it says so),
-scores the ceiling, popularity, EASE and ALS (the search's own `score_baselines`) on the validation
-and held-back rows under the space's objective, and, given a search's `<name>.json` on the same data,
-its best trial. Each figure is also shown as a share of the ceiling, with the share the issue-29 goal
+The synthetic data draws each user's movies from known weights
+(`data.synthetic_preference.generator_preference`), so ranking every user's unseen titles by those
+weights is the best any recommender can do in expectation: the ceiling of every metric on the held-out
+rows. Below it, the best a model that learns the users can do (`posterior_preference` there: every
+item's genres and popularity known, each user's taste inferred from their training titles and
+features by Bayes' rule). This splits data of a release's shape as the space splits it (its split,
+its validation sample, training items left out when it says so), scores the ceiling, popularity, EASE
+and ALS (the search's own `score_baselines`) on the validation and held-back rows under the space's
+objective, and, given a search's `<name>.json` on the same data, its best trial. Each figure is also shown as a share of the ceiling, with the share the issue-29 goal
 (the better classical baseline x 1.08) needs.
 """
 

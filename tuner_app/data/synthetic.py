@@ -144,7 +144,7 @@ def _make_synthetic(spec: SyntheticSpec) -> Ratings:
         fingerprint=hashlib.sha256(
             f"synthetic v{_SYNTHETIC_VERSION}: {params}".encode()
         ).hexdigest(),
-        users=_user_features(np.random.default_rng([spec.seed, 1]), user_names, taste),
+        users=_user_features(_features_rng(spec), user_names, taste),
         items=movie_features(titles, ["|".join(_GENRE_NAMES[g] for g in np.flatnonzero(row)) for row in world.genres],
                               [year_of(title) for title in titles]),
     )
@@ -154,6 +154,11 @@ def _make_synthetic(spec: SyntheticSpec) -> Ratings:
 _MALE_LEANING_GENRES, _MALE_SHARE = (0, 2, 3, 5, 7), (0.8, 0.3)  # of fans of those genres, and of the others
 _YOUNG_GENRES, _AGE_MEAN, _AGE_SD = (4, 6), (1.0, 3.0), 1.2  # children's films and comedies: younger fans
 _OCCUPATIONS, _OCCUPATION_FOLLOWS = 10, 0.4  # occupation i is favourite genre i for this share of users
+
+
+def _features_rng(spec: SyntheticSpec) -> np.random.Generator:
+    """The users' features' own random stream (the ratings' is `spec.seed` alone)."""
+    return np.random.default_rng([spec.seed, 1])
 
 
 def _user_features(rng: np.random.Generator, user_names: np.ndarray, taste: np.ndarray) -> SideFeatures:
@@ -177,7 +182,7 @@ def _user_traits(rng: np.random.Generator, taste: np.ndarray) -> tuple[np.ndarra
     male = rng.random(n) < np.where(np.isin(favourite, _MALE_LEANING_GENRES), *_MALE_SHARE)
     age_mean = np.where(np.isin(favourite, _YOUNG_GENRES), *_AGE_MEAN)
     age_index = np.clip(np.rint(rng.normal(age_mean, _AGE_SD)), 0, len(AGE_BUCKETS) - 1).astype(int)
-    occupation = np.where(rng.random(n) < _OCCUPATION_FOLLOWS, favourite, rng.integers(0, _OCCUPATIONS, n)) % 10
+    occupation = np.where(rng.random(n) < _OCCUPATION_FOLLOWS, favourite, rng.integers(0, _OCCUPATIONS, n)) % _OCCUPATIONS
     return male, age_index, occupation, rng.integers(100, 130, n)
 
 

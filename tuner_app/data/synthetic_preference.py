@@ -12,9 +12,9 @@ import numpy as np
 
 from tuner_app.data.records import SyntheticSpec, check_synthetic
 from tuner_app.data.synthetic import (
-    _GENRE_NAMES,
     _TASTE_CONCENTRATION,
     _TASTE_WEIGHT,
+    _features_rng,
     _trait_log_likelihood,
     _user_traits,
     _world,
@@ -51,15 +51,16 @@ def posterior_preference(spec: SyntheticSpec, users: np.ndarray, titles: np.ndar
                          samples: int = 16_384) -> Callable[[np.ndarray], np.ndarray]:
     """The generator's preference with each user's taste learnt from their training ratings, not known.
 
-    Every movie's genres and popularity are taken as known, each user's taste has the generator's prior
-    (a Dirichlet of `synthetic._TASTE_CONCENTRATION` over the genres). Its posterior, given the titles the user rated
-    in training and the user's age, gender and occupation, weights `samples` tastes drawn from that prior by
-    the likelihood of those (each title taken as a draw from the user's weights, the usual stand-in for
-    drawing without replacement; the features by the favourite genre, `synthetic._trait_log_likelihood`). A title's
-    weight is its expected probability under that posterior: the Bayes ranking of a model that knows the
-    items exactly and learns each user from what a search's models see of them, which no such model can
-    beat in expectation (up to that stand-in and the sampling; the rating values, which the models do not
-    take, are left out). A user without training ratings gets the features' posterior alone.
+    Every movie's genres and popularity are taken as known, and each user's taste has the generator's
+    prior (a Dirichlet of `synthetic._TASTE_CONCENTRATION` over the genres). Its posterior, given the
+    titles the user rated in training and the user's age, gender and occupation, weights `samples`
+    tastes drawn from that prior by the likelihood of those: each title as a draw from the user's
+    weights (the usual stand-in for drawing without replacement), the features by the favourite genre
+    (`synthetic._trait_log_likelihood`). A title's weight is its expected probability under that
+    posterior: the Bayes ranking of a model that knows the items exactly and learns each user from what
+    a search's models see of them, which no such model can beat in expectation (up to that stand-in and
+    the sampling; the rating values, which the models do not take, are left out). A user without
+    training ratings gets the features' posterior alone.
 
     Args:
         users, titles: one pair a training rating: the user's index (user id ``"i"`` is ``i - 1``) and
@@ -85,8 +86,8 @@ def posterior_preference(spec: SyntheticSpec, users: np.ndarray, titles: np.ndar
     rated = sparse.csr_matrix((np.ones(len(users)), (users, titles)), shape=(len(world.taste), len(names)))
     log_likelihood = np.asarray(rated @ log_p.T)  # [users, samples]
     # The users' features (those the data holds) follow their favourite genre, so they tell of the taste too.
-    male, age_index, occupation, _ = _user_traits(np.random.default_rng([spec.seed, 1]), world.taste)
-    log_likelihood += _trait_log_likelihood(male, age_index, occupation, len(_GENRE_NAMES))[:, tastes.argmax(axis=1)]
+    male, age_index, occupation, _ = _user_traits(_features_rng(spec), world.taste)
+    log_likelihood += _trait_log_likelihood(male, age_index, occupation, world.genres.shape[1])[:, tastes.argmax(axis=1)]
     posterior = softmax(log_likelihood, axis=1).astype(np.float32)
     probability = np.exp(log_p).astype(np.float32)
 
