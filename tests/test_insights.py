@@ -61,7 +61,7 @@ def test_best_so_far_follows_the_order_trials_ended_and_their_wall_time():
     assert list(progress["trial_id"]) == ["00", "02", "01", "03"]
     assert list(progress["best"]) == [0.30, 0.30, 0.45, 0.50]  # a failed trial adds nothing
     assert list(progress["minutes"]) == [1.0, 2.5, 3.0, 4.0]  # from the first trial's start, 10:00
-    assert first_reaching(progress, 0.45) == (3, 3.0)
+    assert first_reaching(progress, 0.45) == ("01", 3, 3.0)
     assert first_reaching(progress, 0.6) is None
     del table["finished"]  # a search written before the column: the trials' seconds added up
     assert list(best_so_far(table)["minutes"]) == [1.0, 2.0, 2.5, 3.5]
@@ -79,7 +79,7 @@ def test_the_best_so_far_line_reads_objectives_that_a_csv_gave_as_integers():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # pandas: shifting integers with a -inf fill "will raise in a future version"
         lines = insight_lines(table, {})
-    assert lines[0] == "best so far: 1.0000 at trial 1 (0.2 min)"
+    assert lines[0] == "best so far: 1.0000 at trial 00, after 1 trial (0.2 min)"
 
 
 def test_trials_at_their_best_on_the_last_allowed_epoch_are_named_with_what_to_raise():

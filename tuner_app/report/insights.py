@@ -111,10 +111,15 @@ def best_so_far(frame):
     })
 
 
-def first_reaching(progress, value: float) -> tuple[int, float] | None:
-    """(trial count, wall minutes) when the best so far first reached `value`, or None."""
+def first_reaching(progress, value: float) -> tuple[str, int, float] | None:
+    """(trial id, trials finished, wall minutes) when the best so far first reached `value`, or None."""
     reached = progress[progress["best"] >= value]
     if reached.empty:
         return None
     first = reached.iloc[0]
-    return int(first["trial"]), float(first["minutes"])
+    return str(first["trial_id"]), int(first["trial"]), float(first["minutes"])
+
+
+def when(trial_id: str, count: int, minutes: float) -> str:
+    """How `report` names a point in a search: "trial 07, after 3 trials (4.2 min)"."""
+    return f"trial {trial_id}, after {count} trial{'' if count == 1 else 's'} ({minutes:.1f} min)"

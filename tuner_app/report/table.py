@@ -189,19 +189,20 @@ def rows_lines(summary: dict, objective: str) -> list[str]:
 
 def insight_lines(frame, baselines: dict[str, float]) -> list[str]:
     """What searching bought (the best objective so far, against the baselines) and what mattered."""
-    from tuner_app.report.insights import best_so_far, first_reaching, importances
+    from tuner_app.report.insights import best_so_far, first_reaching, importances, when
     from tuner_app.space.names import BASELINES
 
     progress = best_so_far(frame)
     gains = progress[progress["best"] > progress["best"].shift(fill_value=-math.inf)].dropna(subset=["best"])
     lines = []
     if not gains.empty:
-        steps = " -> ".join(f"{row.best:.4f} at trial {row.trial} ({row.minutes:.1f} min)" for row in gains.itertuples())
+        steps = " -> ".join(f"{row.best:.4f} at {when(row.trial_id, row.trial, row.minutes)}"
+                            for row in gains.itertuples())
         lines.append(f"best so far: {steps}")
     for name, value in baselines.items():
         reached = first_reaching(progress, value)
         label = BASELINES.get(name, name)
-        lines.append(f"  beat {label} ({value:.4f}) from trial {reached[0]} ({reached[1]:.1f} min)" if reached
+        lines.append(f"  beat {label} ({value:.4f}) from {when(*reached)}" if reached
                      else f"  never beat {label} ({value:.4f})")
     if {"best_epoch", "epochs"} <= set(frame.columns):
         done = frame[frame["status"] == TrialState.COMPLETED.value]
