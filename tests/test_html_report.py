@@ -122,6 +122,33 @@ def test_tensorboard_logs_of_a_tiny_search_read_back_with_hparams(shared_search)
         assert [event.step for event in logs.Tensors("val_top_10")] == [1, 2]
 
 
+def test_baseline_lines_are_the_ones_plotly_add_hline_draws():
+    """`_baseline_lines` sets in one go the shapes and labels `add_hline` adds one call at a time (slowly)."""
+    from plotly import graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from tuner_app.report.html import _DASHES, _baseline_lines
+
+    baselines = {"popularity": 0.12, "ease": 0.3456, "als": 0.25}
+    for cells in ([(1, 1), (1, 2), (2, 1)], None):
+        figures = []
+        for _ in range(2):
+            figure = make_subplots(rows=2, cols=2, subplot_titles=("a", "b", "c", "d")) if cells else go.Figure()
+            for row, col in cells or [(None, None)]:
+                figure.add_scatter(x=[1, 2], y=[0.2, 0.3], row=row, col=col)
+            figures.append(figure)
+        by_plotly, ours = figures
+        for row, col in cells or [(None, None)]:
+            for name, value in baselines.items():
+                label = {"popularity": "popularity", "ease": "EASE", "als": "ALS"}[name]
+                by_plotly.add_hline(y=value, line_dash=_DASHES.get(name, "dashdot"), line_color="black",
+                                    annotation_text=f"{label} {value:.3f}", row=row, col=col)
+        _baseline_lines(ours, baselines, cells or ((None, None),))
+        expected, got = by_plotly.to_plotly_json()["layout"], ours.to_plotly_json()["layout"]
+        assert len(got["shapes"]) == 3 * len(cells or [0])
+        assert got["shapes"] == expected["shapes"] and got["annotations"] == expected["annotations"]
+
+
 def test_the_committed_searches_render_as_one_html_report(tmp_path):
     committed = sorted(p for p in (ROOT / "results").glob("*.csv")
                        if not p.name.endswith((".history.csv", ".repeats.csv")))

