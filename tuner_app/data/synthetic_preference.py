@@ -35,16 +35,21 @@ def generator_preference(spec: SyntheticSpec) -> Callable[[np.ndarray], np.ndarr
     """
     check_synthetic(spec, "synthetic data")
     world = _world(np.random.default_rng(spec.seed), spec)
-    titles, column = np.unique(world.titles, return_inverse=True)
+    _, by_title = _titles(world)
 
     def preference(users: np.ndarray) -> np.ndarray:
-        logits = world.log_popularity + _TASTE_WEIGHT * (world.taste[users] @ world.genres.T)
-        weights = np.zeros((len(users), len(titles)))
-        np.add.at(weights.T, column, np.exp(logits - logits.max(axis=1, keepdims=True)).T)
-        with np.errstate(divide="ignore"):
-            return np.log(weights)
+        return by_title(world.log_popularity + _TASTE_WEIGHT * (world.taste[users] @ world.genres.T))
 
     return preference
+
+
+def _titles(world) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """The distinct titles, sorted, and a function turning log weights of the movies `[rows, movies]` into
+    those of the titles `[rows, titles]`: a repeated title's two movies, the sum of their weights."""
+    names, column = np.unique(world.titles, return_inverse=True)
+    order = np.argsort(column, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(column[order]) > 0])
+    return names, lambda movie_logits: np.logaddexp.reduceat(movie_logits[:, order], starts, axis=1)
 
 
 def posterior_preference(spec: SyntheticSpec, users: np.ndarray, titles: np.ndarray,
@@ -75,13 +80,10 @@ def posterior_preference(spec: SyntheticSpec, users: np.ndarray, titles: np.ndar
 
     check_synthetic(spec, "synthetic data")
     world = _world(np.random.default_rng(spec.seed), spec)
-    names, column = np.unique(world.titles, return_inverse=True)
+    names, by_title = _titles(world)
     tastes = np.random.default_rng([spec.seed, 2]).dirichlet(np.full(world.genres.shape[1], _TASTE_CONCENTRATION),
                                                            size=samples)
-    movie_logits = world.log_popularity + _TASTE_WEIGHT * (tastes @ world.genres.T)  # [samples, movies]
-    order = np.argsort(column, kind="stable")  # a repeated title's two movies: the sum of their weights
-    starts = np.flatnonzero(np.r_[True, np.diff(column[order]) > 0])
-    title_logits = np.logaddexp.reduceat(movie_logits[:, order], starts, axis=1)  # [samples, titles]
+    title_logits = by_title(world.log_popularity + _TASTE_WEIGHT * (tastes @ world.genres.T))  # [samples, titles]
     log_p = title_logits - logsumexp(title_logits, axis=1, keepdims=True)
     rated = sparse.csr_matrix((np.ones(len(users)), (users, titles)), shape=(len(world.taste), len(names)))
     log_likelihood = np.asarray(rated @ log_p.T)  # [users, samples]

@@ -129,9 +129,9 @@ def _baseline_lines(figure, baselines: dict[str, float], cells=((None, None),)) 
     took 26.9 s with it, 8.1 s this way)."""
     shapes, labels = [], []
     for row, col in cells:
-        axes = (("x", "y") if row is None else
-                (figure.get_subplot(row, col).xaxis.plotly_name, figure.get_subplot(row, col).yaxis.plotly_name))
-        x, y = (axis.replace("axis", "") for axis in axes)
+        cell = None if row is None else figure.get_subplot(row, col)
+        x, y = ("x", "y") if cell is None else (cell.xaxis.plotly_name.replace("axis", ""),
+                                                cell.yaxis.plotly_name.replace("axis", ""))
         for name, value in baselines.items():
             shapes.append({"type": "line", "xref": f"{x} domain", "x0": 0, "x1": 1, "yref": y, "y0": value,
                            "y1": value, "line": {"dash": _DASHES.get(name, "dashdot"), "color": "black"}})
