@@ -8,7 +8,9 @@ The synthetic data draws each user's movies from known weights
 weights is the best any recommender can do in expectation: the ceiling of every metric on the held-out
 rows. Below it, the best a model that learns the users can do (`posterior_preference` there: every
 item's genres and popularity known, each user's taste inferred from their training titles and
-features by Bayes' rule). This splits data of a release's shape as the space splits it (its split,
+features by Bayes' rule), and the same for a model that would also take the rating values: a ranking
+such a model could make (the values as the data holds them, their rounding and clipping left out of the
+likelihood) and the bound above every such model (the values before rounding, where that likelihood is exact). This splits data of a release's shape as the space splits it (its split,
 its validation sample, training items left out when it says so), scores the ceiling, popularity, EASE
 and ALS (the search's own `score_baselines`) on the validation and held-back rows under the space's
 objective, and, given a search's `<name>.json` on the same data, its best trial. Each figure is also shown as a share of the ceiling, with the share the issue-29 goal
@@ -59,7 +61,7 @@ def measure(shape: str, space: Path, summary: dict | None) -> tuple[str, list[tu
     from tuner_app.baselines.ranking import rank_rows
     from tuner_app.data import SyntheticSpec, make_synthetic
     from tuner_app.data.split import split_rows
-    from tuner_app.data.synthetic_preference import generator_preference, posterior_preference
+    from tuner_app.data.synthetic_preference import generator_preference, posterior_preference, unrounded_ratings
     from tuner_app.model import features
     from tuner_app.space.validation import load_space
     from tuner_app.tuning.setup import Rows
@@ -80,7 +82,10 @@ def measure(shape: str, space: Path, summary: dict | None) -> tuple[str, list[tu
     seen = interactions(data.train.user, data.train.title, vocab.num_users, vocab.num_titles) if exclude_seen else None
     position = popularity_position(data.train.title, vocab.num_titles)
 
-    learnt = posterior_preference(synthetic, generator_index[data.train.user - 1], column[data.train.title - 1])
+    pairs = generator_index[data.train.user - 1], column[data.train.title - 1]
+    learnt = posterior_preference(synthetic, *pairs)
+    learnt_rated = posterior_preference(synthetic, *pairs, ratings=ratings.user_rating[rows.train])
+    learnt_unrounded = posterior_preference(synthetic, *pairs, ratings=unrounded_ratings(synthetic)[rows.train])
 
     def score(ranking, part) -> float:
         return rank_rows(lambda ids: ranking(generator_index[ids - 1])[:, column], part.user, part.title,
@@ -90,6 +95,10 @@ def measure(shape: str, space: Path, summary: dict | None) -> tuple[str, list[tu
                 score(preference, data.holdout)),
                ("... tastes learnt from what models see (Bayes)", score(learnt, data.validation),
                 score(learnt, data.holdout)),
+               ("... and from the rating values too (Bayes)", score(learnt_rated, data.validation),
+                score(learnt_rated, data.holdout)),
+               ("... from the values before rounding (their bound)", score(learnt_unrounded, data.validation),
+                score(learnt_unrounded, data.holdout)),
                ("popularity", scored["validation"][objective], scored["holdout"][objective])]
     for name in ("ease", "als"):
         if "skipped" not in scored[name]:

@@ -531,7 +531,7 @@ def test_the_generators_own_preference_ranks_held_out_ratings_best() -> None:
 def test_the_learnt_preference_ranks_between_popularity_and_the_generators_own() -> None:
     """`posterior_preference`, the best a model learning the users can do (benchmarks.ceiling): below the
     generator's own ranking, above popularity; a user without training ratings is known by features alone."""
-    from tuner_app.data.synthetic_preference import generator_preference, posterior_preference
+    from tuner_app.data.synthetic_preference import generator_preference, posterior_preference, unrounded_ratings
 
     spec = SyntheticSpec(users=300, movies=400, ratings=24_000, seed=5)
     ratings = make_synthetic(spec)
@@ -553,6 +553,19 @@ def test_the_learnt_preference_ranks_between_popularity_and_the_generators_own()
     ceiling, by_popularity = recall_at_10(generator_preference(spec)(everyone)), recall_at_10(
         np.broadcast_to(popularity, seen.shape))
     assert by_popularity * 1.05 < recall_at_10(learnt) < ceiling, (by_popularity, recall_at_10(learnt), ceiling)
+    # The rating values tell more of the taste (0.1911 -> 0.1953, ceiling 0.2013); shuffled, they mislead (0.1791).
+    values = ratings.user_rating[~held_out]
+    rated = posterior_preference(spec, user[~held_out], column[~held_out], samples=4096, ratings=values)(everyone)
+    assert recall_at_10(learnt) + 0.002 < recall_at_10(rated) < ceiling, (recall_at_10(learnt), recall_at_10(rated))
+    # Before rounding and clipping they tell more still (0.1956), and round to the data's values.
+    unrounded = unrounded_ratings(spec)
+    assert np.array_equal(np.clip(np.rint(unrounded), 1, 5), ratings.user_rating)
+    bound = posterior_preference(spec, user[~held_out], column[~held_out], samples=4096,
+                                 ratings=unrounded[~held_out])(everyone)
+    assert recall_at_10(rated) < recall_at_10(bound) < ceiling, (recall_at_10(rated), recall_at_10(bound))
+    shuffled = np.random.default_rng(0).permutation(values)
+    misled = posterior_preference(spec, user[~held_out], column[~held_out], samples=4096, ratings=shuffled)(everyone)
+    assert recall_at_10(misled) < recall_at_10(learnt)
     # Without training ratings two users with the same age, gender and occupation get the same ranking, and
     # only they (occupations 8 and 9 follow no genre: they tell the same).
     features = ratings.users.columns
@@ -564,6 +577,29 @@ def test_the_learnt_preference_ranks_between_popularity_and_the_generators_own()
     others = [(a, b) for a in range(40) for b in range(a + 1, 40) if traits[a] != traits[b]]
     assert pairs and others and all(not np.allclose(learnt[a], learnt[b]) for a, b in others)
     assert all(np.allclose(learnt[a], learnt[b]) for a, b in pairs)
+
+
+def test_the_rating_likelihood_is_the_normal_density_of_a_users_ratings_with_a_shared_generosity() -> None:
+    """`_rating_log_likelihood` against scipy's multivariate normal, taste by taste (up to one constant a user)."""
+    from scipy.stats import multivariate_normal
+
+    from tuner_app.data.synthetic import _GENEROSITY_SD, _RATING_BASE, _RATING_NOISE_SD, _RATING_QUALITY, _RATING_TASTE
+    from tuner_app.data.synthetic_preference import _rating_log_likelihood
+
+    rng = np.random.default_rng(3)
+    users = np.array([0, 0, 0, 2, 2, 2, 2, 2, 0])  # user 1 has no rating: the same for every taste
+    genres = rng.dirichlet(np.ones(5), size=len(users))
+    quality, ratings = rng.normal(size=len(users)), rng.integers(1, 6, len(users)).astype(float)
+    tastes = rng.dirichlet(np.full(5, 0.3), size=7)
+    got = _rating_log_likelihood(users, genres, quality, ratings, tastes, 0.3, 0.2, num_users=3)
+    assert got.shape == (3, 7) and np.ptp(got[1]) == 0
+    for user in (0, 2):
+        mine = users == user
+        covariance = _RATING_NOISE_SD**2 * np.eye(mine.sum()) + _GENEROSITY_SD**2
+        want = [multivariate_normal(_RATING_BASE + _RATING_TASTE * (genres[mine] @ taste - 0.3) / 0.2
+                                    + _RATING_QUALITY * quality[mine], covariance).logpdf(ratings[mine])
+                for taste in tastes]
+        np.testing.assert_allclose(got[user] - got[user, 0], np.array(want) - want[0], rtol=1e-9, atol=1e-9)
 
 
 def test_the_users_trait_likelihood_is_the_generators_frequencies() -> None:

@@ -68,6 +68,9 @@ _NOUNS = (
 _PATTERNS = ("{a} {g} {n}", "The {a} {g}", "{g} of the {n}", "{a} {n}", "The {g} {n}", "{g} {n}")
 _TASTE_WEIGHT = 4.0  # of a user's affinity to a movie's genres against its log popularity
 _TASTE_CONCENTRATION = 0.3  # of the Dirichlet prior each user's taste over the genres is drawn from
+# A rating: _RATING_BASE + _RATING_TASTE * (the standardised taste affinity) + _RATING_QUALITY * quality + the
+# user's generosity + noise (the last two normal with these deviations), rounded and clipped to 1..5.
+_RATING_BASE, _RATING_TASTE, _RATING_QUALITY, _GENEROSITY_SD, _RATING_NOISE_SD = 3.5, 0.8, 0.35, 0.4, 0.6
 _FIRST_DAY, _LAST_SECOND = 852_076_800, 1_072_915_199  # 1997-01-01 .. 2003-12-31 (UTC)
 
 
@@ -110,33 +113,52 @@ def _world(rng: np.random.Generator, spec: SyntheticSpec) -> _World:
     return _World(genres, log_popularity, quality, titles, dups, originals, counts, taste)
 
 
-def _make_synthetic(spec: SyntheticSpec) -> Ratings:
+@dataclasses.dataclass(frozen=True)
+class _Draws:
+    """Every rating the generator draws, in its drawing order (`order` shuffles them into the file's)."""
+
+    world: _World
+    user: np.ndarray  # [ratings] each rating's user index
+    movie: np.ndarray  # ... its movie
+    affinity: np.ndarray  # ... the user's taste affinity to the movie's genres
+    raw: np.ndarray  # ... its value before rounding and clipping to 1..5
+    timestamp: np.ndarray
+    order: np.ndarray
+
+
+def _draw(spec: SyntheticSpec) -> _Draws:
     rng = np.random.default_rng(spec.seed)
     world = _world(rng, spec)
-    titles, quality, counts, taste = world.titles, world.quality, world.counts, world.taste
     user, movie, affinity = _pick_movies(
-        rng, taste, world.genres, world.log_popularity, counts, world.dups, world.originals
+        rng, world.taste, world.genres, world.log_popularity, world.counts, world.dups, world.originals
     )
 
     # Ratings follow taste, movie quality and each user's generosity.
-    n = len(user)
+    n, users = len(user), len(world.counts)
     z = (affinity - affinity.mean()) / (affinity.std() + 1e-9)
-    generosity = rng.normal(0.0, 0.4, len(counts))
-    raw = 3.5 + 0.8 * z + 0.35 * quality[movie] + generosity[user] + rng.normal(0.0, 0.6, n)
-    rating = np.clip(np.rint(raw), 1, 5).astype(np.float32)
+    generosity = rng.normal(0.0, _GENEROSITY_SD, users)
+    raw = (_RATING_BASE + _RATING_TASTE * z + _RATING_QUALITY * world.quality[movie] + generosity[user]
+           + rng.normal(0.0, _RATING_NOISE_SD, n))
     # Each user is active for a while (days to years) inside 1997-2003.
     span = _LAST_SECOND - _FIRST_DAY
-    length = np.minimum(span, (rng.exponential(120.0, len(counts)) + 1.0) * 86_400).astype(np.int64)
-    begin = _FIRST_DAY + (rng.random(len(counts)) * (span - length)).astype(np.int64)
+    length = np.minimum(span, (rng.exponential(120.0, users) + 1.0) * 86_400).astype(np.int64)
+    begin = _FIRST_DAY + (rng.random(users) * (span - length)).astype(np.int64)
     timestamp = begin[user] + (rng.random(n) * length[user]).astype(np.int64)
-
     order = rng.permutation(n)  # MovieLens files are not grouped by user either
+    return _Draws(world, user, movie, affinity, raw, timestamp, order)
+
+
+def _make_synthetic(spec: SyntheticSpec) -> Ratings:
+    draws = _draw(spec)
+    world, user, movie, order = draws.world, draws.user, draws.movie, draws.order
+    titles, counts, taste = world.titles, world.counts, world.taste
+    rating = np.clip(np.rint(draws.raw), 1, 5).astype(np.float32)
     user_names = np.array([str(i) for i in range(1, len(counts) + 1)], dtype=object)
     params = f"users={spec.users}, movies={spec.movies}, ratings={spec.ratings}, seed={spec.seed}"
     return Ratings(
         user_id=user_names[user[order]],
         item_id=titles[movie[order]],
-        timestamp=timestamp[order],
+        timestamp=draws.timestamp[order],
         user_rating=rating[order],
         item_catalog=titles,
         item_text=titles,

@@ -1,7 +1,8 @@
 """The rankings the synthetic generator's own weights imply: the ceilings `benchmarks.ceiling` scores.
 
 `generator_preference` ranks by each user's true weights (the best any recommender can do);
-`posterior_preference` by what a model that knows the items exactly can learn of each user.
+`posterior_preference` by what a model that knows the items exactly can learn of each user
+(`unrounded_ratings`: the rating values before rounding, to bound models that take them).
 """
 
 from __future__ import annotations
@@ -12,8 +13,14 @@ import numpy as np
 
 from tuner_app.data.records import SyntheticSpec, check_synthetic
 from tuner_app.data.synthetic import (
+    _GENEROSITY_SD,
+    _RATING_BASE,
+    _RATING_NOISE_SD,
+    _RATING_QUALITY,
+    _RATING_TASTE,
     _TASTE_CONCENTRATION,
     _TASTE_WEIGHT,
+    _draw,
     _features_rng,
     _trait_log_likelihood,
     _user_traits,
@@ -43,6 +50,13 @@ def generator_preference(spec: SyntheticSpec) -> Callable[[np.ndarray], np.ndarr
     return preference
 
 
+def unrounded_ratings(spec: SyntheticSpec) -> np.ndarray:
+    """Every rating of `make_synthetic(spec)`, in its rows' order, before it was rounded and clipped to 1..5."""
+    check_synthetic(spec, "synthetic data")
+    draws = _draw(spec)
+    return draws.raw[draws.order]
+
+
 def _titles(world) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
     """The distinct titles, sorted, and a function turning log weights of the movies `[rows, movies]` into
     those of the titles `[rows, titles]`: a repeated title's two movies, the sum of their weights."""
@@ -52,8 +66,8 @@ def _titles(world) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
     return names, lambda movie_logits: np.logaddexp.reduceat(movie_logits[:, order], starts, axis=1)
 
 
-def posterior_preference(spec: SyntheticSpec, users: np.ndarray, titles: np.ndarray,
-                         samples: int = 16_384) -> Callable[[np.ndarray], np.ndarray]:
+def posterior_preference(spec: SyntheticSpec, users: np.ndarray, titles: np.ndarray, samples: int = 16_384,
+                         ratings: np.ndarray | None = None) -> Callable[[np.ndarray], np.ndarray]:
     """The generator's preference with each user's taste learnt from their training ratings, not known.
 
     Every movie's genres and popularity are taken as known, and each user's taste has the generator's
@@ -64,13 +78,16 @@ def posterior_preference(spec: SyntheticSpec, users: np.ndarray, titles: np.ndar
     (`synthetic._trait_log_likelihood`). A title's weight is its expected probability under that
     posterior: the Bayes ranking of a model that knows the items exactly and learns each user from what
     a search's models see of them, which no such model can beat in expectation (up to that stand-in and
-    the sampling; the rating values, which the models do not take, are left out). A user without
-    training ratings gets the features' posterior alone.
+    the sampling). A user without training ratings gets the features' posterior alone. The rating values,
+    which no model here takes, count only when `ratings` is given (`_rating_log_likelihood`).
 
     Args:
         users, titles: one pair a training rating: the user's index (user id ``"i"`` is ``i - 1``) and
             the title's column in the titles' sorted order, as `generator_preference` returns them.
         samples: tastes drawn from the prior (more: closer to the exact posterior, slower).
+        ratings: each pair's rating value, to learn the users from those as well, as a model that took
+            them could. Given `unrounded_ratings` instead, the ranking bounds every such model from above
+            (rounding and clipping can only lose what the values tell, and their normal is then exact).
 
     Returns:
         As `generator_preference`: a function of user indices giving their log weights `[len(users), titles]`.
@@ -79,7 +96,8 @@ def posterior_preference(spec: SyntheticSpec, users: np.ndarray, titles: np.ndar
     from scipy.special import logsumexp, softmax
 
     check_synthetic(spec, "synthetic data")
-    world = _world(np.random.default_rng(spec.seed), spec)
+    draws = None if ratings is None else _draw(spec)
+    world = _world(np.random.default_rng(spec.seed), spec) if draws is None else draws.world
     names, by_title = _titles(world)
     tastes = np.random.default_rng([spec.seed, 2]).dirichlet(np.full(world.genres.shape[1], _TASTE_CONCENTRATION),
                                                            size=samples)
@@ -90,6 +108,11 @@ def posterior_preference(spec: SyntheticSpec, users: np.ndarray, titles: np.ndar
     # The users' features (those the data holds) follow their favourite genre, so they tell of the taste too.
     male, age_index, occupation, _ = _user_traits(_features_rng(spec), world.taste)
     log_likelihood += _trait_log_likelihood(male, age_index, occupation, world.genres.shape[1])[:, tastes.argmax(axis=1)]
+    if draws is not None:
+        _, first_movie = np.unique(world.titles, return_index=True)
+        log_likelihood += _rating_log_likelihood(
+            users, world.genres[first_movie[titles]], world.quality[first_movie[titles]], ratings, tastes,
+            draws.affinity.mean(), draws.affinity.std() + 1e-9, len(world.taste))
     posterior = softmax(log_likelihood, axis=1).astype(np.float32)
     probability = np.exp(log_p).astype(np.float32)
 
@@ -98,3 +121,36 @@ def posterior_preference(spec: SyntheticSpec, users: np.ndarray, titles: np.ndar
             return np.log(posterior[users] @ probability)
 
     return preference
+
+
+def _rating_log_likelihood(users: np.ndarray, genres: np.ndarray, quality: np.ndarray, ratings: np.ndarray,
+                           tastes: np.ndarray, affinity_mean: float, affinity_sd: float, num_users: int) -> np.ndarray:
+    """The log likelihood of each user's training rating values under each sampled taste, up to a constant a user.
+
+    The generator rates ``_RATING_BASE + _RATING_TASTE * z + _RATING_QUALITY * quality + generosity + noise``,
+    rounded and clipped to 1..5 (`synthetic._make_synthetic`), z the affinity ``taste @ genres`` standardised
+    by all ratings' mean and deviation. Here the rounding and clipping are left out: a user's ratings are
+    normal, with the generosity shared, ``cov = noise_sd**2 I + generosity_sd**2 11'``, and their likelihood is
+    that normal's density of the residuals ``e = rating - mean(taste)``:
+    ``-(sum(e**2) - t / (s + n t) * sum(e)**2) / (2 s)`` with ``s, t`` the two variances. A repeated title's
+    rating is taken as its first movie's.
+
+    Args:
+        users: `[pairs]` each training rating's user index; `genres` `[pairs, genres]` and `quality` `[pairs]`
+            of its movie; `ratings` `[pairs]` its value; `tastes` `[samples, genres]`.
+
+    Returns:
+        `[num_users, samples]`.
+    """
+    from scipy import sparse
+
+    slope = _RATING_TASTE / affinity_sd
+    offset = ratings - (_RATING_BASE - slope * affinity_mean + _RATING_QUALITY * quality)  # e = offset - slope * affinity
+    by_user = sparse.csr_matrix((np.ones(len(users)), (users, np.arange(len(users)))), shape=(num_users, len(users)))
+    count = np.asarray(by_user.sum(axis=1)).ravel()
+    outer = (genres[:, :, None] * genres[:, None, :]).reshape(len(users), -1)  # [pairs, genres**2]
+    squares = (-2.0 * slope * (by_user @ (offset[:, None] * genres)) @ tastes.T
+               + slope**2 * (by_user @ outer) @ (tastes[:, :, None] * tastes[:, None, :]).reshape(len(tastes), -1).T)
+    sums = (by_user @ offset)[:, None] - slope * (by_user @ genres) @ tastes.T
+    noise, shared = _RATING_NOISE_SD**2, _GENEROSITY_SD**2
+    return -(squares - (shared / (noise + count * shared))[:, None] * sums**2) / (2.0 * noise)
