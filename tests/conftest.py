@@ -7,8 +7,9 @@ runs to its end in the foreground (`Tool.run`) runs in this process, through the
 command line's own `main`, as `python -m tuner_app` would run it: only the
 TensorFlow import, seconds a process, is shared. Whatever is a process's behaviour
 runs in a real process: what is started in the background (`Tool.start`), a fault
-injected (kill -9 at a point), distributed roles, and every run when
-`TUNER_APP_TEST_PROCESSES=1`.
+that kills or stalls the process (kill -9 or a sleep at a point; a full disk's ENOSPC
+and a spent budget, which the process lives through, run here), distributed roles,
+and every run when `TUNER_APP_TEST_PROCESSES=1`.
 
 Every `python -m tuner_app search` pays several seconds of TensorFlow import
 before it trains, so a finished search several tests read is run once for the
@@ -61,23 +62,34 @@ def write_space(folder: Path, text: str, name: str = "space") -> Path:
 _PROCESS_FLAGS = ("--chief", "--worker", "--parallel")
 
 
-def in_process(args) -> bool:
-    """Whether `python -m tuner_app ARGS` may run in this process (see the module docstring)."""
-    return os.environ.get("TUNER_APP_TEST_PROCESSES") != "1" and not any(
+#: `tuner_app.faults` kinds a process lives through (`TUNER_APP_FAULT=<kind>@<point>:<n>`): such runs may stay here.
+_SURVIVED_FAULTS = ("enospc", "spend")
+
+
+def in_process(args, fault: str | None = None) -> bool:
+    """Whether `python -m tuner_app ARGS`, with `fault` injected, may run in this process (see the module
+    docstring)."""
+    survived = fault is None or ("@" in fault and fault.partition("@")[0] in _SURVIVED_FAULTS)
+    return survived and os.environ.get("TUNER_APP_TEST_PROCESSES") != "1" and not any(
         arg == flag or arg.startswith(flag + "=") for arg in args for flag in _PROCESS_FLAGS)
 
 
-def run_in_process(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+def run_in_process(args: list[str], cwd: Path, fault: str | None = None) -> subprocess.CompletedProcess:
     """`python -m tuner_app ARGS` in `cwd`, run by the command line's `main` in this process: its output,
-    exit status and, for an error that escapes `main` (a bug), the traceback the interpreter would print."""
+    exit status and, for an error that escapes `main` (a bug), the traceback the interpreter would print.
+    `fault`: `TUNER_APP_FAULT` for this run, counted from zero as in a new process."""
     import contextlib
     import io
     import traceback
 
+    from tuner_app import faults
     from tuner_app.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     saved_env = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith(("KERASTUNER_", "TUNER_APP_FAULT"))}
+    if fault is not None:
+        os.environ["TUNER_APP_FAULT"] = fault
+    faults._counts.clear()
     before = os.getcwd()
     os.chdir(cwd)
     try:
@@ -91,7 +103,9 @@ def run_in_process(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
                 code = 1
     finally:
         os.chdir(before)
+        os.environ.pop("TUNER_APP_FAULT", None)
         os.environ.update(saved_env)
+        faults._counts.clear()
     return subprocess.CompletedProcess([sys.executable, "-m", "tuner_app", *args], code, out.getvalue(),
                                        err.getvalue())
 
@@ -108,8 +122,8 @@ class Tool:
         return ["search", "--space", str(space), "--data", data, "--results-dir", "out", *extra]
 
     def run(self, *args: str, fault: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-        if fault is None and in_process(args):
-            return run_in_process(list(args), self.cwd)
+        if in_process(args, fault):
+            return run_in_process(list(args), self.cwd, fault)
         return subprocess.run([sys.executable, "-m", "tuner_app", *args], cwd=self.cwd, env=tool_env(fault),
                               capture_output=True, text=True, timeout=timeout)
 

@@ -60,9 +60,8 @@ def open_in_browser(page: Path, tmp_path: Path, screenshot: Path | None = None) 
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              f"--user-data-dir={tmp_path / 'chromium-profile'}", "--virtual-time-budget=20000",
              "--window-size=1400,2400"]
-    if screenshot is not None:
-        subprocess.run([chromium(), *flags, f"--screenshot={screenshot}", page.as_uri()], capture_output=True,
-                       timeout=180, check=True)
+    if screenshot is not None:  # taken in the same run, once the scripts ran
+        flags.append(f"--screenshot={screenshot}")
     proc = subprocess.run([chromium(), *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
                           timeout=180, check=True)
     return proc.stdout
