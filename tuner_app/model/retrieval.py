@@ -210,8 +210,8 @@ class MovielensModel(tfrs.models.Model):
             return self.train_function
         if not steps.supports_looped_steps(self):
             return super().make_train_function(force)
-        self.train_function = steps.looped_step_function(
-            self, self.train_step, self.TRAIN_LOGS, self._train_counter)
+        self.train_function = steps.looped_step_function(  # hard negatives: the loss is TFRS's Retrieval task
+            self, self.train_step, self.TRAIN_LOGS, self._train_counter, autograph=self.num_hard_negatives is not None)
         return self.train_function
 
     def make_test_function(self, force=False):

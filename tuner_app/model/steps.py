@@ -84,6 +84,7 @@ def looped_step_function(
     log_names: Sequence[str],
     counter: tf.Variable,
     finish: Callable[[], Logs] | None = None,
+    autograph: bool = False,
 ) -> Callable:
     """A `tf.function` running `step` on the next `model._steps_per_execution` batches.
 
@@ -93,6 +94,10 @@ def looped_step_function(
         counter: the model's step counter (`_train_counter` or `_test_counter`).
         finish: more logs, computed once after the batches (figures that summarise
             state the steps accumulate, too costly to compute after each one).
+        autograph: whether `step` needs autograph, which rewrites Python control flow on
+            tensors into graph code. The project's own steps are written as graph code, and
+            converting them took seconds at each process's first trial; TFRS's Retrieval task
+            needs it (it takes `len` of a shape tensor).
 
     Returns:
         A function of a `tf.data` iterator returning the last step's logs, as
@@ -113,6 +118,4 @@ def looped_step_function(
         _, logs = tf.while_loop(lambda i, _: i < steps, body, (tf.zeros([], steps.dtype), initial))
         return {**logs, **finish()} if finish is not None else logs
 
-    # Autograph stays on for what the step calls (TFRS's Retrieval needs it);
-    # the loop itself is an explicit tf.while_loop, which it leaves alone.
-    return tf.function(run, reduce_retracing=True)
+    return tf.function(run, reduce_retracing=True, autograph=autograph)
