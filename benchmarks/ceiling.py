@@ -10,7 +10,8 @@ rows. Below it, the best a model that learns the users can do (`posterior_prefer
 item's genres and popularity known, each user's taste inferred from their training titles and
 features by Bayes' rule), and the same for a model that would also take the rating values: a ranking
 such a model could make (the values as the data holds them, their rounding and clipping left out of the
-likelihood) and the bound above every such model (the values before rounding, where that likelihood is exact). This splits data of a release's shape as the space splits it (its split,
+likelihood) and the bound above every such model (the values before rounding, where that likelihood is
+exact). This splits data of a release's shape as the space splits it (its split,
 its validation sample, training items left out when it says so), scores the ceiling, popularity, EASE
 and ALS (the search's own `score_baselines`) on the validation and held-back rows under the space's
 objective, and, given a search's `<name>.json` on the same data, its best trial. Each figure is also shown as a share of the ceiling, with the share the issue-29 goal

@@ -126,6 +126,11 @@ class _Draws:
     order: np.ndarray
 
 
+def _affinity_scale(affinity: np.ndarray) -> tuple[float, float]:
+    """The mean and deviation the ratings' taste affinities are standardised by."""
+    return float(affinity.mean()), float(affinity.std()) + 1e-9
+
+
 def _draw(spec: SyntheticSpec) -> _Draws:
     rng = np.random.default_rng(spec.seed)
     world = _world(rng, spec)
@@ -135,7 +140,8 @@ def _draw(spec: SyntheticSpec) -> _Draws:
 
     # Ratings follow taste, movie quality and each user's generosity.
     n, users = len(user), len(world.counts)
-    z = (affinity - affinity.mean()) / (affinity.std() + 1e-9)
+    mean, sd = _affinity_scale(affinity)
+    z = (affinity - mean) / sd
     generosity = rng.normal(0.0, _GENEROSITY_SD, users)
     raw = (_RATING_BASE + _RATING_TASTE * z + _RATING_QUALITY * world.quality[movie] + generosity[user]
            + rng.normal(0.0, _RATING_NOISE_SD, n))

@@ -20,6 +20,7 @@ from tuner_app.data.synthetic import (
     _RATING_TASTE,
     _TASTE_CONCENTRATION,
     _TASTE_WEIGHT,
+    _affinity_scale,
     _draw,
     _features_rng,
     _trait_log_likelihood,
@@ -112,7 +113,7 @@ def posterior_preference(spec: SyntheticSpec, users: np.ndarray, titles: np.ndar
         _, first_movie = np.unique(world.titles, return_index=True)
         log_likelihood += _rating_log_likelihood(
             users, world.genres[first_movie[titles]], world.quality[first_movie[titles]], ratings, tastes,
-            draws.affinity.mean(), draws.affinity.std() + 1e-9, len(world.taste))
+            *_affinity_scale(draws.affinity), len(world.taste))
     posterior = softmax(log_likelihood, axis=1).astype(np.float32)
     probability = np.exp(log_p).astype(np.float32)
 
@@ -128,7 +129,7 @@ def _rating_log_likelihood(users: np.ndarray, genres: np.ndarray, quality: np.nd
     """The log likelihood of each user's training rating values under each sampled taste, up to a constant a user.
 
     The generator rates ``_RATING_BASE + _RATING_TASTE * z + _RATING_QUALITY * quality + generosity + noise``,
-    rounded and clipped to 1..5 (`synthetic._make_synthetic`), z the affinity ``taste @ genres`` standardised
+    rounded and clipped to 1..5 (`synthetic._draw`), z the affinity ``taste @ genres`` standardised
     by all ratings' mean and deviation. Here the rounding and clipping are left out: a user's ratings are
     normal, with the generosity shared, ``cov = noise_sd**2 I + generosity_sd**2 11'``, and their likelihood is
     that normal's density of the residuals ``e = rating - mean(taste)``:
