@@ -14,7 +14,7 @@ import numpy as np
 
 from tuner_app.data.side import SideFeatures
 from tuner_app.errors import DataError
-from tuner_app.space.names import HISTORY_FEATURE
+from tuner_app.space.names import HISTORY_FEATURE, RATED_HISTORY_FEATURE
 
 GROUPLENS_URL = "https://grouplens.org/datasets/movielens/"
 TFDS_VARIANTS = ("100k", "1m", "20m", "25m", "latest-small")
@@ -64,8 +64,15 @@ class Ratings:
 
     @property
     def features(self) -> dict[str, str]:
-        """Every feature a space can switch on for this data: its side features, and each user's history."""
-        return {**self.side_features, HISTORY_FEATURE: "user"}
+        """Every feature a space can switch on for this data: its side features, each user's history and,
+        where the ratings vary (not a column of ones), that history weighted by them."""
+        rated = {RATED_HISTORY_FEATURE: "user"} if self.ratings_vary else {}
+        return {**self.side_features, HISTORY_FEATURE: "user", **rated}
+
+    @property
+    def ratings_vary(self) -> bool:
+        """Whether the interactions' ratings (or weights) tell more than that they happened."""
+        return bool(len(self.user_rating)) and bool(self.user_rating.min() < self.user_rating.max())
 
     @property
     def has_time(self) -> bool:

@@ -90,12 +90,14 @@ class EncodedSide:
     `codes[i]` is the code of row `rows[i]` (a user id or a title id; sorted). A user
     feature has one code a user, a movie's genres several codes a title. `side` says
     which tower it feeds: "user" (the query tower) or "item" (the candidate tower).
+    `weights[i]`, where given, weighs code i in its row (a rated history's ratings).
     """
 
     codes: np.ndarray  # int32
     rows: np.ndarray  # int32, sorted
     size: int  # distinct codes, 0 (unknown) included
     side: str = "user"
+    weights: np.ndarray | None = None  # float32, one a code
 
 
 def encode_side(side: SideFeatures, name: str, ids: np.ndarray, tower: str = "user") -> EncodedSide:

@@ -14,6 +14,7 @@ numbers them.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +22,7 @@ import tensorflow as tf
 
 from tuner_app.data.records import Ratings
 from tuner_app.data.side import EncodedSide, encode_side
-from tuner_app.space.names import HISTORY_FEATURE
+from tuner_app.space.names import HISTORY_FEATURE, RATED_HISTORY_FEATURE
 from tuner_app.store.vocabulary import MAX_TOKENS, Vocabulary
 
 #: The tutorial's number of timestamp bucket boundaries.
@@ -207,6 +208,21 @@ def history_feature(seen: SeenTitles, vocab: Vocabulary) -> EncodedSide:
     return EncodedSide(codes[order].astype(np.int32), rows[order].astype(np.int32), vocab.num_titles + 1, "user")
 
 
+def rated_history_feature(train: EncodedRatings, rating: np.ndarray, vocab: Vocabulary) -> EncodedSide:
+    """Each user's training items (ids) weighted by the user's rating of each, standardised over the training
+    rows (a title rated twice: the mean of the two); the towers centre each user's weights on their own mean
+    (`towers.centred_mean_of_lists`). A user without training items has an empty list."""
+    known = train.title > 0
+    span = vocab.num_titles + 1
+    keys, pair = np.unique(train.user[known] * span + train.title[known], return_inverse=True)
+    values = rating[known].astype(np.float64)
+    spread = values.std() if len(values) else 0.0
+    standard = (values - values.mean()) / (spread if spread > 0 else 1.0) if len(values) else values
+    weights = np.bincount(pair, standard, minlength=len(keys)) / np.maximum(np.bincount(pair, minlength=len(keys)), 1)
+    users, titles = np.divmod(keys, span)
+    return EncodedSide(titles.astype(np.int32), users.astype(np.int32), span, "user", weights.astype(np.float32))
+
+
 @dataclass(frozen=True)
 class SplitData:
     """Everything trials share, computed once per search."""
@@ -225,20 +241,23 @@ class SplitData:
 
 def prepare(ratings: Ratings, train_rows: np.ndarray, validation_rows: np.ndarray,
             holdout_rows: np.ndarray | None = None, all_validation_rows: np.ndarray | None = None,
-            history: bool = False) -> SplitData:
+            derived: Collection[str] = ()) -> SplitData:
     """Vocabularies, encoded splits, seen titles and title frequencies, once per search.
 
     Args:
         validation_rows: the rows trials are selected on.
         all_validation_rows: every validation row, when `validation_rows` is a sample of them.
-        history: also each user's training items as a side feature (`history_feature`).
+        derived: the features computed from the training rows to add (`space.names.DERIVED_FEATURES`):
+            each user's training items (`history_feature`), weighted by their ratings (`rated_history_feature`).
     """
     vocab = build_vocabulary(ratings)
     encoded = encode_ratings(vocab, ratings)
     train = encoded.take(train_rows)
     seen = build_seen_titles(train, vocab.num_users)
-    if history:
-        vocab = dataclasses.replace(vocab, side={**vocab.side, HISTORY_FEATURE: history_feature(seen, vocab)})
+    made = {HISTORY_FEATURE: lambda: history_feature(seen, vocab),
+            RATED_HISTORY_FEATURE: lambda: rated_history_feature(train, ratings.user_rating[train_rows], vocab)}
+    if derived:
+        vocab = dataclasses.replace(vocab, side={**vocab.side, **{name: made[name]() for name in derived}})
     return SplitData(
         vocab=vocab,
         train=train,

@@ -29,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from tuner_app.space.config import EMBEDDING_DIM
-from tuner_app.space.names import HISTORY_FEATURE
+from tuner_app.space.names import HISTORY_FEATURE, RATED_HISTORY_FEATURE
 from tuner_app.store.vocabulary import Vocabulary
 
 
@@ -77,6 +77,24 @@ def mean_of_lists_without(table: tf.Tensor, lists: tf.RaggedTensor, ids: tf.Tens
     return tf.where((left > 0)[:, tf.newaxis], sums / tf.maximum(left, 1.0)[:, tf.newaxis], table[0])
 
 
+def centred_mean_of_lists(table: tf.Tensor, lists: tf.RaggedTensor, weights: tf.RaggedTensor, ids: tf.Tensor,
+                          left_out: tf.Tensor | None = None) -> tf.Tensor:
+    """`[len(ids), dim]`: row i is the mean over the list of `ids[i]` of `table`'s rows, each times its weight less
+    the list's mean weight: zero for an empty list or equal weights. `left_out[i]`, where given and in the list, is
+    taken out of it with its weight first (the mean weight then is that of the others)."""
+    picked = tf.gather(lists, ids)
+    values = tf.gather(weights, ids).values
+    rows = picked.value_rowids()
+    n = tf.shape(ids, out_type=tf.int64)[0]
+    keep = tf.ones_like(values)
+    if left_out is not None:
+        keep -= tf.cast(tf.equal(picked, tf.cast(left_out, picked.dtype)[:, tf.newaxis]).values, values.dtype)
+    count = tf.maximum(tf.math.unsorted_segment_sum(keep, rows, n), 1.0)
+    centred = (values - tf.gather(tf.math.unsorted_segment_sum(values * keep, rows, n) / count, rows)) * keep
+    sums = tf.math.unsorted_segment_sum(tf.gather(table, picked.values) * centred[:, tf.newaxis], rows, n)
+    return sums / count[:, tf.newaxis]
+
+
 class SideEmbeddings(tf.keras.layers.Layer):
     """The side features of one tower: each one's codes by user or title id, and its embedding.
 
@@ -84,17 +102,20 @@ class SideEmbeddings(tf.keras.layers.Layer):
     (`mean_of_lists`, as the title words are); a title or a user without the feature
     gets the "unknown" code's embedding. The user's history (`space.names.HISTORY_FEATURE`,
     item ids) leaves out each training row's own item: otherwise the model would learn
-    to look its answer up.
+    to look its answer up. The rated history (`RATED_HISTORY_FEATURE`) weighs each item by
+    the user's rating against their mean (`centred_mean_of_lists`), its own item left out too.
     """
 
     def __init__(self, vocab: Vocabulary, features: Sequence[tuple[str, int]], rows: int):
         super().__init__()
         self.names = [name for name, _ in features]
         self.rows = rows
-        self.lists, self.tables = [], []
+        self.lists, self.weight_lists, self.tables = [], [], []
         for name, dim in features:
             encoded = vocab.side[name]
             self.lists.append(code_lists(encoded.codes, encoded.rows, rows))
+            self.weight_lists.append(None if encoded.weights is None else tf.RaggedTensor.from_value_rowids(
+                tf.constant(encoded.weights, tf.float32), tf.constant(np.asarray(encoded.rows, np.int64)), nrows=rows))
             table = tf.keras.layers.Embedding(encoded.size, dim, name=f"{name}_embedding")
             table.build(None)  # its table is read directly, never called
             self.tables.append(table)
@@ -107,8 +128,10 @@ class SideEmbeddings(tf.keras.layers.Layer):
                 validating or serving (the whole training history then counts).
         """
         parts = []
-        for name, table, lists in zip(self.names, self.tables, self.lists, strict=True):
-            if name == HISTORY_FEATURE and items is not None:
+        for name, table, lists, weights in zip(self.names, self.tables, self.lists, self.weight_lists, strict=True):
+            if name == RATED_HISTORY_FEATURE:
+                parts.append(centred_mean_of_lists(table.embeddings, lists, weights, ids, items))
+            elif name == HISTORY_FEATURE and items is not None:
                 parts.append(mean_of_lists_without(table.embeddings, lists, ids, items))
             else:
                 parts.append(mean_of_lists(table.embeddings, lists, ids))

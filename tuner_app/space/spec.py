@@ -18,7 +18,15 @@ from typing import Any
 from tuner_app.errors import SpaceError
 from tuner_app.space.config import TrainingConfig
 from tuner_app.space.durations import parse_duration
-from tuner_app.space.names import EPOCHS_RANGE, MAX_TRIALS_RANGE, SEARCH_NAME_MAX, Algorithm, SplitKind
+from tuner_app.space.names import (
+    BY_NAME_ONLY_FEATURES,
+    DERIVED_FEATURES,
+    EPOCHS_RANGE,
+    MAX_TRIALS_RANGE,
+    SEARCH_NAME_MAX,
+    Algorithm,
+    SplitKind,
+)
 from tuner_app.space.params import (
     EVERY_FEATURE,
     PARAM_DEFAULTS,
@@ -172,11 +180,16 @@ class SearchSpec:
         switch = self.hyperparameters.get(f"feature_{name}")
         return switch is not None and param_values(switch) != (False,)
 
+    @property
+    def derived_features(self) -> tuple[str, ...]:
+        """The features made from the training rows (`names.DERIVED_FEATURES`) that some trial can switch on."""
+        return tuple(name for name in DERIVED_FEATURES if self.uses_feature(name))
+
     def for_data(self, available: Mapping[str, str], data: str) -> tuple[SearchSpec, list[str]]:
         """The spec for data that has the side features `available` (name -> side), and notes on what changed.
 
         `feature_*` (and `feature_*_dim`) become a switch (and width) of each feature the data
-        has and the space does not name. A feature the space turns on for data that lacks it is
+        has and the space does not name (but `names.BY_NAME_ONLY_FEATURES`). A feature the space turns on for data that lacks it is
         refused; one it searches is left out (its switch fixed off), with a note.
 
         Raises:
@@ -187,7 +200,7 @@ class SearchSpec:
         every_width = params.pop(f"feature_{EVERY_FEATURE}_dim", None)
         if every is not None:
             for name in available:
-                if f"feature_{name}" not in params:
+                if f"feature_{name}" not in params and name not in BY_NAME_ONLY_FEATURES:
                     params[f"feature_{name}"] = every
                     if every_width is not None:
                         params[f"feature_{name}_dim"] = every_width

@@ -84,7 +84,7 @@ def save_vocabulary(path: Path, vocab: Vocabulary) -> None:
         word_table_size=vocab.word_table_size,
         **({} if vocab.item_texts is None else {"item_texts": vocab.item_texts.astype(str)}),
         **{f"side_{name}_{part}": getattr(encoded, part) for name, encoded in vocab.side.items()
-           for part in ("codes", "rows", "size", "side")},
+           for part in ("codes", "rows", "size", "side", "weights") if getattr(encoded, part) is not None},
     )
 
 
@@ -105,7 +105,8 @@ def load_vocabulary(path: Path) -> Vocabulary:
                 timestamp_variance=float(saved["timestamp_variance"]), title_tokens=saved["title_tokens"],
                 word_table_size=migrations.word_table_size(saved),
                 side={name: EncodedSide(saved[f"side_{name}_codes"], saved[f"side_{name}_rows"],
-                                        int(saved[f"side_{name}_size"]), migrations.feature_side(saved, name))
+                                        int(saved[f"side_{name}_size"]), migrations.feature_side(saved, name),
+                                        saved[f"side_{name}_weights"] if f"side_{name}_weights" in saved else None)
                       for name in _side_names(saved)},
                 item_texts=saved["item_texts"].astype(object) if "item_texts" in saved else None,
             )

@@ -64,13 +64,12 @@ def repeat_trial(csv_path: str | Path, trial: str, seeds: list[int], data_spec: 
                              f"({state['data']}); give that data with --data.")
     tf = load_tensorflow()
     from tuner_app.model import features
-    from tuner_app.space.names import HISTORY_FEATURE
     from tuner_app.store.vocabulary import keep_saved_word_table
     from tuner_app.tuning.trainer import EpochPlan, Trainer
 
     spec, _ = spec.for_data(ratings.features, ratings.description)
     data = features.prepare(ratings, *split_rows(spec.split, len(ratings), timestamps=ratings.timestamp),
-                            history=spec.uses_feature(HISTORY_FEATURE))
+                            derived=spec.derived_features)
     data = data.with_vocab(keep_saved_word_table(paths.vocabulary, data.vocab))
     config = ModelConfig.from_dict(record.config)
     training = TrainingConfig(**record.training)

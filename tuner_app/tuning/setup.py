@@ -100,14 +100,13 @@ def prepare_data(spec: SearchSpec, ratings: Ratings, rows: Rows, paths: SearchPa
 
     load_tensorflow(threads=threads)
     from tuner_app.model import features
-    from tuner_app.space.names import HISTORY_FEATURE
     from tuner_app.store.vocabulary import damage, keep_saved_word_table, save_vocabulary
     from tuner_app.tuning import kt_internals
 
     kt_internals.check_version()
     kt_internals.quiet()
     data = features.prepare(ratings, rows.train, rows.validation, rows.holdout,
-                            rows.validation_all if rows.sampled else None, history=spec.uses_feature(HISTORY_FEATURE))
+                            rows.validation_all if rows.sampled else None, derived=spec.derived_features)
     damaged = damage(paths.vocabulary)
     if damaged:
         progress.result(f"repaired: {paths.vocabulary} was damaged ({damaged}); rebuilt from the data")

@@ -38,7 +38,7 @@ from tuner_app.data.own.spec import (
     table_suffix,
 )
 from tuner_app.errors import DataError
-from tuner_app.space.names import HISTORY_FEATURE
+from tuner_app.space.names import DERIVED_FEATURES
 
 MAX_BYTES = 64 * 1024
 KEYS = {
@@ -279,10 +279,10 @@ class _Checker:
                         f"{self.where}: {side} feature {name!r} must be a name of letters, digits and _ starting "
                         f"with a letter (it becomes the hyperparameter feature_<name>); rename it, e.g. "
                         f"'rename: {{{column}: {_suggest(name)}}}' under {side}.")
-                if name == HISTORY_FEATURE:
+                if name in DERIVED_FEATURES:
                     raise DataError(
-                        f"{self.where}: {side} feature {name!r} has the name of the feature every data set has (each "
-                        f"user's training items, feature_{HISTORY_FEATURE}); rename it, e.g. "
+                        f"{self.where}: {side} feature {name!r} has the name of a feature made from the ratings (each "
+                        f"user's training items, feature_{name}); rename it, e.g. "
                         f"'rename: {{{column}: {side[:-1]}_{name}}}' under {side}.")
                 if name in names:
                     other = names[name]
