@@ -8,14 +8,14 @@ The synthetic data draws each user's movies from known weights
 weights is the best any recommender can do in expectation: the ceiling of every metric on the held-out
 rows. Below it, the best a model that learns the users can do (`posterior_preference` there: every
 item's genres and popularity known, each user's taste inferred from their training titles and
-features by Bayes' rule), and the same for a model that would also take the rating values: a ranking
-such a model could make (the values as the data holds them, their rounding and clipping left out of the
-likelihood) and the bound above every such model (the values before rounding, where that likelihood is
-exact). This splits data of a release's shape as the space splits it (its split,
-its validation sample, training items left out when it says so), scores the ceiling, popularity, EASE
-and ALS (the search's own `score_baselines`) on the validation and held-back rows under the space's
-objective, and, given a search's `<name>.json` on the same data, its best trial. Each figure is also shown as a share of the ceiling, with the share the issue-29 goal
-(the better classical baseline x 1.08) needs.
+features by Bayes' rule), and the same for a model that would also take the rating values: the best
+such a model can do (the values as the data holds them, their rounding and clipping in the likelihood)
+and a bound above it (the values before rounding, which no model of the data knows). This splits data
+of a release's shape as the space splits it (its split, its validation sample, training items left out
+when it says so), scores the ceiling, popularity, EASE and ALS (the search's own `score_baselines`) on
+the validation and held-back rows under the space's objective, and, given a search's `<name>.json` on
+the same data, its best trial. Each figure is also shown as a share of the ceiling, with the share the
+issue-29 goal (the better classical baseline x 1.08) needs.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def measure(shape: str, space: Path, summary: dict | None) -> tuple[str, list[tu
 
     pairs = generator_index[data.train.user - 1], column[data.train.title - 1]
     learnt = posterior_preference(synthetic, *pairs)
-    learnt_rated = posterior_preference(synthetic, *pairs, ratings=ratings.user_rating[rows.train])
+    learnt_rated = posterior_preference(synthetic, *pairs, ratings=ratings.user_rating[rows.train], rounded=True)
     learnt_unrounded = posterior_preference(synthetic, *pairs, ratings=unrounded_ratings(synthetic)[rows.train])
 
     def score(ranking, part) -> float:

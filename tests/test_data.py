@@ -563,6 +563,10 @@ def test_the_learnt_preference_ranks_between_popularity_and_the_generators_own()
     bound = posterior_preference(spec, user[~held_out], column[~held_out], samples=4096,
                                  ratings=unrounded[~held_out])(everyone)
     assert recall_at_10(rated) < recall_at_10(bound) < ceiling, (recall_at_10(rated), recall_at_10(bound))
+    # Their rounding taken exactly, on each user's 256 likeliest tastes: between the two (0.1955).
+    exact = posterior_preference(spec, user[~held_out], column[~held_out], samples=4096, ratings=values,
+                                 rounded=True)(everyone)
+    assert recall_at_10(rated) <= recall_at_10(exact) <= recall_at_10(bound), (recall_at_10(exact),)
     shuffled = np.random.default_rng(0).permutation(values)
     misled = posterior_preference(spec, user[~held_out], column[~held_out], samples=4096, ratings=shuffled)(everyone)
     assert recall_at_10(misled) < recall_at_10(learnt)
@@ -600,6 +604,45 @@ def test_the_rating_likelihood_is_the_normal_density_of_a_users_ratings_with_a_s
                                     + _RATING_QUALITY * quality[mine], covariance).logpdf(ratings[mine])
                 for taste in tastes]
         np.testing.assert_allclose(got[user] - got[user, 0], np.array(want) - want[0], rtol=1e-9, atol=1e-9)
+
+
+def test_the_rounded_rating_likelihood_integrates_each_values_interval_over_the_users_generosity() -> None:
+    """`_rounded_rating_log_likelihood` against scipy's quad over the generosity, taste by taste (exactly)."""
+    from scipy.integrate import quad
+    from scipy.stats import norm
+
+    from tuner_app.data.synthetic import _GENEROSITY_SD, _RATING_BASE, _RATING_NOISE_SD, _RATING_QUALITY, _RATING_TASTE
+    from tuner_app.data.synthetic_preference import _rounded_rating_log_likelihood
+
+    rng = np.random.default_rng(4)
+    # User 1 has no rating; user 3 has 150, drawn as the generator draws them (generosity 0.3): with many
+    # ratings the integrand over the generosity is a narrow peak, which the quadrature must still find.
+    users = np.array([2, 0, 0, 2, 2, 0, 2] + [3] * 150)
+    genres = rng.dirichlet(np.ones(5), size=len(users))
+    quality = rng.normal(size=len(users))
+    tastes = rng.dirichlet(np.full(5, 0.3), size=6)
+    heavy = (_RATING_BASE + _RATING_TASTE * (genres[7:] @ tastes[2] - 0.3) / 0.2 + _RATING_QUALITY * quality[7:]
+             + 0.3 + rng.normal(0.0, _RATING_NOISE_SD, 150))
+    # 1 and 5: the clipped ends, open intervals.
+    ratings = np.concatenate([[1.0, 5.0, 3.0, 5.0, 2.0, 1.0, 4.0], np.clip(np.rint(heavy), 1, 5)])
+    likely = np.array([[0, 3, 5], [1, 2, 4], [5, 1, 0], [2, 0, 4]])
+    got = np.array(_rounded_rating_log_likelihood(users, genres, quality, ratings, tastes, likely, 0.3, 0.2))
+    assert got.shape == (4, 3) and not got[1].any()
+    for user in (0, 2, 3):
+        mine = users == user
+        low = np.where(ratings[mine] <= 1, -np.inf, ratings[mine] - 0.5)
+        high = np.where(ratings[mine] >= 5, np.inf, ratings[mine] + 0.5)
+        for column, taste in enumerate(likely[user]):
+            mean = (_RATING_BASE + _RATING_TASTE * (genres[mine] @ tastes[taste] - 0.3) / 0.2
+                    + _RATING_QUALITY * quality[mine])
+
+            def integrand(g, mean=mean, low=low, high=high):
+                inside = norm.cdf(high, mean + g, _RATING_NOISE_SD) - norm.cdf(low, mean + g, _RATING_NOISE_SD)
+                return np.prod(inside) * norm.pdf(g, 0.0, _GENEROSITY_SD)
+
+            want = np.log(quad(integrand, -8 * _GENEROSITY_SD, 8 * _GENEROSITY_SD, epsabs=0, epsrel=1e-12,
+                               limit=500)[0])
+            np.testing.assert_allclose(got[user, column], want, rtol=1e-7)
 
 
 def test_the_users_trait_likelihood_is_the_generators_frequencies() -> None:
