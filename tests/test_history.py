@@ -163,7 +163,8 @@ def test_only_data_whose_ratings_vary_offers_the_rated_history_and_a_column_cann
     assert named.derived_features == (HISTORY_FEATURE, RATED_HISTORY_FEATURE)
     ones = dataclasses.replace(ratings, user_rating=np.ones(len(ratings), np.float32))
     assert RATED_HISTORY_FEATURE not in ones.features and HISTORY_FEATURE in ones.features
-    with pytest.raises(SpaceError, match="feature_rated_history is on, but x has no rated_history feature"):
+    with pytest.raises(SpaceError, match=r"feature_rated_history is on, but the ratings of x do not vary \(all "
+                                         r"equal, or none given\).*name a rating column that varies"):
         named.for_data(ones.features, "x")
     (tmp_path / "i.csv").write_text("user,item\n1,a\n")
     (tmp_path / "u.csv").write_text("user,rated_history\n1,x\n")

@@ -23,6 +23,7 @@ from tuner_app.space.names import (
     DERIVED_FEATURES,
     EPOCHS_RANGE,
     MAX_TRIALS_RANGE,
+    RATED_HISTORY_FEATURE,
     SEARCH_NAME_MAX,
     Algorithm,
     SplitKind,
@@ -208,6 +209,12 @@ class SearchSpec:
             switch = params[f"feature_{name}"]
             if name in available or param_values(switch) == (False,):
                 continue
+            if param_values(switch) == (True,) and name == RATED_HISTORY_FEATURE:
+                raise SpaceError(
+                    f"{self.path}: hyperparameters.feature_{name} is on, but the ratings of {data} do not vary (all "
+                    "equal, or none given), and it weighs the history by them; name a rating column that varies "
+                    "(rating: in the data YAML), or turn it off."
+                )
             if param_values(switch) == (True,):
                 raise SpaceError(
                     f"{self.path}: hyperparameters.feature_{name} is on, but {data} has no {name} feature "
