@@ -217,7 +217,7 @@ def rated_history_feature(train: EncodedRatings, rating: np.ndarray, vocab: Voca
     keys, pair = np.unique(train.user[known] * span + train.title[known], return_inverse=True)
     values = rating[known].astype(np.float64)
     spread = values.std() if len(values) else 0.0
-    standard = (values - values.mean()) / (spread if spread > 0 else 1.0) if len(values) else values
+    standard = (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)  # equal: nothing told
     weights = np.bincount(pair, standard, minlength=len(keys)) / np.maximum(np.bincount(pair, minlength=len(keys)), 1)
     users, titles = np.divmod(keys, span)
     return EncodedSide(titles.astype(np.int32), users.astype(np.int32), span, "user", weights.astype(np.float32))

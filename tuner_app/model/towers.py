@@ -43,9 +43,9 @@ class EmbeddingDims:
     title_text: int = EMBEDDING_DIM
 
 
-def code_lists(codes: np.ndarray, owners: np.ndarray, rows: int) -> tf.RaggedTensor:
-    """`[rows, None]`: row r lists the codes whose owner is r (`owners` sorted, int32 codes)."""
-    return tf.RaggedTensor.from_value_rowids(tf.constant(np.asarray(codes, np.int32)),
+def code_lists(codes: np.ndarray, owners: np.ndarray, rows: int, dtype=np.int32) -> tf.RaggedTensor:
+    """`[rows, None]`: row r lists the codes (or weights: `dtype` float32) whose owner is r (`owners` sorted)."""
+    return tf.RaggedTensor.from_value_rowids(tf.constant(np.asarray(codes, dtype)),
                                              tf.constant(np.asarray(owners, np.int64)), nrows=rows)
 
 
@@ -114,8 +114,8 @@ class SideEmbeddings(tf.keras.layers.Layer):
         for name, dim in features:
             encoded = vocab.side[name]
             self.lists.append(code_lists(encoded.codes, encoded.rows, rows))
-            self.weight_lists.append(None if encoded.weights is None else tf.RaggedTensor.from_value_rowids(
-                tf.constant(encoded.weights, tf.float32), tf.constant(np.asarray(encoded.rows, np.int64)), nrows=rows))
+            self.weight_lists.append(None if encoded.weights is None
+                                     else code_lists(encoded.weights, encoded.rows, rows, np.float32))
             table = tf.keras.layers.Embedding(encoded.size, dim, name=f"{name}_embedding")
             table.build(None)  # its table is read directly, never called
             self.tables.append(table)

@@ -190,8 +190,9 @@ class SearchSpec:
         """The spec for data that has the side features `available` (name -> side), and notes on what changed.
 
         `feature_*` (and `feature_*_dim`) become a switch (and width) of each feature the data
-        has and the space does not name (but `names.BY_NAME_ONLY_FEATURES`). A feature the space turns on for data that lacks it is
-        refused; one it searches is left out (its switch fixed off), with a note.
+        has and the space does not name, except `names.BY_NAME_ONLY_FEATURES`. A feature the space
+        turns on for data that lacks it is refused; one it searches is left out (its switch fixed
+        off), with a note.
 
         Raises:
             SpaceError: the space fixes a feature on that the data does not have.
