@@ -626,7 +626,7 @@ def test_the_rounded_rating_likelihood_integrates_each_values_interval_over_the_
     # 1 and 5: the clipped ends, open intervals.
     ratings = np.concatenate([[1.0, 5.0, 3.0, 5.0, 2.0, 1.0, 4.0], np.clip(np.rint(heavy), 1, 5)])
     likely = np.array([[0, 3, 5], [1, 2, 4], [5, 1, 0], [2, 0, 4]])
-    got = np.array(_rounded_rating_log_likelihood(users, genres, quality, ratings, tastes, likely, 0.3, 0.2))
+    got = _rounded_rating_log_likelihood(users, genres, quality, ratings, tastes, likely, 0.3, 0.2)
     assert got.shape == (4, 3) and not got[1].any()
     for user in (0, 2, 3):
         mine = users == user

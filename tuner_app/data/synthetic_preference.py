@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 
@@ -127,11 +127,10 @@ def posterior_preference(spec: SyntheticSpec, users: np.ndarray, titles: np.ndar
         else:
             likely = np.argsort(-normal, axis=1)[:, :candidates]
             exact = _rounded_rating_log_likelihood(users, pair_genres, pair_quality, ratings, tastes, likely, *scale)
+            kept = np.full_like(log_likelihood, -np.inf)
+            np.put_along_axis(kept, likely, np.take_along_axis(log_likelihood, likely, axis=1) + exact, axis=1)
             rated = np.bincount(users, minlength=len(normal)) > 0  # the others keep every taste: nothing to weigh
-            for user in np.flatnonzero(rated):
-                row = np.full(samples, -np.inf)
-                row[likely[user]] = log_likelihood[user, likely[user]] + exact[user]
-                log_likelihood[user] = row
+            log_likelihood = np.where(rated[:, None], kept, log_likelihood)
     posterior = softmax(log_likelihood, axis=1).astype(np.float32)
     probability = np.exp(log_p).astype(np.float32)
 
@@ -176,8 +175,8 @@ def _rating_log_likelihood(users: np.ndarray, genres: np.ndarray, quality: np.nd
 
 
 def _rounded_rating_log_likelihood(users: np.ndarray, genres: np.ndarray, quality: np.ndarray, ratings: np.ndarray,
-                                   tastes: np.ndarray, likely: Sequence[np.ndarray], affinity_mean: float,
-                                   affinity_sd: float, nodes: int = 10) -> list[np.ndarray]:
+                                   tastes: np.ndarray, likely: np.ndarray, affinity_mean: float,
+                                   affinity_sd: float, nodes: int = 10) -> np.ndarray:
     """The exact log likelihood of each user's training ratings as the data holds them, rounded and clipped to 1..5.
 
     Given the taste and the user's generosity ``g``, a rating ``r`` is the normal ``mean(taste) + g + noise``
@@ -189,11 +188,11 @@ def _rounded_rating_log_likelihood(users: np.ndarray, genres: np.ndarray, qualit
 
     Args:
         users, genres, quality, ratings, tastes: as `_rating_log_likelihood`.
-        likely: for each user, the tastes (rows of `tastes`) to compute theirs for.
+        likely: `[num_users, candidates]` the tastes (rows of `tastes`) to compute each user's for.
 
     Returns:
-        For each user, the log probability of their ratings under each of their `likely` tastes (0 for a user
-        without ratings).
+        `[num_users, candidates]`: the log probability of each user's ratings under each of their `likely`
+        tastes (0 for a user without ratings).
     """
     from scipy.special import logsumexp, ndtr
 
@@ -206,7 +205,7 @@ def _rounded_rating_log_likelihood(users: np.ndarray, genres: np.ndarray, qualit
     spread = _RATING_NOISE_SD**2 + 1.0 / 12.0  # the noise and the rounding's, as g's posterior is approximated
     order = np.argsort(users, kind="stable")
     starts = np.searchsorted(users[order], np.arange(len(likely) + 1))
-    out = [np.zeros(len(tried)) for tried in likely]
+    out = np.zeros(likely.shape)
     for user in np.flatnonzero(np.diff(starts)):
         mine = order[starts[user]:starts[user + 1]]
         mean = base[mine, None] + slope * genres[mine] @ tastes[likely[user]].T  # [n, candidates]
