@@ -23,7 +23,11 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from benchmarks.output import machine_at_start, publish
 
@@ -51,22 +55,47 @@ def read_summary(path: Path) -> dict:
     return summary
 
 
-def measure(shape: str, space: Path, summary: dict | None) -> tuple[str, list[tuple[str, float, float]]]:
-    """(objective, [(who, validation, held back)]) on synthetic data of `shape`, split as `space` says; with
-    a search's `summary` (`read_summary`), its best trial too."""
-    import numpy as np
+@dataclass
+class Split:
+    """Synthetic data of a release's shape split as a space splits it, with what scoring a ranking on it takes."""
 
+    synthetic: Any  # SyntheticSpec
+    ratings: Any  # Ratings
+    train_rows: np.ndarray
+    prepared: Any  # features.prepare's
+    objective: str
+    exclude_seen: bool
+    generator_index: np.ndarray  # each vocabulary user's index in the generator (user id "i" is i - 1)
+    column: np.ndarray  # each vocabulary title's column in the generator's sorted titles
+    position: np.ndarray
+    seen: Any  # the training pairs (sparse), when the objective filters them
+
+    @property
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """The training pairs as `posterior_preference` takes them: (user index, title column)."""
+        train = self.prepared.train
+        return self.generator_index[train.user - 1], self.column[train.title - 1]
+
+    def score(self, ranking, part, users: np.ndarray | None = None) -> float:
+        """The objective of `part`'s rows (of the users whose generator index `users` marks, if given) under
+        `ranking` (a function of generator user indices giving log weights of the sorted titles)."""
+        from tuner_app.baselines.ranking import rank_rows
+
+        kept = slice(None) if users is None else users[self.generator_index[part.user - 1]]
+        return rank_rows(lambda ids: ranking(self.generator_index[ids - 1])[:, self.column], part.user[kept],
+                         part.title[kept], self.prepared.vocab.num_titles, self.position, self.seen)[self.objective]
+
+
+def split_as(shape: str, space: Path) -> Split:
+    """Synthetic data of `shape` (seed 0), split and prepared as `space` says."""
     import tuner_app  # noqa: F401  (Keras 2 for TensorFlow, before it loads)
     from tuner_app.model.runtime import load_tensorflow
 
     load_tensorflow()
-    from tuner_app.baselines import score_baselines
     from tuner_app.baselines.ease import interactions
     from tuner_app.baselines.popularity import popularity_position
-    from tuner_app.baselines.ranking import rank_rows
     from tuner_app.data import SyntheticSpec, make_synthetic
     from tuner_app.data.split import split_rows
-    from tuner_app.data.synthetic_preference import generator_preference, posterior_preference, unrounded_ratings
     from tuner_app.model import features
     from tuner_app.space.validation import load_space
     from tuner_app.tuning.setup import Rows
@@ -78,34 +107,39 @@ def measure(shape: str, space: Path, summary: dict | None) -> tuple[str, list[tu
     rows = Rows.of(spec, split_rows(spec.split, len(ratings), timestamps=ratings.timestamp))
     data = features.prepare(ratings, rows.train, rows.validation, rows.holdout,
                             rows.validation_all if rows.sampled else None)
-    vocab, objective, exclude_seen = data.vocab, spec.objective, spec.evaluation.exclude_seen
-    scored = score_baselines(data, objective, exclude_seen)
+    vocab, exclude_seen = data.vocab, spec.evaluation.exclude_seen
+    return Split(
+        synthetic=synthetic, ratings=ratings, train_rows=rows.train, prepared=data, objective=spec.objective,
+        exclude_seen=exclude_seen,
+        generator_index=np.array([int(name) - 1 for name in vocab.user_ids]),
+        column=np.searchsorted(np.unique(ratings.item_catalog), vocab.titles),
+        position=popularity_position(data.train.title, vocab.num_titles),
+        seen=(interactions(data.train.user, data.train.title, vocab.num_users, vocab.num_titles)
+              if exclude_seen else None))
 
-    preference = generator_preference(synthetic)
-    generator_index = np.array([int(name) - 1 for name in vocab.user_ids])  # user id "i" is index i - 1
-    column = np.searchsorted(np.unique(ratings.item_catalog), vocab.titles)  # the generator's sorted titles
-    seen = interactions(data.train.user, data.train.title, vocab.num_users, vocab.num_titles) if exclude_seen else None
-    position = popularity_position(data.train.title, vocab.num_titles)
 
-    pairs = generator_index[data.train.user - 1], column[data.train.title - 1]
+def measure(shape: str, space: Path, summary: dict | None) -> tuple[str, list[tuple[str, float, float]]]:
+    """(objective, [(who, validation, held back)]) on synthetic data of `shape`, split as `space` says; with
+    a search's `summary` (`read_summary`), its best trial too."""
+    split = split_as(shape, space)
+    from tuner_app.baselines import score_baselines
+    from tuner_app.data.synthetic_preference import generator_preference, posterior_preference, unrounded_ratings
+
+    objective, synthetic, ratings = split.objective, split.synthetic, split.ratings
+    scored = score_baselines(split.prepared, objective, split.exclude_seen)
+    pairs = split.pairs
     learnt = posterior_preference(synthetic, *pairs)
-    learnt_rated = posterior_preference(synthetic, *pairs, ratings=ratings.user_rating[rows.train], rounded=True,
+    learnt_rated = posterior_preference(synthetic, *pairs, ratings=ratings.user_rating[split.train_rows], rounded=True,
                                         candidates=RATED_CANDIDATES)
-    learnt_unrounded = posterior_preference(synthetic, *pairs, ratings=unrounded_ratings(synthetic)[rows.train])
-
-    def score(ranking, part) -> float:
-        return rank_rows(lambda ids: ranking(generator_index[ids - 1])[:, column], part.user, part.title,
-                         vocab.num_titles, position, seen)[objective]
-
-    figures = [("generator's own ranking (the ceiling)", score(preference, data.validation),
-                score(preference, data.holdout)),
-               ("... tastes learnt from what models see (Bayes)", score(learnt, data.validation),
-                score(learnt, data.holdout)),
-               ("... and from the rating values too (Bayes)", score(learnt_rated, data.validation),
-                score(learnt_rated, data.holdout)),
-               ("... from the values before rounding (their bound)", score(learnt_unrounded, data.validation),
-                score(learnt_unrounded, data.holdout)),
-               ("popularity", scored["validation"][objective], scored["holdout"][objective])]
+    learnt_unrounded = posterior_preference(synthetic, *pairs,
+                                            ratings=unrounded_ratings(synthetic)[split.train_rows])
+    validation, holdout = split.prepared.validation, split.prepared.holdout
+    rankings = [("generator's own ranking (the ceiling)", generator_preference(synthetic)),
+                ("... tastes learnt from what models see (Bayes)", learnt),
+                ("... and from the rating values too (Bayes)", learnt_rated),
+                ("... from the values before rounding (their bound)", learnt_unrounded)]
+    figures = [(who, split.score(ranking, validation), split.score(ranking, holdout)) for who, ranking in rankings]
+    figures.append(("popularity", scored["validation"][objective], scored["holdout"][objective]))
     for name in ("ease", "als"):
         if "skipped" not in scored[name]:
             figures.append((name.upper(), scored[name]["validation"][objective], scored[name]["holdout"][objective]))

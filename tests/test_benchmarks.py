@@ -90,6 +90,37 @@ def test_the_ceiling_benchmark_puts_the_generators_ranking_above_every_baseline(
     assert "100.0%" in text and "goal: the better classical baseline x 1.08" in text
 
 
+def test_the_convergence_benchmark_scores_the_bayes_rows_on_a_share_of_the_users(monkeypatch) -> None:
+    from pathlib import Path
+
+    import numpy as np
+
+    from benchmarks import ceiling, convergence
+    from tuner_app.data.synthetic_preference import generator_preference
+
+    monkeypatch.setitem(ceiling.SHAPES, "tiny", (120, 150, 6_000))
+    space = Path(__file__).resolve().parents[1] / "search_spaces/deep-filtered.yaml"
+    split = ceiling.split_as("tiny", space)
+    everyone, ranking = np.ones(120, bool), generator_preference(split.synthetic)
+    assert split.score(ranking, split.prepared.holdout, everyone) == split.score(ranking, split.prepared.holdout)
+    runs = (("titles and features", 1_024, None), ("rating values too", 1_024, 64))
+    objective, scored, figures = convergence.measure("tiny", space, 0.5, runs)
+    assert objective == "val_filtered_ndcg_10"
+    chosen = np.random.default_rng([0, 7]).random(120) < 0.5
+    assert scored == chosen[split.generator_index].sum() and 40 < scored < 80
+    # The ceiling on the share's rows differs from that on everyone's: the share is scored alone.
+    assert figures[0][1] != split.score(ranking, split.prepared.validation)
+    assert [who for who, *_ in figures[1:]] == ["Bayes, titles and features: 1,024 tastes",
+                                                 "Bayes, rating values too: 1,024 tastes, 64 candidates"]
+    for who, validation, held_back, seconds in figures[1:]:
+        assert 0 < validation < figures[0][1] and 0 < held_back < figures[0][2] and seconds > 0, who
+    text = convergence.report("machine", "tiny", space, 0.5, objective, scored, figures)
+    assert f"the rows of {scored} users (a 0.5 share)" in text and "100.0%" in text
+    with pytest.raises(SystemExit) as exit_:
+        convergence.main(["--share", "0"])
+    assert exit_.value.code == 2
+
+
 def test_the_ceiling_benchmark_refuses_a_file_that_is_not_a_held_back_search_before_any_work(tmp_path) -> None:
     from pathlib import Path
 
