@@ -36,7 +36,7 @@ SHAPES = {"100k": (943, 1_682, 100_000), "1m": (6_040, 3_706, 1_000_209), "lates
 GOAL = 1.08  # issue 29: the best trial against the better classical baseline
 #: Each user's likeliest tastes the exact rating likelihood is computed for (`posterior_preference`): at ml-1m's
 #: shape 256 scored 0.2981 / 0.2928 and 1024 0.2986 / 0.2931 (15 minutes in all); every one of the 16,384
-#: would take hours here.
+#: would take hours here, and 4,096 scored as 1,024 did on a sixth of the users (`benchmarks.convergence`).
 RATED_CANDIDATES = 1024
 
 
