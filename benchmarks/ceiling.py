@@ -154,6 +154,13 @@ def measure(shape: str, space: Path, summary: dict | None) -> tuple[str, list[tu
     return objective, figures
 
 
+def data_line(shape: str, space: Path) -> str:
+    """The reports' line on the data: its shape, seed and split."""
+    users, titles, count = SHAPES[shape]
+    return (f"Synthetic data of {shape}'s shape ({users:,} users, {titles:,} titles, {count:,} ratings, seed 0), "
+            f"split as {space} splits it")
+
+
 def report(machine: str, shape: str, space: Path, objective: str, figures: list[tuple[str, float, float]]) -> str:
     from benchmarks.report import format_columns
 
@@ -166,11 +173,9 @@ def report(machine: str, shape: str, space: Path, objective: str, figures: list[
             for who, v, h in figures]
     rows.append((f"goal: the better classical baseline x {GOAL}", f"{bar_validation:.4f}",
                  f"{bar_validation / top_validation:.1%}", f"{bar_holdout:.4f}", f"{bar_holdout / top_holdout:.1%}"))
-    users, titles, count = SHAPES[shape]
     return "\n".join([
         f"Machine: {machine}",
-        f"Synthetic data of {shape}'s shape ({users:,} users, {titles:,} titles, {count:,} ratings, seed 0), "
-        f"split as {space} splits it; {objective}.",
+        f"{data_line(shape, space)}; {objective}.",
         "",
         format_columns(rows, ("ranking", "validation", "of ceiling", "held back", "of ceiling")),
     ])

@@ -17,10 +17,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.ceiling import RATED_CANDIDATES, SHAPES
+from benchmarks.ceiling import RATED_CANDIDATES, SHAPES, data_line
 from benchmarks.output import machine_at_start, publish
+from tuner_app.data.synthetic_preference import PRIOR_TASTES as SAMPLES  # as the ceiling benchmark uses it
 
-SAMPLES = 16_384  # `posterior_preference`'s default, as the ceiling benchmark uses it
 #: (row, prior tastes, candidate tastes of the exact rating likelihood): the ceiling's settings and others. The
 #: exact-rounding row with 4x the tastes is left out: its [users, tastes] arrays passed 18 GB at ml-1m's shape here
 #: and it was killed; the row before rounding takes them, and tells whether more tastes change the rankings.
@@ -66,11 +66,9 @@ def report(machine: str, shape: str, space: Path, share: float, objective: str, 
     rows = [(who, f"{v:.4f}", f"{v / top_validation:.1%}", f"{h:.4f}", f"{h / top_holdout:.1%}",
              f"{seconds:.0f}" if seconds else "")
             for who, v, h, seconds in figures]
-    users, titles, count = SHAPES[shape]
     return "\n".join([
         f"Machine: {machine}",
-        f"Synthetic data of {shape}'s shape ({users:,} users, {titles:,} titles, {count:,} ratings, seed 0), "
-        f"split as {space} splits it; {objective} of the rows of {scored_users:,} users (a {share:.3g} share).",
+        f"{data_line(shape, space)}; {objective} of the rows of {scored_users:,} users (a {share:.3g} share).",
         f"The ceiling benchmark's rows: {SAMPLES:,} tastes, {RATED_CANDIDATES:,} candidates.",
         "",
         format_columns(rows, ("ranking", "validation", "of ceiling", "held back", "of ceiling", "seconds")),

@@ -28,6 +28,9 @@ from tuner_app.data.synthetic import (
     _world,
 )
 
+#: Tastes drawn from the prior to stand for each user's posterior (`posterior_preference`).
+PRIOR_TASTES = 16_384
+
 
 def generator_preference(spec: SyntheticSpec) -> Callable[[np.ndarray], np.ndarray]:
     """The generator's own preference of users for titles: the best ranking any model could make.
@@ -67,7 +70,7 @@ def _titles(world) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
     return names, lambda movie_logits: np.logaddexp.reduceat(movie_logits[:, order], starts, axis=1)
 
 
-def posterior_preference(spec: SyntheticSpec, users: np.ndarray, titles: np.ndarray, samples: int = 16_384,
+def posterior_preference(spec: SyntheticSpec, users: np.ndarray, titles: np.ndarray, samples: int = PRIOR_TASTES,
                          ratings: np.ndarray | None = None, rounded: bool = False,
                          candidates: int = 256) -> Callable[[np.ndarray], np.ndarray]:
     """The generator's preference with each user's taste learnt from their training ratings, not known.
